@@ -1,0 +1,23 @@
+// Package admission is relay-host's crash-safe counting semaphore.
+//
+// A concurrency key and a positive limit define a semaphore: at no instant do
+// more than limit leases for one key exist across all processes that share a
+// lock root. Every lease is a slot file that its holder keeps an exclusive
+// advisory lock on (flock) for the lease's whole life, and every acquire counts
+// all slots of the key under a per-key gate that is itself a kernel lock. The
+// kernel drops both locks when a holder dies, however it dies, so a SIGKILLed
+// holder frees its slot at the very next acquire and nothing can wedge the gate.
+//
+// Records that do not carry the lock-backed promise (written by another host,
+// or by hand) are classified by process identity instead: alive, dead,
+// unverifiable or foreign, with the reclaim rules in classify.go. Anything the
+// semaphore cannot parse fails closed: it counts as occupied until an operator
+// runs `relay-host admission clean`.
+//
+// What leaves this package about a blocked acquire is counts only
+// ({reason, capacity: {active_count, limit}}): never a holder's pid, host, path
+// or the slug of a key that came from an identity hash.
+//
+// The package knows no provider by name and imports only the standard library
+// and golang.org/x/sys, so binaries that link it start quickly.
+package admission

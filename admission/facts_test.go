@@ -1,0 +1,360 @@
+package admission
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// envOf is an injected Getenv: only the given variables are set.
+func envOf(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func wantFactError(t *testing.T, err error, code string) {
+	t.Helper()
+	var fe *FactError
+	if !errors.As(err, &fe) || fe.Code != code {
+		t.Fatalf("error = %v, want FactError %s", err, code)
+	}
+	if msg := fe.Error(); strings.Contains(msg, "\n") || msg != strings.ToLower(msg[:1])+msg[1:] {
+		t.Errorf("error %q is not one lower-case line", msg)
+	}
+}
+
+func devInoKey(t *testing.T, dir string) string {
+	t.Helper()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, ino, ok := fileIdentity(fi)
+	if !ok {
+		t.Skip("no device/inode numbers on this platform")
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%d:%d", dev, ino))
+	return hex.EncodeToString(sum[:])
+}
+
+func sharedDir(dir string) ResolveInput {
+	return ResolveInput{Provider: "claude", Route: "subscription", Fact: Fact{Category: SharedState, Directory: dir, DefaultLimit: 1}}
+}
+
+func TestResolveFactSharedStateDirectory(t *testing.T) {
+	home := t.TempDir()
+	state := filepath.Join(home, "state")
+	other := filepath.Join(home, "other")
+	for _, d := range []string{state, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alias := filepath.Join(home, "alias")
+	if err := os.Symlink(state, alias); err != nil {
+		t.Fatal(err)
+	}
+	want := devInoKey(t, state)
+	env := envOf("HOME", home, "XDG_STATE_HOME", filepath.Join(home, "xdg"))
+
+	tests := []struct {
+		name     string
+		provider string
+		dir      string
+		sameKey  bool
+	}{
+		{"the directory", "claude", state, true},
+		{"symlink alias", "claude", alias, true},
+		{"another provider, same directory", "gemini", alias, true},
+		{"tilde path", "claude", "~/state", true},
+		{"unclean spelling", "claude", home + "/./other/../state/", true},
+		{"a different directory", "claude", other, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := sharedDir(tt.dir)
+			in.Provider, in.Getenv = tt.provider, env
+			res, err := ResolveFact(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (res.Key == want) != tt.sameKey {
+				t.Errorf("key = %s, same as the directory's (%s): %v, want %v", res.Key, want, res.Key == want, tt.sameKey)
+			}
+			if res.Limit != 1 || res.LimitSource != LimitFromSharedState || res.Category != SharedState {
+				t.Errorf("resolution = %+v, want limit 1 from shared_state", res)
+			}
+			if strings.Contains(res.Key, tt.provider) {
+				t.Errorf("key %q carries the provider name", res.Key)
+			}
+		})
+	}
+}
+
+func TestResolveFactSharedStateCreatesMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	in := sharedDir(dir)
+	in.Getenv = envOf("HOME", t.TempDir())
+	res, err := ResolveFact(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("created %v (%v), want a 0700 directory", fi, err)
+	}
+	if res.Key != devInoKey(t, dir) {
+		t.Error("key of the created directory is not its dev:ino hash")
+	}
+}
+
+func TestResolveFactSharedStateErrors(t *testing.T) {
+	home := t.TempDir()
+	file := filepath.Join(home, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fileLink := filepath.Join(home, "file-link")
+	if err := os.Symlink(file, fileLink); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		mutate func(*ResolveInput)
+		code   string
+	}{
+		{"a file", func(in *ResolveInput) { in.Fact.Directory = file }, FactNotADirectory},
+		{"a symlink to a file", func(in *ResolveInput) { in.Fact.Directory = fileLink }, FactNotADirectory},
+		{"below a file", func(in *ResolveInput) { in.Fact.Directory = filepath.Join(file, "sub") }, FactNotADirectory},
+		{"configured limit 2", func(in *ResolveInput) { in.ConfiguredLimit = 2 }, FactLimitOnSharedState},
+		{"declared limit 4", func(in *ResolveInput) { in.Fact.DefaultLimit = 4 }, FactLimitOnSharedState},
+		{"configured limit -1", func(in *ResolveInput) { in.ConfiguredLimit = -1 }, FactInvalidLimit},
+		{"directory and identity", func(in *ResolveInput) { in.Fact.Identity = "acct-1" }, FactUnresolvableIdentity},
+		{"neither directory nor identity", func(in *ResolveInput) { in.Fact.Directory = "" }, FactUnresolvableIdentity},
+		{"blank identity only", func(in *ResolveInput) { in.Fact.Directory, in.Fact.Identity = "", "  " }, FactUnresolvableIdentity},
+		{"~user path", func(in *ResolveInput) { in.Fact.Directory = "~root/state" }, FactUnresolvableIdentity},
+		{"unknown category", func(in *ResolveInput) { in.Fact.Category = "shared" }, FactUnknownCategory},
+		{"empty category", func(in *ResolveInput) { in.Fact.Category = "" }, FactUnknownCategory},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := sharedDir(dir)
+			in.Getenv = envOf("HOME", home)
+			tt.mutate(&in)
+			_, err := ResolveFact(in)
+			wantFactError(t, err, tt.code)
+			if strings.Contains(err.Error(), home) || strings.Contains(err.Error(), dir) {
+				t.Errorf("error %q names a state directory", err)
+			}
+		})
+	}
+}
+
+func TestResolveFactSharedStateLimitOneIsAccepted(t *testing.T) {
+	in := sharedDir(t.TempDir())
+	in.Getenv = envOf("HOME", t.TempDir())
+	in.ConfiguredLimit, in.Fact.DefaultLimit = 1, 0
+	if res, err := ResolveFact(in); err != nil || res.Limit != 1 {
+		t.Fatalf("ResolveFact = %+v, %v; want limit 1", res, err)
+	}
+}
+
+func TestResolveFactSharedStateIdentity(t *testing.T) {
+	sum := sha256.Sum256([]byte("account-42"))
+	want := hex.EncodeToString(sum[:])
+	for _, id := range []string{"account-42", "  account-42\n"} {
+		res, err := ResolveFact(ResolveInput{
+			Provider: "grok", Route: "web",
+			Fact:   Fact{Category: SharedState, Identity: id},
+			Getenv: envOf("HOME", t.TempDir()),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Key != want || res.Limit != 1 || res.LimitSource != LimitFromSharedState {
+			t.Errorf("identity %q: %+v, want key sha256(account-42), limit 1", id, res)
+		}
+	}
+}
+
+func TestResolveFactStateless(t *testing.T) {
+	const capVar = "RELAY_DEEPSEEK_CONCURRENCY_LIMIT"
+	tests := []struct {
+		name       string
+		configured int
+		declared   int
+		capValue   string // "" = unset
+		wantLimit  int
+		wantSource LimitSource
+		warns      bool
+	}{
+		{"declared default", 0, 4, "", 4, LimitFromDefault, false},
+		{"configured beats default", 8, 4, "", 8, LimitFromConfig, false},
+		{"configured below default", 2, 4, "", 2, LimitFromConfig, false},
+		{"env cap lowers the default", 0, 4, "2", 2, LimitFromEnvCap, false},
+		{"env cap lowers the configured limit", 8, 4, "3", 3, LimitFromEnvCap, false},
+		{"env cap equal does nothing", 0, 4, "4", 4, LimitFromDefault, false},
+		{"env cap never raises", 0, 4, "16", 4, LimitFromDefault, false},
+		{"env cap with spaces", 0, 4, " 1 ", 1, LimitFromEnvCap, false},
+		{"env cap 0 ignored", 0, 4, "0", 4, LimitFromDefault, true},
+		{"env cap negative ignored", 0, 4, "-2", 4, LimitFromDefault, true},
+		{"env cap malformed ignored", 0, 4, "two", 4, LimitFromDefault, true},
+		{"env cap fractional ignored", 8, 4, "1.5", 8, LimitFromConfig, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := []string{"HOME", t.TempDir()}
+			if tt.capValue != "" {
+				env = append(env, capVar, tt.capValue)
+			}
+			res, err := ResolveFact(ResolveInput{
+				Provider: "deepseek", Route: "direct_api",
+				Fact:            Fact{Category: Stateless, DefaultLimit: tt.declared, EnvCapVar: capVar},
+				ConfiguredLimit: tt.configured,
+				Getenv:          envOf(env...),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Key != "deepseek.direct_api" || res.Category != Stateless {
+				t.Errorf("key = %q, category %q", res.Key, res.Category)
+			}
+			if res.Limit != tt.wantLimit || res.LimitSource != tt.wantSource {
+				t.Errorf("limit = %d from %s, want %d from %s", res.Limit, res.LimitSource, tt.wantLimit, tt.wantSource)
+			}
+			if (len(res.Warnings) > 0) != tt.warns {
+				t.Fatalf("warnings = %q, want some: %v", res.Warnings, tt.warns)
+			}
+			for _, w := range res.Warnings {
+				if !strings.Contains(w, capVar) || strings.Contains(w, "\n") {
+					t.Errorf("warning %q does not name %s on one line", w, capVar)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveFactStatelessErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*ResolveInput)
+		code   string
+	}{
+		{"no limit anywhere", func(in *ResolveInput) { in.Fact.DefaultLimit = 0 }, FactInvalidLimit},
+		{"negative configured limit", func(in *ResolveInput) { in.ConfiguredLimit = -3 }, FactInvalidLimit},
+		{"negative declared limit", func(in *ResolveInput) { in.Fact.DefaultLimit = -1; in.ConfiguredLimit = 2 }, FactInvalidLimit},
+		{"empty provider", func(in *ResolveInput) { in.Provider = "" }, FactInvalidRouteName},
+		{"empty route", func(in *ResolveInput) { in.Route = "" }, FactInvalidRouteName},
+		{"dot in provider", func(in *ResolveInput) { in.Provider = "deep.seek" }, FactInvalidRouteName},
+		{"slash in route", func(in *ResolveInput) { in.Route = "../x" }, FactInvalidRouteName},
+		{"space in route", func(in *ResolveInput) { in.Route = "direct api" }, FactInvalidRouteName},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := ResolveInput{Provider: "glm", Route: "direct_api",
+				Fact: Fact{Category: Stateless, DefaultLimit: 4}, Getenv: envOf("HOME", t.TempDir())}
+			tt.mutate(&in)
+			_, err := ResolveFact(in)
+			wantFactError(t, err, tt.code)
+		})
+	}
+}
+
+func TestResolveFactLockRoot(t *testing.T) {
+	home := t.TempDir()
+	xdg := filepath.Join(home, "xdg")
+	override := filepath.Join(home, "override")
+	configured := filepath.Join(home, "configured")
+	stateless := Fact{Category: Stateless, DefaultLimit: 2}
+	shared := Fact{Category: SharedState, Identity: "acct"}
+
+	tests := []struct {
+		name     string
+		fact     Fact
+		lockRoot string
+		env      []string
+		want     string
+		warns    bool
+	}{
+		{"default under XDG_STATE_HOME", stateless, "", []string{"XDG_STATE_HOME", xdg}, filepath.Join(xdg, "relay", "locks", "v2"), false},
+		{"default under HOME", stateless, "", nil, filepath.Join(home, ".local", "state", "relay", "locks", "v2"), false},
+		{"relative XDG_STATE_HOME ignored", stateless, "", []string{"XDG_STATE_HOME", "rel"}, filepath.Join(home, ".local", "state", "relay", "locks", "v2"), false},
+		{"relay.hcl lock_root", stateless, configured, []string{"XDG_STATE_HOME", xdg}, configured, false},
+		{"relay.hcl lock_root with ~", shared, "~/locks", nil, filepath.Join(home, "locks"), false},
+		{"override moves stateless", stateless, configured, []string{lockDirOverrideEnv, override}, override, false},
+		{"override with ~", stateless, "", []string{lockDirOverrideEnv, "~/o"}, filepath.Join(home, "o"), false},
+		{"override ignored for shared_state", shared, configured, []string{lockDirOverrideEnv, override}, configured, true},
+		{"override ignored for shared_state, default root", shared, "", []string{lockDirOverrideEnv, override}, filepath.Join(home, ".local", "state", "relay", "locks", "v2"), true},
+		{"override moves shared_state in test mode", shared, configured, []string{lockDirOverrideEnv, override, workloadTestModeEnv, "1"}, override, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := ResolveFact(ResolveInput{
+				Provider: "p", Route: "r", Fact: tt.fact, LockRoot: tt.lockRoot,
+				Getenv: envOf(append([]string{"HOME", home}, tt.env...)...),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.LockRoot != tt.want {
+				t.Errorf("lock root = %q, want %q", res.LockRoot, tt.want)
+			}
+			if (len(res.Warnings) > 0) != tt.warns {
+				t.Errorf("warnings = %q, want some: %v", res.Warnings, tt.warns)
+			}
+			for _, w := range res.Warnings {
+				if strings.Contains(w, home) {
+					t.Errorf("warning %q names a path", w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaultLockRootNeedsAHome(t *testing.T) {
+	noHome := func() (string, error) { return "", errors.New("no home") }
+	_, err := defaultLockRoot(envOf(), noHome)
+	wantFactError(t, err, FactNoLockRoot)
+
+	got, err := defaultLockRoot(envOf(), func() (string, error) { return "/home/u", nil })
+	if want := filepath.Join("/home/u", ".local", "state", "relay", "locks", "v2"); err != nil || got != want {
+		t.Errorf("defaultLockRoot = %q, %v; want %q from os.UserHomeDir", got, err, want)
+	}
+	if got, err := DefaultLockRoot(envOf("XDG_STATE_HOME", "/xdg")); err != nil || got != "/xdg/relay/locks/v2" {
+		t.Errorf("DefaultLockRoot = %q, %v", got, err)
+	}
+}
+
+func TestExpandUserPath(t *testing.T) {
+	env := envOf("HOME", "/home/u")
+	noHome := func() (string, error) { return "", errors.New("no home") }
+	tests := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{"~", "/home/u", false},
+		{"~/", "/home/u", false},
+		{"~/.claude", "/home/u/.claude", false},
+		{"/abs/~/x", "/abs/~/x", false},
+		{"rel/x", "rel/x", false},
+		{"~other/x", "", true},
+	}
+	for _, tt := range tests {
+		got, err := expandUserPath(tt.in, env, noHome)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("expandUserPath(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if _, err := expandUserPath("~/x", envOf(), noHome); err == nil {
+		t.Error("expandUserPath without any home: no error")
+	}
+}

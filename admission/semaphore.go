@@ -1,0 +1,725 @@
+package admission
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The gate file's header, read under the gate on every acquire. Slot and
+// waiter files are only ever created under the gate, so the header's counts
+// are exact and an acquire never lists the key dir.
+const (
+	hdrTicket = 0  // next waiter ticket
+	hdrSlots  = 8  // number of slot-<i>.json files
+	hdrWaits  = 16 // number of wait-<i>.json files
+	hdrLimit  = 24 // limit of the most recent successful acquire
+	hdrSize   = 32
+)
+
+type header struct {
+	ticket, slots, waits, limit uint64
+}
+
+// lockFile is one slot or waiter file that this process keeps open.
+type lockFile struct {
+	f    *os.File
+	fd   int
+	mine bool   // a lease or waiter of this process holds the file's lock
+	tick uint64 // our ticket, when mine and a waiter file
+}
+
+// semaphore is what one process keeps open for one key: the key dir, its
+// gate and every slot file, so that an acquire costs a handful of syscalls
+// (gate lock, header read, one flock probe per slot, one record write).
+type semaphore struct {
+	mu    sync.Mutex // flock is per open file: goroutines must take turns
+	dir   string
+	dirfd int
+	gate  *os.File
+	gfd   int
+	slots []lockFile
+	waits []lockFile
+	hdr   header
+	buf   [recordSize]byte
+	opts  *Options
+	self  record // our held-record template
+}
+
+func openSemaphore(root, slug string, opts *Options) (*semaphore, error) {
+	s := &semaphore{dir: filepath.Join(root, slug), opts: opts}
+	if err := s.open(root, slug); err != nil {
+		return nil, err
+	}
+	s.self = record{
+		V: recordVersion, State: stateHeld, LockBacked: true,
+		PID: os.Getpid(), Hostname: opts.Observer.Hostname, BootID: opts.Observer.BootID,
+	}
+	if me, err := CurrentProcess(); err == nil {
+		s.self.StartTime, s.self.Argv0 = me.StartTime, me.Argv0
+	}
+	return s, nil
+}
+
+func (s *semaphore) open(root, slug string) error {
+	dirfd, err := openKeyDir(root, slug)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Openat(dirfd, "gate", unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		unix.Close(dirfd)
+		if errors.Is(err, unix.ELOOP) {
+			return &RootError{Path: filepath.Join(s.dir, "gate"), Problem: "is a symlink", Fix: "remove it"}
+		}
+		return fmt.Errorf("admission: open gate: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		unix.Close(dirfd)
+		return fmt.Errorf("admission: inspect gate: %w", err)
+	}
+	if err := checkOwned(filepath.Join(s.dir, "gate"), &st, unix.S_IFREG); err != nil {
+		unix.Close(fd)
+		unix.Close(dirfd)
+		return err
+	}
+	s.dirfd, s.gfd = dirfd, fd
+	s.gate = os.NewFile(uintptr(fd), filepath.Join(s.dir, "gate"))
+	return nil
+}
+
+func (s *semaphore) closeFiles() {
+	for _, l := range append(s.slots, s.waits...) {
+		l.f.Close()
+	}
+	s.slots, s.waits = nil, nil
+	if s.gate != nil {
+		s.gate.Close()
+		s.gate = nil
+	}
+	if s.dirfd >= 0 {
+		unix.Close(s.dirfd)
+		s.dirfd = -1
+	}
+}
+
+// lockGate takes the per-key gate. The gate is a kernel lock held for
+// microseconds, so a short poll is cheaper than a blocking call we could not
+// time out; a gate held past the gate timeout means a stopped (not dead)
+// process holds it, since the kernel frees a dead one's lock.
+func (s *semaphore) lockGate(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		if err := s.tryGate(ctx); err != nil {
+			return err
+		}
+		// A key dir deleted behind our back leaves us locking an orphan
+		// gate that no other process can see; reopen and try again.
+		var st unix.Stat_t
+		if err := unix.Fstat(s.gfd, &st); err != nil {
+			unix.Flock(s.gfd, unix.LOCK_UN)
+			return fmt.Errorf("admission: inspect gate: %w", err)
+		}
+		if st.Nlink > 0 {
+			return s.readHeader()
+		}
+		if attempt > 2 {
+			unix.Flock(s.gfd, unix.LOCK_UN)
+			return fmt.Errorf("admission: key dir %s keeps disappearing", s.dir)
+		}
+		s.logWarn("admission key dir was removed while in use; reopening")
+		for _, l := range s.slots {
+			if l.mine {
+				unix.Flock(s.gfd, unix.LOCK_UN)
+				return fmt.Errorf("admission: key dir %s was removed while leases were held", s.dir)
+			}
+		}
+		s.closeFiles()
+		root, slug := filepath.Split(s.dir)
+		if err := s.open(filepath.Clean(root), slug); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *semaphore) tryGate(ctx context.Context) error {
+	err := unix.Flock(s.gfd, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EWOULDBLOCK) {
+		return lockErr(s.dir, err)
+	}
+	deadline := time.Now().Add(s.opts.GateTimeout)
+	pause := 20 * time.Microsecond
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		time.Sleep(pause)
+		err := unix.Flock(s.gfd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return lockErr(s.dir, err)
+		}
+		if time.Now().After(deadline) {
+			return &BlockedError{Reason: ReasonGateTimeout, Scope: ScopeKey}
+		}
+		pause = min(pause*2, time.Millisecond)
+	}
+}
+
+func lockErr(dir string, err error) error {
+	if errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
+		return &RootError{Path: dir, Problem: "its file system does not support advisory locks (" + err.Error() + ")", Fix: "set lock_root to a directory on a local file system"}
+	}
+	return fmt.Errorf("admission: lock: %w", err)
+}
+
+func (s *semaphore) unlockGate() { unix.Flock(s.gfd, unix.LOCK_UN) }
+
+func (s *semaphore) readHeader() error {
+	var b [hdrSize]byte
+	n, err := unix.Pread(s.gfd, b[:], 0)
+	if err != nil {
+		return fmt.Errorf("admission: read gate: %w", err)
+	}
+	if n < hdrSize {
+		// A new (or recreated) gate: find out what is already there.
+		return s.discover()
+	}
+	s.hdr = header{
+		ticket: binary.LittleEndian.Uint64(b[hdrTicket:]),
+		slots:  binary.LittleEndian.Uint64(b[hdrSlots:]),
+		waits:  binary.LittleEndian.Uint64(b[hdrWaits:]),
+		limit:  binary.LittleEndian.Uint64(b[hdrLimit:]),
+	}
+	// A header is only ever written by us; absurd counts mean damage, and
+	// trusting them could make us open a million files.
+	if s.hdr.slots > maxFiles || s.hdr.waits > maxFiles {
+		return s.discover()
+	}
+	return nil
+}
+
+const maxFiles = 4096
+
+func (s *semaphore) writeHeader() error {
+	var b [hdrSize]byte
+	binary.LittleEndian.PutUint64(b[hdrTicket:], s.hdr.ticket)
+	binary.LittleEndian.PutUint64(b[hdrSlots:], s.hdr.slots)
+	binary.LittleEndian.PutUint64(b[hdrWaits:], s.hdr.waits)
+	binary.LittleEndian.PutUint64(b[hdrLimit:], s.hdr.limit)
+	if _, err := unix.Pwrite(s.gfd, b[:], 0); err != nil {
+		return fmt.Errorf("admission: write gate: %w", err)
+	}
+	return nil
+}
+
+// discover counts existing slot and waiter files when the header is missing.
+func (s *semaphore) discover() error {
+	count := func(prefix string) uint64 {
+		var n uint64
+		for n < maxFiles {
+			var st unix.Stat_t
+			if unix.Fstatat(s.dirfd, fileName(prefix, int(n)), &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+				break
+			}
+			n++
+		}
+		return n
+	}
+	var b [hdrSize]byte
+	n, _ := unix.Pread(s.gfd, b[:], 0)
+	s.hdr = header{slots: count("slot"), waits: count("wait")}
+	if n >= 8 {
+		s.hdr.ticket = binary.LittleEndian.Uint64(b[hdrTicket:])
+	}
+	return s.writeHeader()
+}
+
+func fileName(prefix string, i int) string {
+	return prefix + "-" + strconv.Itoa(i) + ".json"
+}
+
+// refresh opens the slot and waiter files other processes created since we
+// last looked. A file the header promises but that is missing (an operator
+// deleted it) is recreated free, so indexes stay dense.
+func (s *semaphore) refresh() error {
+	for uint64(len(s.slots)) < s.hdr.slots {
+		l, err := s.openOrCreate("slot", len(s.slots))
+		if err != nil {
+			return err
+		}
+		s.slots = append(s.slots, l)
+	}
+	for uint64(len(s.waits)) < s.hdr.waits {
+		l, err := s.openOrCreate("wait", len(s.waits))
+		if err != nil {
+			return err
+		}
+		s.waits = append(s.waits, l)
+	}
+	return nil
+}
+
+func (s *semaphore) openOrCreate(prefix string, i int) (lockFile, error) {
+	f, err := openLockFile(s.dirfd, s.dir, fileName(prefix, i))
+	if errors.Is(err, os.ErrNotExist) {
+		free := record{V: recordVersion, State: stateFree, LockBacked: true}
+		return s.create(prefix, i, &free, false)
+	}
+	if err != nil {
+		return lockFile{}, err
+	}
+	return lockFile{f: f, fd: int(f.Fd())}, nil
+}
+
+// create makes <prefix>-<i>.json appear already written (and, when locked is
+// set, already locked by us): the record goes into a private temp file that
+// is then hard-linked into place. A SIGKILL at any instant leaves either no
+// slot file or a complete one; at worst a stray temp file that nothing reads.
+func (s *semaphore) create(prefix string, i int, r *record, locked bool) (lockFile, error) {
+	name := fileName(prefix, i)
+	tmp := ".tmp-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64(), 36)
+	fd, err := unix.Openat(s.dirfd, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return lockFile{}, fmt.Errorf("admission: create %s: %w", name, err)
+	}
+	defer unix.Unlinkat(s.dirfd, tmp, 0)
+	fail := func(err error) (lockFile, error) {
+		unix.Close(fd)
+		return lockFile{}, err
+	}
+	if locked {
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			return fail(lockErr(s.dir, err))
+		}
+	}
+	b, err := encodeRecord(r, s.buf[:])
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := unix.Pwrite(fd, b, 0); err != nil {
+		return fail(fmt.Errorf("admission: write %s: %w", name, err))
+	}
+	if err := unix.Linkat(s.dirfd, tmp, s.dirfd, name, 0); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			// Only possible when the header under-counted (a recreated
+			// gate): use the file that is there.
+			unix.Close(fd)
+			f, err := openLockFile(s.dirfd, s.dir, name)
+			if err != nil {
+				return lockFile{}, err
+			}
+			return lockFile{f: f, fd: int(f.Fd())}, errExists
+		}
+		return fail(fmt.Errorf("admission: link %s: %w", name, err))
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(s.dir, name))
+	return lockFile{f: f, fd: fd, mine: locked}, nil
+}
+
+var errExists = errors.New("exists")
+
+func (s *semaphore) readRecord(fd int) (record, error) {
+	n, err := unix.Pread(fd, s.buf[:], 0)
+	if err != nil {
+		return record{}, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	return parseRecord(s.buf[:n])
+}
+
+func (s *semaphore) writeRecord(fd int, r *record) error {
+	b, err := encodeRecord(r, s.buf[:])
+	if err != nil {
+		return err
+	}
+	if _, err := unix.Pwrite(fd, b, 0); err != nil {
+		return fmt.Errorf("admission: write slot: %w", err)
+	}
+	return nil
+}
+
+// probe reports whether some other open file holds l's lock. When it does
+// not, the caller now holds it and must keep or drop it.
+func probe(l *lockFile, dir string) (held bool, err error) {
+	err = unix.Flock(l.fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		return false, nil
+	}
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return true, nil
+	}
+	return false, lockErr(dir, err)
+}
+
+// slotFree decides, for a slot whose lock nobody holds, whether its record
+// lets us reuse it. Only a record we can vouch for is free: a corrupt one
+// fails closed, another host's is never reclaimed (its lock may not be
+// visible here), and a record without the lock-backed promise goes through
+// the identity classifier.
+func (s *semaphore) slotFree(i int) bool {
+	r, err := s.readRecord(s.slots[i].fd)
+	if err != nil {
+		s.logDebug("slot fails closed", "slot", i, "error", err)
+		return false
+	}
+	switch r.State {
+	case stateFree:
+		return true
+	case stateHeld:
+	default:
+		s.logDebug("slot fails closed", "slot", i, "state", r.State)
+		return false
+	}
+	if r.Hostname != s.opts.Observer.Hostname {
+		s.logDebug("slot held by another host", "slot", i, "holder_host", r.Hostname)
+		return false
+	}
+	if r.LockBacked {
+		s.logDebug("reclaiming slot of a dead lock-backed holder", "slot", i, "holder_pid", r.PID)
+		return true
+	}
+	state, detail := Classify(r.holder(), s.opts.Observer)
+	ok := Reclaimable(state, r.holder(), s.opts.Observer)
+	s.logDebug("classified holder", "slot", i, "state", state, "detail", detail, "holder_pid", r.PID, "reclaim", ok)
+	return ok
+}
+
+// scan counts the key's occupied slots and, if want is set, keeps the lock
+// of the lowest free slot (returned as free, else -1). Runs under the gate.
+func (s *semaphore) scan(want bool) (active, free int, err error) {
+	free = -1
+	for i := range s.slots {
+		l := &s.slots[i]
+		if l.mine {
+			active++
+			continue
+		}
+		held, err := probe(l, s.dir)
+		if err != nil {
+			if free >= 0 {
+				unix.Flock(s.slots[free].fd, unix.LOCK_UN)
+			}
+			return 0, -1, err
+		}
+		if held {
+			active++
+			continue
+		}
+		if !s.slotFree(i) {
+			active++
+			unix.Flock(l.fd, unix.LOCK_UN)
+			continue
+		}
+		if want && free < 0 {
+			free = i
+			continue
+		}
+		unix.Flock(l.fd, unix.LOCK_UN)
+	}
+	return active, free, nil
+}
+
+// waitersAhead counts live waiters holding a ticket lower than ticket.
+func (s *semaphore) waitersAhead(ticket uint64) (int, error) {
+	ahead := 0
+	for i := range s.waits {
+		l := &s.waits[i]
+		if l.mine {
+			if l.tick < ticket {
+				ahead++
+			}
+			continue
+		}
+		held, err := probe(l, s.dir)
+		if err != nil {
+			return 0, err
+		}
+		if !held {
+			unix.Flock(l.fd, unix.LOCK_UN)
+			continue
+		}
+		r, err := s.readRecord(l.fd)
+		// A live waiter whose record we cannot read is counted as ahead:
+		// it will leave when it gives up, and skipping it could starve it.
+		if err != nil || r.Ticket < ticket {
+			ahead++
+		}
+	}
+	return ahead, nil
+}
+
+const noTicket = ^uint64(0)
+
+// attempt runs one gated try for a slot on behalf of ticket (noTicket for a
+// newcomer, which every live waiter is ahead of). The gate must be held.
+func (s *semaphore) attempt(limit int, ticket uint64) (*slotLease, *BlockedError, error) {
+	if err := s.refresh(); err != nil {
+		return nil, nil, err
+	}
+	active, free, err := s.scan(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A newcomer needs the queue only when a slot is free; a waiter always
+	// counts its place, which also sets how often it polls.
+	ahead := 0
+	if len(s.waits) > 0 && (active < limit || ticket != noTicket) {
+		if ahead, err = s.waitersAhead(ticket); err != nil {
+			if free >= 0 {
+				unix.Flock(s.slots[free].fd, unix.LOCK_UN)
+			}
+			return nil, nil, err
+		}
+	}
+	if active+ahead >= limit {
+		if free >= 0 {
+			unix.Flock(s.slots[free].fd, unix.LOCK_UN)
+		}
+		return nil, &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
+			Capacity: Capacity{ActiveCount: active, Limit: limit}, Waiting: ahead}, nil
+	}
+	rec := s.self
+	rec.Limit = limit
+	rec.AcquiredMS = time.Now().UnixMilli()
+	dirty := s.hdr.limit != uint64(limit)
+	if free < 0 {
+		free = len(s.slots)
+		dirty = true
+		l, err := s.create("slot", free, &rec, true)
+		if errors.Is(err, errExists) {
+			// The header under-counted; count again with the file in view.
+			s.slots = append(s.slots, l)
+			s.hdr.slots = uint64(len(s.slots))
+			return s.attempt(limit, ticket)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		s.slots = append(s.slots, l)
+		s.hdr.slots = uint64(len(s.slots))
+	} else if err := s.writeRecord(s.slots[free].fd, &rec); err != nil {
+		unix.Flock(s.slots[free].fd, unix.LOCK_UN)
+		return nil, nil, err
+	}
+	s.slots[free].mine = true
+	if dirty {
+		s.hdr.limit = uint64(limit)
+		if err := s.writeHeader(); err != nil {
+			s.releaseSlot(free)
+			return nil, nil, err
+		}
+	}
+	return &slotLease{s: s, idx: free}, nil, nil
+}
+
+// acquire takes one slot of the key, waiting up to wait for it.
+func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) (*slotLease, error) {
+	if !ValidLimit(limit) {
+		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeKey, Capacity: Capacity{Limit: limit}}
+	}
+	s.mu.Lock()
+	if err := s.lockGate(ctx); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	lease, blocked, err := s.attempt(limit, noTicket)
+	if err != nil || blocked == nil || wait <= 0 {
+		s.unlockGate()
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if lease != nil {
+			return lease, nil
+		}
+		return nil, blocked
+	}
+	// Queue up: a ticket orders us behind every waiter already queued and
+	// ahead of every later one, newcomers included.
+	w, err := s.enqueue()
+	s.unlockGate()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return s.wait(ctx, limit, wait, w, blocked)
+}
+
+// enqueue registers a waiter under the gate: takes the next ticket and a
+// waiter file, which it keeps locked while it waits.
+func (s *semaphore) enqueue() (int, error) {
+	if err := s.refresh(); err != nil {
+		return -1, err
+	}
+	s.hdr.ticket++
+	t := s.hdr.ticket
+	rec := record{V: recordVersion, State: stateWaiting, LockBacked: true,
+		PID: s.self.PID, StartTime: s.self.StartTime, Argv0: s.self.Argv0,
+		Hostname: s.self.Hostname, BootID: s.self.BootID, Ticket: t,
+		AcquiredMS: time.Now().UnixMilli()}
+	idx := -1
+	for i := range s.waits {
+		l := &s.waits[i]
+		if l.mine {
+			continue
+		}
+		held, err := probe(l, s.dir)
+		if err != nil {
+			return -1, err
+		}
+		if !held {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		idx = len(s.waits)
+		l, err := s.create("wait", idx, &rec, true)
+		if errors.Is(err, errExists) {
+			s.waits = append(s.waits, l)
+			s.hdr.waits = uint64(len(s.waits))
+			s.hdr.ticket--
+			return s.enqueue()
+		}
+		if err != nil {
+			return -1, err
+		}
+		s.waits = append(s.waits, l)
+		s.hdr.waits = uint64(len(s.waits))
+	} else if err := s.writeRecord(s.waits[idx].fd, &rec); err != nil {
+		unix.Flock(s.waits[idx].fd, unix.LOCK_UN)
+		return -1, err
+	}
+	s.waits[idx].mine, s.waits[idx].tick = true, t
+	if err := s.writeHeader(); err != nil {
+		s.dequeue(idx)
+		return -1, err
+	}
+	return idx, nil
+}
+
+func (s *semaphore) dequeue(idx int) {
+	l := &s.waits[idx]
+	free := record{V: recordVersion, State: stateFree, LockBacked: true}
+	s.writeRecord(l.fd, &free)
+	unix.Flock(l.fd, unix.LOCK_UN)
+	l.mine, l.tick = false, 0
+}
+
+// wait polls for a slot as waiter w. The head of the queue polls about once
+// a millisecond; a waiter with others ahead polls less often, since it
+// cannot be admitted before them anyway.
+func (s *semaphore) wait(ctx context.Context, limit int, wait time.Duration, w int, last *BlockedError) (*slotLease, error) {
+	deadline := time.Now().Add(wait)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		pause := time.Duration(1+last.Waiting) * 500 * time.Microsecond
+		pause = min(pause, 50*time.Millisecond)
+		pause += time.Duration(rand.Int64N(int64(pause/4) + 1))
+		if left := time.Until(deadline); pause > left {
+			pause = max(left, 0)
+		}
+		timer.Reset(pause)
+		var cancelled error
+		select {
+		case <-ctx.Done():
+			cancelled = ctx.Err()
+		case <-timer.C:
+		}
+		s.mu.Lock()
+		// The gate wait uses a fresh context so a cancelled waiter can
+		// still take its ticket out of the queue.
+		gctx := context.Background()
+		if err := s.lockGate(gctx); err != nil {
+			// Without the gate we cannot tidy the queue; the waiter
+			// file's lock goes when we drop it, which frees the ticket.
+			s.dequeue(w)
+			s.mu.Unlock()
+			return nil, err
+		}
+		if cancelled == nil {
+			lease, blocked, err := s.attempt(limit, s.waits[w].tick)
+			if err != nil || lease != nil {
+				s.dequeue(w)
+				s.unlockGate()
+				s.mu.Unlock()
+				return lease, err
+			}
+			last = blocked
+		}
+		if cancelled != nil || !time.Now().Before(deadline) {
+			s.dequeue(w)
+			s.unlockGate()
+			s.mu.Unlock()
+			if cancelled != nil {
+				return nil, cancelled
+			}
+			return nil, &BlockedError{Reason: ReasonWaitTimeout, Scope: ScopeKey, Capacity: last.Capacity, Waiting: last.Waiting}
+		}
+		s.unlockGate()
+		s.mu.Unlock()
+	}
+}
+
+// releaseSlot frees slot idx: the record says free before the lock drops, so
+// a prober that wins the lock finds a free record (and one that loses it
+// counts us, which is the safe side). No gate is needed for this.
+func (s *semaphore) releaseSlot(idx int) error {
+	l := &s.slots[idx]
+	free := record{V: recordVersion, State: stateFree, LockBacked: true}
+	werr := s.writeRecord(l.fd, &free)
+	uerr := unix.Flock(l.fd, unix.LOCK_UN)
+	l.mine = false
+	if werr != nil {
+		return werr
+	}
+	return uerr
+}
+
+func (s *semaphore) logDebug(msg string, args ...interface{}) {
+	if s.opts.Logger != nil {
+		s.opts.Logger.Debug(msg, append([]interface{}{"key_dir", s.dir}, args...)...)
+	}
+}
+
+func (s *semaphore) logWarn(msg string, args ...interface{}) {
+	if s.opts.Logger != nil {
+		s.opts.Logger.Warn(msg, args...)
+	}
+}
+
+// slotLease is one held slot of one key.
+type slotLease struct {
+	s    *semaphore
+	idx  int
+	once sync.Once
+	err  error
+}
+
+func (l *slotLease) Release() error {
+	l.once.Do(func() {
+		l.s.mu.Lock()
+		defer l.s.mu.Unlock()
+		l.err = l.s.releaseSlot(l.idx)
+	})
+	return l.err
+}
+
+func (l *slotLease) file() *os.File { return l.s.slots[l.idx].f }

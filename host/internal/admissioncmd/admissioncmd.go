@@ -1,0 +1,407 @@
+// Package admissioncmd implements `relay-host admission run|status|clean`.
+//
+// It is linked into the lean relay-host front binary, so it uses only the
+// standard library and the admission package: `admission run -- CMD` is a
+// flock(1)-style wrapper whose start-up cost users pay on every call.
+package admissioncmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/relay-host/relay-host/admission"
+)
+
+// Exit codes shared with the rest of relay-host.
+const (
+	ExitOK       = 0
+	ExitUsage    = 2
+	ExitBlocked  = 75 // EX_TEMPFAIL
+	exitNotFound = 127
+	exitNoExec   = 126
+)
+
+// IO is where a command reads and writes; tests inject buffers.
+type IO struct {
+	In         io.Reader
+	Out, Err   io.Writer
+	Getenv     func(string) string
+	IsTerminal bool // stdin is a terminal (clean asks before resetting)
+	StdinFile  *os.File
+	StdoutFile *os.File
+	StderrFile *os.File
+}
+
+// StdIO is the process's own streams.
+func StdIO() IO {
+	fi, _ := os.Stdin.Stat()
+	return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv,
+		IsTerminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0,
+		StdinFile:  os.Stdin, StdoutFile: os.Stdout, StderrFile: os.Stderr}
+}
+
+const usage = `usage: relay-host admission run --key K --limit N [--wait DUR] [--max-total M] [--lock-root DIR] -- CMD [ARGS...]
+       relay-host admission status [--json] [--holders] [--lock-root DIR]
+       relay-host admission clean [--key K] [--yes] [--lock-root DIR]`
+
+// Main runs `relay-host admission ARGS...` and returns the exit code.
+func Main(args []string, io IO) int {
+	if len(args) == 0 {
+		fmt.Fprintln(io.Err, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "run":
+		return run(args[1:], io)
+	case "status":
+		return status(args[1:], io)
+	case "clean":
+		return clean(args[1:], io)
+	case "-h", "--help", "help":
+		fmt.Fprintln(io.Out, usage)
+		return ExitOK
+	}
+	fmt.Fprintf(io.Err, "relay-host: unknown admission command %q\n%s\n", args[0], usage)
+	return ExitUsage
+}
+
+func fail(io IO, code int, format string, a ...any) int {
+	fmt.Fprintf(io.Err, "relay-host: "+format+"\n", a...)
+	return code
+}
+
+func newFlags(name string, io IO) *flag.FlagSet {
+	fs := flag.NewFlagSet("relay-host admission "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Err)
+	return fs
+}
+
+// lockRoot is --lock-root, else RELAY_PROVIDER_WORKLOAD_LOCK_DIR, else the
+// default under XDG_STATE_HOME. (relay.hcl's lock_root is not read here: the
+// wrapper stays free of the config parser to start fast.)
+func lockRoot(flagVal string, getenv func(string) string) (string, error) {
+	if flagVal != "" {
+		return expandHome(flagVal, getenv), nil
+	}
+	if v := getenv("RELAY_PROVIDER_WORKLOAD_LOCK_DIR"); v != "" {
+		return expandHome(v, getenv), nil
+	}
+	return admission.DefaultLockRoot(getenv)
+}
+
+func expandHome(p string, getenv func(string) string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if h := getenv("HOME"); h != "" {
+			return h + p[1:]
+		}
+	}
+	return p
+}
+
+func openBackend(root string, io IO) (*admission.Local, error) {
+	return admission.OpenLocal(root, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(io.Getenv)})
+}
+
+var intRE = regexp.MustCompile(`^[0-9]+$`)
+
+// parseLimit accepts only a plain positive integer: "2.5", "0", "-1" and
+// "1e3" fail closed rather than being rounded into something permissive.
+func parseLimit(name, s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if intRE.MatchString(s) {
+		if n, err := strconv.Atoi(s); err == nil && n >= 1 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("admission refused (invalid_limit): %s %q is not a positive integer", name, s)
+}
+
+func run(args []string, io IO) int {
+	fs := newFlags("run", io)
+	key := fs.String("key", "", "concurrency key")
+	limitS := fs.String("limit", "", "most holders of the key at once (positive integer)")
+	wait := fs.Duration("wait", 0, "wait this long for a slot, oldest waiter first (e.g. 30s)")
+	maxTotalS := fs.String("max-total", "", "optional cap across all keys (positive integer)")
+	root := fs.String("lock-root", "", "lock root directory")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	cmdArgs := fs.Args()
+	if *key == "" || *limitS == "" || len(cmdArgs) == 0 {
+		return fail(io, ExitUsage, "admission run needs --key, --limit and a command after --\n%s", usage)
+	}
+	limit, err := parseLimit("--limit", *limitS)
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	maxTotal := 0
+	if *maxTotalS != "" {
+		if maxTotal, err = parseLimit("--max-total", *maxTotalS); err != nil {
+			return fail(io, ExitUsage, "%v", err)
+		}
+	}
+	if *wait < 0 {
+		return fail(io, ExitUsage, "--wait must not be negative")
+	}
+	dir, err := lockRoot(*root, io.Getenv)
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	// Resolve the command before taking a slot, so a typo costs no lease.
+	path, err := exec.LookPath(cmdArgs[0])
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fail(io, exitNotFound, "%s: command not found", cmdArgs[0])
+		}
+		return fail(io, exitNoExec, "%s: %v", cmdArgs[0], err)
+	}
+	b, err := openBackend(dir, io)
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	defer b.Close()
+
+	// Signals that arrive while we wait for a slot end the wait cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	lease, err := b.Acquire(ctx, admission.Request{Key: *key, Limit: limit, Wait: *wait, MaxTotal: maxTotal})
+	stop()
+	if err != nil {
+		if bl, ok := admission.IsBlocked(err); ok {
+			return fail(io, ExitBlocked, "%s", blockedLine(*key, *wait, bl))
+		}
+		if ctx.Err() != nil {
+			return fail(io, 130, "interrupted while waiting for a slot")
+		}
+		return fail(io, ExitUsage, "%v", err)
+	}
+	defer lease.Release()
+	return runHolding(path, cmdArgs, lease, io)
+}
+
+// runHolding runs CMD with the lease's lock descriptors inherited (and no
+// other descriptor of ours: Go opens everything close-on-exec), so if we are
+// SIGKILLed the kernel keeps the slot locked until CMD itself exits, exactly
+// as flock(1) does. The terminal's SIGINT/SIGQUIT reach CMD through its
+// process group; we wait for CMD instead of dying. SIGTERM/SIGHUP sent to us
+// alone are passed on.
+func runHolding(path string, argv []string, lease admission.Lease, io IO) int {
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args = argv
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = orReader(io.StdinFile, io.In), orWriter(io.StdoutFile, io.Out), orWriter(io.StderrFile, io.Err)
+	cmd.ExtraFiles = lease.Files()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return fail(io, exitNoExec, "%s: %v", argv[0], err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGTERM || s == syscall.SIGHUP {
+					cmd.Process.Signal(s)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return fail(io, exitNoExec, "%s: %v", argv[0], err)
+}
+
+func orReader(f *os.File, r io.Reader) io.Reader {
+	if f != nil {
+		return f
+	}
+	return r
+}
+
+func orWriter(f *os.File, w io.Writer) io.Writer {
+	if f != nil {
+		return f
+	}
+	return w
+}
+
+// blockedLine is the one stderr line for a refused acquire: the key the user
+// typed and counts, nothing about the holders.
+func blockedLine(key string, wait time.Duration, b *admission.BlockedError) string {
+	what := key
+	if b.Scope == admission.ScopeMaxTotal {
+		what = "max_total"
+	}
+	counts := fmt.Sprintf("%d/%d in use", b.Capacity.ActiveCount, b.Capacity.Limit)
+	if b.Waiting > 0 {
+		counts += fmt.Sprintf(", %d waiting", b.Waiting)
+	}
+	switch b.Reason {
+	case admission.ReasonWaitTimeout:
+		return fmt.Sprintf("admission blocked: %s stayed at capacity for --wait %s (%s)", what, wait, counts)
+	case admission.ReasonAtCapacity:
+		return fmt.Sprintf("admission blocked: %s is at capacity (%s); retry later or pass --wait", what, counts)
+	default:
+		return b.Error()
+	}
+}
+
+// displayKey hides identity hashes: a 64-hex slug is a shared-state key
+// (sha256 of an account's state dir or identity), shown shortened.
+func displayKey(slug string) string {
+	if len(slug) == 64 && strings.Trim(slug, "0123456789abcdef") == "" {
+		return "shared-state:" + slug[:8]
+	}
+	return slug
+}
+
+func status(args []string, io IO) int {
+	fs := newFlags("status", io)
+	asJSON := fs.Bool("json", false, "print JSON")
+	holders := fs.Bool("holders", false, "show each slot's holder (pid, host) on this terminal; never persisted")
+	root := fs.String("lock-root", "", "lock root directory")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	dir, err := lockRoot(*root, io.Getenv)
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	b, err := openBackend(dir, io)
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	defer b.Close()
+	sts, err := b.StatusAll(context.Background(), *holders)
+	if err != nil {
+		return fail(io, 1, "%v", err)
+	}
+	if *asJSON {
+		type row struct {
+			Key         string `json:"key"`
+			ActiveCount int    `json:"active_count"`
+			Limit       int    `json:"limit"`
+			Waiting     int    `json:"waiting"`
+		}
+		rows := []row{}
+		for _, s := range sts {
+			rows = append(rows, row{displayKey(s.Slug), s.ActiveCount, s.Limit, s.Waiting})
+		}
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		enc.Encode(rows)
+		return ExitOK
+	}
+	if len(sts) == 0 {
+		fmt.Fprintln(io.Out, "no admission keys yet")
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tACTIVE\tLIMIT\tWAITING")
+	for _, s := range sts {
+		limit := "-"
+		if s.Limit > 0 {
+			limit = strconv.Itoa(s.Limit)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", displayKey(s.Slug), s.ActiveCount, limit, s.Waiting)
+		for _, si := range s.Slots {
+			fmt.Fprintf(tw, "  slot %d\t%s\t%s\n", si.Index, si.State, holderText(si))
+		}
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+func holderText(si admission.SlotInfo) string {
+	if si.State == "free" || si.Holder.PID == 0 {
+		return si.Detail
+	}
+	s := fmt.Sprintf("pid %d on %s", si.Holder.PID, si.Holder.Hostname)
+	if si.Detail != "" {
+		s += " (" + si.Detail + ")"
+	}
+	return s
+}
+
+func clean(args []string, io IO) int {
+	fs := newFlags("clean", io)
+	key := fs.String("key", "", "only this key")
+	yes := fs.Bool("yes", false, "reset without asking")
+	root := fs.String("lock-root", "", "lock root directory")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	dir, err := lockRoot(*root, io.Getenv)
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	b, err := openBackend(dir, io)
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	found, err := b.Clean(ctx, *key, true)
+	if err != nil {
+		return fail(io, 1, "%v", err)
+	}
+	if len(found) == 0 {
+		fmt.Fprintln(io.Out, "nothing to clean: no slot fails closed")
+		return ExitOK
+	}
+	fmt.Fprintln(io.Out, "slots that fail closed and will be reset to free:")
+	for _, st := range found {
+		for _, si := range st.Slots {
+			fmt.Fprintf(io.Out, "  %s slot %d: %s %s\n", displayKey(st.Slug), si.Index, si.State, holderText(si))
+		}
+	}
+	if !*yes {
+		if !io.IsTerminal {
+			fmt.Fprintln(io.Out, "dry run: pass --yes to reset them")
+			return ExitOK
+		}
+		fmt.Fprint(io.Out, "reset them? [y/N] ")
+		var answer string
+		fmt.Fscanln(io.In, &answer)
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			fmt.Fprintln(io.Out, "nothing changed")
+			return ExitOK
+		}
+	}
+	// Reset under the gate again: only what still fails closed is touched.
+	done, err := b.Clean(ctx, *key, false)
+	if err != nil {
+		return fail(io, 1, "%v", err)
+	}
+	n := 0
+	for _, st := range done {
+		n += len(st.Slots)
+	}
+	fmt.Fprintf(io.Out, "reset %d slot(s)\n", n)
+	return ExitOK
+}
