@@ -47,9 +47,8 @@ type IO struct {
 
 // StdIO is the process's own streams.
 func StdIO() IO {
-	fi, _ := os.Stdin.Stat()
 	return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv,
-		IsTerminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0,
+		IsTerminal: isTerminal(os.Stdin.Fd()),
 		StdinFile:  os.Stdin, StdoutFile: os.Stdout, StderrFile: os.Stderr}
 }
 
