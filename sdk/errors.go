@@ -1,0 +1,93 @@
+package sdk
+
+import "fmt"
+
+// ErrorCode is the typed code of a failed review. The set is closed: the
+// client maps any code it does not know to [CodeInternal].
+type ErrorCode string
+
+// Pre-send codes: the plugin found the problem before any source left the
+// machine. Only these may carry a "not sent" claim (see [PreSend]).
+const (
+	// CodeCLINotFound: the provider's CLI is not installed or not on PATH.
+	CodeCLINotFound ErrorCode = "cli_not_found"
+	// CodeNotAuthenticated: no credentials (not logged in, no API key).
+	CodeNotAuthenticated ErrorCode = "not_authenticated"
+	// CodeConfigInvalid: the plugin's settings cannot work.
+	CodeConfigInvalid ErrorCode = "config_invalid"
+)
+
+// Codes that may follow transmission; the host treats the source as sent or
+// possibly sent.
+const (
+	// CodeUsageLimited: rate limit or plan quota (HTTP 429 and friends).
+	CodeUsageLimited ErrorCode = "usage_limited"
+	// CodeInsufficientBalance: the account has no credit left.
+	CodeInsufficientBalance ErrorCode = "insufficient_balance"
+	// CodeTimeout: the review's deadline passed.
+	CodeTimeout ErrorCode = "timeout"
+	// CodeProviderUnavailable: the provider could not be reached or is down
+	// (5xx, connection refused, tunnel down).
+	CodeProviderUnavailable ErrorCode = "provider_unavailable"
+	// CodeBadOutput: the provider answered with something unparseable.
+	CodeBadOutput ErrorCode = "bad_output"
+	// CodeReviewFailed: any other provider failure.
+	CodeReviewFailed ErrorCode = "review_failed"
+	// CodeCancelled: the host cancelled the review.
+	CodeCancelled ErrorCode = "cancelled"
+	// CodePluginPanic: the provider panicked; Serve recovered.
+	CodePluginPanic ErrorCode = "plugin_panic"
+	// CodeInternal: a bug in the plugin or SDK, or a protocol violation.
+	CodeInternal ErrorCode = "internal"
+)
+
+var knownCodes = map[ErrorCode]bool{
+	CodeCLINotFound: true, CodeNotAuthenticated: true, CodeConfigInvalid: true,
+	CodeUsageLimited: true, CodeInsufficientBalance: true, CodeTimeout: true,
+	CodeProviderUnavailable: true, CodeBadOutput: true, CodeReviewFailed: true,
+	CodeCancelled: true, CodePluginPanic: true, CodeInternal: true,
+}
+
+// Known reports whether c is one of the codes defined here.
+func (c ErrorCode) Known() bool { return knownCodes[c] }
+
+// PreSend reports whether c is a pre-send code: cli_not_found,
+// not_authenticated or config_invalid. These are the only codes for which a
+// host may accept a plugin's claim that the source was not sent; for every
+// other code it must assume the source may have been sent.
+func PreSend(c ErrorCode) bool {
+	return c == CodeCLINotFound || c == CodeNotAuthenticated || c == CodeConfigInvalid
+}
+
+// Error is a typed review failure. Providers return it from Review; the
+// client returns it from ProviderClient.Review when the plugin reported a
+// failure (as opposed to a transport failure, which is a plain error).
+type Error struct {
+	Code ErrorCode
+	// Message is lower-case, one line, without secrets; the host sanitizes
+	// it again.
+	Message string
+	// NotSent claims the source never left the machine. It is honoured only
+	// for pre-send codes and only when no transmission event was emitted;
+	// Serve and the client both enforce that.
+	NotSent bool
+}
+
+// Errorf returns an *Error with code and a formatted message. NotSent is set
+// for pre-send codes; clear it if the source might have been sent anyway.
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), NotSent: PreSend(code)}
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+// Is makes errors.Is(err, &sdk.Error{Code: c}) match any *Error with code c.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}

@@ -1,0 +1,90 @@
+package sdk
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// parentAtStart is the parent pid captured at package initialisation, as
+// close to exec as Go allows. After arming the parent-death signal, Serve
+// compares it with the current parent: a parent that died before the signal
+// was armed would otherwise go unnoticed. Comparing with the pid at start,
+// not with 1, is right in containers where the host itself is pid 1 or a
+// subreaper adopts orphans.
+var parentAtStart = os.Getppid()
+
+// Serve serves p as a relay provider plugin and returns when relay-host
+// closes the plugin. Call it from main; it must be the only thing that
+// writes to stdout (go-plugin's handshake line).
+//
+// Serve:
+//   - speaks gRPC only, protocol version [ProtocolVersion], with explicit
+//     message size limits ([MaxMessageBytes]);
+//   - logs JSON to the real stderr, so the host logs entries at their level
+//     (use [Logger] in provider methods);
+//   - recovers panics in every provider call into a [CodePluginPanic] error
+//     (a panic on a goroutine the provider starts itself cannot be recovered
+//     and ends the process);
+//   - ends the process (status 3) when a provider call ignores a cancelled
+//     context for longer than [CancelGrace];
+//   - on SIGTERM or when its parent process dies, cancels every call (which
+//     kills child process groups started with [Command]), waits for them and
+//     exits (status 1).
+func Serve(p Provider) {
+	// Captured before go-plugin swaps os.Stderr for a pipe: this file is the
+	// process's real stderr, which the host parses as structured logs.
+	logger := hclog.New(&hclog.LoggerOptions{
+		Level:      hclog.Trace, // the host filters by its own level
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+
+	root, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := &server{provider: p, logger: logger, root: root, grace: CancelGrace, exit: os.Exit}
+
+	var once sync.Once
+	terminate := func(reason string) {
+		once.Do(func() {
+			logger.Warn("stopping plugin", "reason", reason)
+			cancel()
+			srv.inflight.Wait() // bounded: each call returns or exits within CancelGrace
+			os.Exit(exitTerminated)
+		})
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		terminate("received " + s.String())
+	}()
+	watchParent(logger, parentAtStart, func() { terminate("parent process exited") })
+
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			ProtocolVersion: {PluginName: &grpcPlugin{server: srv}},
+		},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts,
+				grpc.MaxRecvMsgSize(MaxMessageBytes),
+				grpc.MaxSendMsgSize(MaxMessageBytes),
+			)
+			return grpc.NewServer(opts...)
+		},
+		Logger: logger,
+	})
+
+	// The host closed the plugin (go-plugin stops the gRPC server without
+	// waiting for handlers). Cancel what is still running and wait for it,
+	// so an exit status of 0 means every call really returned.
+	cancel()
+	srv.inflight.Wait()
+}
