@@ -1,0 +1,87 @@
+// Package jobs is the job store: one JSON record per review job, and the
+// resend guard that reads those records.
+//
+// Invariants: a record file is only ever replaced whole (temp file, fsync,
+// rename, fsync of the directory), so a reader sees the previous or the next
+// version of a record and never a torn one, and a crash never leaves a
+// half-written record. There is no shared index: each job owns its own file,
+// so concurrent writers in any number of processes never lose each other's
+// records. The store directory is private (0700, owned by the user, not a
+// symlink) and every file in it is 0600. A record holds no process identity;
+// a background worker's pid, start time and argv0 live in a separate
+// <id>.worker sidecar.
+package jobs
+
+import "time"
+
+// Status is a job's lifecycle state.
+type Status string
+
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusCompleted Status = "completed"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Transmission says whether the source packet has left the machine.
+type Transmission string
+
+const (
+	// NotSent: the source certainly did not leave (e.g. admission blocked,
+	// packet too large, or a plugin's documented pre-send error).
+	NotSent Transmission = "not_sent"
+	// Sent: the plugin reported the transmission event.
+	Sent Transmission = "sent"
+	// MayBeSent: the Review call started and no result came back (crash,
+	// timeout, transport error). The pipeline should persist this before it
+	// starts the Review call, so that a host crash leaves a record that gates.
+	MayBeSent Transmission = "may_be_sent"
+)
+
+// Capacity is an admission count, never a holder's identity.
+type Capacity struct {
+	ActiveCount int `json:"active_count"`
+	Limit       int `json:"limit"`
+}
+
+// Workload is why admission blocked a job, in counts only.
+type Workload struct {
+	Reason   string   `json:"reason"`
+	Capacity Capacity `json:"capacity"`
+}
+
+// Diagnostics are the non-secret details of a job's outcome.
+type Diagnostics struct {
+	ProviderWorkload *Workload `json:"provider_workload,omitempty"`
+}
+
+// Record is one review job as persisted in <dir>/<job_id>.json.
+type Record struct {
+	JobID        string       `json:"job_id"`
+	Provider     string       `json:"provider"`
+	Route        string       `json:"route"`
+	Status       Status       `json:"status"`
+	ErrorCode    string       `json:"error_code"`
+	ErrorMessage string       `json:"error_message"`
+	Transmission Transmission `json:"source_content_transmission"`
+	Verdict      string       `json:"verdict"` // approve|request_changes|missing, or "" before completion
+	Review       string       `json:"review"`
+	Model        string       `json:"model"`
+	Fingerprint  string       `json:"fingerprint"`
+	SkippedFiles []string     `json:"skipped_files"`
+	StartedAt    time.Time    `json:"started_at"`
+	FinishedAt   time.Time    `json:"finished_at,omitzero"`
+	Diagnostics  Diagnostics  `json:"diagnostics"`
+}
+
+// CodeCorruptRecord is the ErrorCode List gives a record file that cannot
+// be read back; such a record has an empty Status.
+const CodeCorruptRecord = "corrupt_record"
+
+// Corrupt reports whether r stands for an unreadable record file in a List
+// result.
+func (r *Record) Corrupt() bool {
+	return r.Status == "" && r.ErrorCode == CodeCorruptRecord
+}

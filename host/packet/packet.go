@@ -1,0 +1,688 @@
+// Package packet builds the source packet of a review: the unified diff of a
+// git repository's changes that is sent to a provider.
+//
+// Invariant: a file that matches a built-in secret pattern or the root
+// .relayignore contributes nothing to Packet.Diff, not even its name in a
+// header. Exclusion is decided per path before any diff is produced, and git
+// is then asked to diff only the kept paths, so excluded content is never
+// read into the packet at all. A packet is never larger than its budget, and
+// building one never writes to the repository: no index refresh, no
+// intent-to-add entries, no objects.
+package packet
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Mode selects which changes a packet holds.
+type Mode int
+
+const (
+	// Uncommitted (the default) is the working tree against HEAD: staged and
+	// unstaged changes to tracked files, plus untracked files that are not
+	// git-ignored, each shown as a new file. In a repository without commits
+	// everything is new.
+	Uncommitted Mode = iota
+	// Staged is the index against HEAD (what `git commit` would record).
+	Staged
+	// Base is what the branch changes relative to BaseRef: the working tree
+	// (including uncommitted and untracked files, as in Uncommitted) against
+	// merge-base(BaseRef, HEAD). Commits that landed on BaseRef after the
+	// branch point are not part of it. This is "what this branch would
+	// change if merged now", which is what users ask a reviewer about.
+	Base
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Uncommitted:
+		return "uncommitted"
+	case Staged:
+		return "staged"
+	case Base:
+		return "base"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// DefaultBudget is the packet budget when Options.Budget is 0.
+const DefaultBudget = 512 << 10
+
+// Options say where and what to build a packet from.
+type Options struct {
+	Dir     string   // anywhere inside the work tree; "" is the current directory
+	Mode    Mode     // Uncommitted, Staged or Base
+	BaseRef string   // the ref to diff against when Mode is Base; ignored otherwise
+	Paths   []string // optional git pathspecs, relative to Dir as on git's command line
+	Budget  int64    // maximum Diff size in bytes; <= 0 means DefaultBudget
+}
+
+// Skip reasons.
+const (
+	ReasonRelayignore = "relayignore"    // matched .relayignore: nothing of the file is sent
+	ReasonSecret      = "secret_pattern" // matched a built-in secret pattern: nothing is sent
+	ReasonBinary      = "binary"         // only git's "Binary files … differ" line is sent
+)
+
+// Skipped is a changed file whose content is not in the packet.
+type Skipped struct {
+	Path   string // repository-relative
+	Reason string // ReasonRelayignore, ReasonSecret or ReasonBinary
+}
+
+// Packet is a built source packet.
+type Packet struct {
+	Root    string    // work tree top level, for the host only; never persist it
+	Diff    string    // the unified diff that is sent
+	Files   []string  // repository-relative paths whose text diff is in Diff, sorted
+	Skipped []Skipped // sorted by path
+	Bytes   int64     // len(Diff)
+	Hash    string    // sha256 hex of Diff
+}
+
+// change is one entry of `git diff-index --raw`.
+type change struct {
+	status  byte // A, D, M, T, U, R, C
+	oldPath string
+	path    string
+	oldID   string
+	newID   string // all zeros when the side is the (unhashed) working tree
+}
+
+// Build lists the changes that Options select, drops the excluded ones,
+// diffs the rest and enforces the budget.
+//
+// Renames are detected only to apply exclusions: if either side of a rename
+// is excluded, both are, so `git mv .env notes.txt` does not leak .env's
+// content under the new name. For the same reason a kept file whose content
+// is byte-identical to an excluded file's (a plain `mv` or `cp`, which git
+// sees as delete + untracked) is excluded too. The diff itself is produced
+// without rename detection, so each side appears under its own name.
+//
+// Only plumbing (diff-index, ls-files, rev-parse, merge-base) and
+// `diff --no-index` are used: porcelain `git diff` rewrites a stat-dirty
+// index even with GIT_OPTIONAL_LOCKS=0 (observed with git 2.39).
+func Build(ctx context.Context, o Options) (*Packet, error) {
+	if o.Mode < Uncommitted || o.Mode > Base {
+		return nil, fmt.Errorf("packet: unknown mode %d", int(o.Mode))
+	}
+	budget := o.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = "."
+	}
+	b := &builder{r: &runner{env: gitEnv()}, dir: dir, o: o, budget: budget}
+	p, err := b.build(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var pe *Error
+		if errors.As(err, &pe) {
+			return nil, pe
+		}
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, errorf(CodeGitFailed, err, "git is not installed or not on PATH: install git")
+		}
+		return nil, errorf(CodeGitFailed, err, "%v", err)
+	}
+	return p, nil
+}
+
+type builder struct {
+	r      *runner
+	dir    string // -C for commands that interpret user pathspecs
+	root   string // -C for commands given repository-relative paths
+	o      Options
+	budget int64
+	base   string // commit or tree the changes are relative to
+	cached bool   // Staged: index instead of working tree
+}
+
+func (b *builder) build(ctx context.Context) (*Packet, error) {
+	if err := b.findRoot(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.findBase(ctx); err != nil {
+		return nil, err
+	}
+	b.cached = b.o.Mode == Staged
+
+	changes, err := b.changes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tracked, binary, err := b.candidates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var untracked, allUntracked []string
+	if !b.cached {
+		if allUntracked, err = b.untracked(ctx, nil); err != nil {
+			return nil, err
+		}
+		untracked = allUntracked
+		if len(b.o.Paths) > 0 {
+			if untracked, err = b.untracked(ctx, b.o.Paths); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rules, err := readRelayignore(b.root)
+	if err != nil {
+		return nil, err
+	}
+
+	// Decide every exclusion before anything is diffed.
+	reasonOf := func(p string) string {
+		if isSecretPath(p) {
+			return ReasonSecret
+		}
+		if rules.excludes(p) {
+			return ReasonRelayignore
+		}
+		return ""
+	}
+	excluded := map[string]string{}
+	for _, c := range changes {
+		for _, p := range []string{c.oldPath, c.path} {
+			if r := reasonOf(p); r != "" {
+				excluded[p] = r
+			}
+		}
+	}
+	for _, p := range allUntracked {
+		if r := reasonOf(p); r != "" {
+			excluded[p] = r
+		}
+	}
+	// Either side of a rename taints the other: the old side's deletion
+	// shows the same content the new side adds. A copy taints only its
+	// destination; the source keeps its own (already committed) content.
+	for _, c := range changes {
+		if c.oldPath == c.path {
+			continue
+		}
+		if r := excluded[c.oldPath]; r != "" && excluded[c.path] == "" {
+			excluded[c.path] = r
+		}
+		if r := excluded[c.path]; r != "" && c.status == 'R' && excluded[c.oldPath] == "" {
+			excluded[c.oldPath] = r
+		}
+	}
+	if err := b.taintCopies(changes, tracked, untracked, excluded); err != nil {
+		return nil, err
+	}
+
+	pk := &Packet{Root: b.root}
+	var keepTracked, keepUntracked []string
+	for _, p := range tracked {
+		if r := excluded[p]; r != "" {
+			pk.Skipped = append(pk.Skipped, Skipped{p, r})
+			continue
+		}
+		keepTracked = append(keepTracked, p)
+		if binary[p] {
+			pk.Skipped = append(pk.Skipped, Skipped{p, ReasonBinary})
+		} else {
+			pk.Files = append(pk.Files, p)
+		}
+	}
+	for _, p := range untracked {
+		if r := excluded[p]; r != "" {
+			pk.Skipped = append(pk.Skipped, Skipped{p, r})
+			continue
+		}
+		keepUntracked = append(keepUntracked, p)
+	}
+
+	out := &capBuffer{max: b.budget}
+	if err := b.diffTracked(ctx, out, keepTracked); err != nil {
+		return nil, err
+	}
+	for _, p := range keepUntracked {
+		isBin, wrote, err := b.diffUntracked(ctx, out, p)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !wrote:
+		case isBin:
+			pk.Skipped = append(pk.Skipped, Skipped{p, ReasonBinary})
+		default:
+			pk.Files = append(pk.Files, p)
+		}
+	}
+	sort.Strings(pk.Files)
+	sort.Slice(pk.Skipped, func(i, j int) bool { return pk.Skipped[i].Path < pk.Skipped[j].Path })
+
+	if len(pk.Files) == 0 {
+		return nil, b.emptyError(pk.Skipped)
+	}
+	if out.n > b.budget {
+		return nil, errorf(CodeSourcePacketTooLarge, nil,
+			"source packet is %s, over the route budget of %s: narrow it with --path or raise budget in relay.hcl",
+			formatSize(out.n), formatSize(b.budget))
+	}
+	pk.Diff = out.String()
+	pk.Bytes = int64(len(pk.Diff))
+	pk.Hash = hashHex(pk.Diff)
+	return pk, nil
+}
+
+func (b *builder) findRoot(ctx context.Context) error {
+	out, err := b.r.output(ctx, b.dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) || ctx.Err() != nil {
+			return err
+		}
+		return errorf(CodeNotAGitRepo, err, "%s is not inside a git work tree: run relay-host review from a git repository or pass its directory", b.dir)
+	}
+	b.root = strings.TrimSuffix(string(out), "\n")
+	if b.root == "" {
+		return errorf(CodeNotAGitRepo, nil, "%s is not inside a git work tree: run relay-host review from a git repository or pass its directory", b.dir)
+	}
+	return nil
+}
+
+// resolveCommit returns the object id of rev as a commit, or "" if rev does
+// not name one.
+func (b *builder) resolveCommit(ctx context.Context, rev string) (string, error) {
+	out, err := b.r.output(ctx, b.dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	var ge *gitError
+	if errors.As(err, &ge) && ge.code == 1 {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func (b *builder) findBase(ctx context.Context) error {
+	head, err := b.resolveCommit(ctx, "HEAD")
+	if err != nil {
+		return err
+	}
+	if b.o.Mode != Base {
+		if head == "" {
+			// No commits yet: everything is new, so diff against the empty
+			// tree (hash-object without -w computes its id, writes nothing).
+			out, err := b.r.output(ctx, b.dir, "hash-object", "-t", "tree", "--stdin")
+			if err != nil {
+				return err
+			}
+			head = strings.TrimSpace(string(out))
+		}
+		b.base = head
+		return nil
+	}
+	ref := b.o.BaseRef
+	if ref == "" || strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, "\x00\n") {
+		return errorf(CodeBadBaseRef, nil, "base ref %q is not a valid ref: pass a branch, tag or commit such as --base main", ref)
+	}
+	refID, err := b.resolveCommit(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if refID == "" {
+		return errorf(CodeBadBaseRef, nil, "base ref %q does not name a commit: check the name with git branch -a, or fetch it", ref)
+	}
+	if head == "" {
+		return errorf(CodeBadBaseRef, nil, "HEAD has no commits yet, so it has no merge base with %q: commit first or drop --base", ref)
+	}
+	out, err := b.r.output(ctx, b.dir, "merge-base", refID, head)
+	var ge *gitError
+	if errors.As(err, &ge) && ge.code == 1 {
+		return errorf(CodeBadBaseRef, nil, "%q and HEAD have no common ancestor: pass the branch this one was created from", ref)
+	}
+	if err != nil {
+		return err
+	}
+	b.base = strings.TrimSpace(string(out))
+	return nil
+}
+
+func (b *builder) diffArgs(sub string, extra ...string) []string {
+	args := []string{sub}
+	args = append(args, extra...)
+	args = append(args, diffFlags...)
+	if b.cached {
+		args = append(args, "--cached")
+	}
+	return append(args, b.base, "--")
+}
+
+// changes lists every change in the repository (ignoring --path), with
+// rename and copy detection, so that exclusions can follow renamed files.
+// Entries that are only stat-dirty may appear as M; they are harmless here.
+func (b *builder) changes(ctx context.Context) ([]change, error) {
+	out, err := b.r.output(ctx, b.dir, b.diffArgs("diff-index", "--raw", "-z", "--no-abbrev", "-M", "-C")...)
+	if err != nil {
+		return nil, err
+	}
+	f := splitNUL(out)
+	var cs []change
+	for i := 0; i < len(f); {
+		meta := strings.Fields(strings.TrimPrefix(f[i], ":"))
+		i++
+		if len(meta) != 5 || meta[4] == "" || i >= len(f) {
+			return nil, fmt.Errorf("git diff-index: unexpected output %q", f[i-1])
+		}
+		c := change{status: meta[4][0], oldID: meta[2], newID: meta[3], oldPath: f[i], path: f[i]}
+		i++
+		if c.status == 'R' || c.status == 'C' {
+			if i >= len(f) {
+				return nil, fmt.Errorf("git diff-index: truncated rename entry")
+			}
+			c.path = f[i]
+			i++
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// candidates lists the tracked paths with real content or mode changes
+// within --path (stat-only changes drop out because numstat compares
+// content), and which of them git considers binary.
+func (b *builder) candidates(ctx context.Context) ([]string, map[string]bool, error) {
+	args := append(b.diffArgs("diff-index", "--numstat", "-z", "--no-renames"), b.o.Paths...)
+	out, err := b.r.output(ctx, b.dir, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var paths []string
+	binary := map[string]bool{}
+	for _, rec := range splitNUL(out) {
+		added, rest, ok1 := strings.Cut(rec, "\t")
+		deleted, p, ok2 := strings.Cut(rest, "\t")
+		if !ok1 || !ok2 {
+			return nil, nil, fmt.Errorf("git diff-index: unexpected numstat output %q", rec)
+		}
+		paths = append(paths, p)
+		if added == "-" && deleted == "-" {
+			binary[p] = true
+		}
+	}
+	return paths, binary, nil
+}
+
+// untracked lists untracked, not git-ignored files, repository-relative,
+// within pathspecs (nil: the whole work tree). Nested repositories (listed
+// as "dir/") are left out: they are not files.
+func (b *builder) untracked(ctx context.Context, pathspecs []string) ([]string, error) {
+	if len(pathspecs) == 0 {
+		pathspecs = []string{":/"}
+	}
+	args := append([]string{"ls-files", "-z", "--others", "--exclude-standard", "--full-name", "--"}, pathspecs...)
+	out, err := b.r.output(ctx, b.dir, args...)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, p := range splitNUL(out) {
+		if !strings.HasSuffix(p, "/") {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// maxArgBytes bounds the pathspec bytes per git invocation, well under any
+// platform's argument limit.
+const maxArgBytes = 64 << 10
+
+// diffTracked appends the diff of the kept tracked paths, passed as literal
+// top-relative pathspecs so no name is read as a glob or option.
+func (b *builder) diffTracked(ctx context.Context, out *capBuffer, paths []string) error {
+	for len(paths) > 0 {
+		n, size := 0, 0
+		for n < len(paths) && (n == 0 || size+len(paths[n]) < maxArgBytes) {
+			size += len(paths[n]) + 16
+			n++
+		}
+		args := b.diffArgs("diff-index", "-p", "--no-renames")
+		for _, p := range paths[:n] {
+			args = append(args, ":(top,literal)"+p)
+		}
+		if err := b.r.run(ctx, b.dir, out, args); err != nil {
+			return err
+		}
+		paths = paths[n:]
+	}
+	return nil
+}
+
+// diffUntracked appends an untracked file's new-file diff, made with
+// `git diff --no-index /dev/null <path>`, which reads no index at all.
+// Symlinks are shown as their target text, never followed; anything that is
+// not a regular file or symlink is left out.
+func (b *builder) diffUntracked(ctx context.Context, out *capBuffer, p string) (isBinary, wrote bool, err error) {
+	fi, err := os.Lstat(filepath.Join(b.root, filepath.FromSlash(p)))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, false, nil // removed since it was listed
+		}
+		return false, false, err
+	}
+	if !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
+		return false, false, nil
+	}
+	start := out.n
+	args := append([]string{"diff", "--no-index"}, diffFlags...)
+	args = append(args, "--", os.DevNull, p)
+	if err := b.r.run(ctx, b.root, out, args, 1); err != nil {
+		return false, false, err
+	}
+	if out.n == start {
+		return false, false, nil
+	}
+	// Only header lines can start with "Binary files": content lines of a
+	// new file all start with '+'.
+	stored := out.buf.Bytes()
+	if start < int64(len(stored)) {
+		isBinary = strings.Contains("\n"+string(stored[start:]), "\nBinary files ")
+	}
+	return isBinary, true, nil
+}
+
+// taintCopies excludes kept files whose content, on either side of the
+// change, is byte-identical to an excluded file's: the rename or copy of a
+// secret that git's rename detection cannot see (an untracked file, or a
+// copy whose source did not change). Working-tree content is hashed here as
+// a git blob id without filters, which is exact for the common case and
+// writes nothing.
+func (b *builder) taintCopies(changes []change, tracked, untracked []string, excluded map[string]string) error {
+	if len(excluded) == 0 {
+		return nil
+	}
+	sha256Repo := len(b.base) == 64
+	byPath := map[string]change{}
+	for _, c := range changes {
+		byPath[c.path] = c
+	}
+	for _, c := range changes {
+		if _, ok := byPath[c.oldPath]; !ok {
+			// The source side of a rename or copy: only its old content.
+			byPath[c.oldPath] = change{status: 'D', oldPath: c.oldPath, path: c.oldPath, oldID: c.oldID}
+		}
+	}
+	empty := blobID(nil, sha256Repo)
+	ids := func(p string) ([]string, error) {
+		var out []string
+		add := func(id string) {
+			if id != "" && id != empty && strings.Trim(id, "0") != "" {
+				out = append(out, id)
+			}
+		}
+		c, isTracked := byPath[p]
+		add(c.oldID)
+		add(c.newID)
+		// The working-tree side has no id in diff-index output (all zeros)
+		// unless the file matches the index; untracked files have none.
+		if !b.cached && (!isTracked || (c.status != 'D' && strings.Trim(c.newID, "0") == "")) {
+			id, err := fileBlobID(filepath.Join(b.root, filepath.FromSlash(p)), sha256Repo)
+			if err != nil {
+				return nil, err
+			}
+			add(id)
+		}
+		return out, nil
+	}
+
+	secretIDs := map[string]string{}
+	for p, r := range excluded {
+		list, err := ids(p)
+		if err != nil {
+			return err
+		}
+		for _, id := range list {
+			if secretIDs[id] != ReasonSecret {
+				secretIDs[id] = r
+			}
+		}
+	}
+	if len(secretIDs) == 0 {
+		return nil
+	}
+	for _, p := range slices.Concat(tracked, untracked) {
+		if excluded[p] != "" {
+			continue
+		}
+		list, err := ids(p)
+		if err != nil {
+			return err
+		}
+		for _, id := range list {
+			if r := secretIDs[id]; r != "" {
+				excluded[p] = r
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func zeroID(n int) string { return strings.Repeat("0", n) }
+
+// fileBlobID is the git blob id of a working-tree file (a symlink's target
+// text for a symlink), or "" if it is missing or not a file. The content is
+// streamed, so a huge file costs no memory.
+func fileBlobID(name string, sha256Repo bool) (string, error) {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+		return "", err
+	}
+	newHash := sha1.New
+	if sha256Repo {
+		newHash = sha256.New
+	}
+	h := newHash()
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		target, err := os.Readlink(name)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "blob %d\x00%s", len(target), target)
+	case fi.Mode().IsRegular():
+		f, err := os.Open(name)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if fi, err = f.Stat(); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "blob %d\x00", fi.Size())
+		if _, err := io.Copy(h, io.LimitReader(f, fi.Size())); err != nil {
+			return "", err
+		}
+	default:
+		return "", nil
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func blobID(data []byte, sha256Repo bool) string {
+	newHash := sha1.New
+	if sha256Repo {
+		newHash = sha256.New
+	}
+	h := newHash()
+	fmt.Fprintf(h, "blob %d\x00", len(data))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func readRelayignore(root string) (ignoreRules, error) {
+	name := filepath.Join(root, ".relayignore")
+	f, err := os.Open(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errorf(CodeBadRelayignore, err, "cannot read .relayignore: %v: fix its permissions or remove it", unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
+	if err != nil || len(data) > 1<<20 {
+		return nil, errorf(CodeBadRelayignore, err, "cannot read .relayignore: it must be a text file under 1 MiB: fix or remove it")
+	}
+	return parseIgnore(string(data)), nil
+}
+
+func (b *builder) emptyError(skipped []Skipped) error {
+	where := ""
+	if len(b.o.Paths) > 0 {
+		where = " under the given --path filters"
+	}
+	if len(skipped) > 0 {
+		reasons := []string{}
+		for _, s := range skipped {
+			if !slices.Contains(reasons, s.Reason) {
+				reasons = append(reasons, s.Reason)
+			}
+		}
+		return errorf(CodeEmptyPacket, nil, "nothing to review: all %d changed files%s were skipped (%s): edit .relayignore or widen --path",
+			len(skipped), where, strings.Join(reasons, ", "))
+	}
+	switch b.o.Mode {
+	case Staged:
+		return errorf(CodeEmptyPacket, nil, "nothing to review: nothing is staged%s: git add the changes or drop --staged", where)
+	case Base:
+		return errorf(CodeEmptyPacket, nil, "nothing to review: no changes since the merge base with %s%s: check --base", b.o.BaseRef, where)
+	}
+	return errorf(CodeEmptyPacket, nil, "nothing to review: no uncommitted changes%s: use --staged or --base REF to review committed work", where)
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d bytes", n)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+}
