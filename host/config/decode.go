@@ -1,0 +1,553 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var (
+	nameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	checksumRE = regexp.MustCompile(`^sha256:[0-9a-fA-F]{64}$`)
+)
+
+var (
+	rootSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "plugin_dirs"}},
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "admission"},
+			{Type: "provider", LabelNames: []string{"name"}},
+		},
+	}
+	admissionSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "backend"}, {Name: "lock_root"}, {Name: "max_total"}, {Name: "wait"},
+			{Name: "endpoints"}, {Name: "prefix"}, {Name: "ttl"},
+		},
+	}
+	providerSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "plugin"}, {Name: "checksum"}, {Name: "env"}, {Name: "settings"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "route", LabelNames: []string{"name"}}},
+	}
+	routeSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "limit"}, {Name: "budget"}, {Name: "timeout"}, {Name: "settings"},
+		},
+	}
+)
+
+// etcdOnly are the admission attributes the local backend does not use.
+// Setting one with backend "local" is an error rather than silently
+// ignored: an operator who believes a fleet shares one limit while each
+// machine counts alone would overrun the quota.
+var etcdOnly = []string{"endpoints", "prefix", "ttl"}
+
+// Parse parses and checks relay.hcl source. filename names the source in
+// diagnostics and becomes Config.Path. Paths starting with ~ or $HOME expand
+// to the current user's home directory (os.UserHomeDir); Load takes HOME from
+// its getenv instead.
+func Parse(src []byte, filename string) (*Config, error) {
+	home, _ := os.UserHomeDir()
+	return parse(src, filename, home)
+}
+
+func parse(src []byte, filename, home string) (*Config, error) {
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	files := map[string]*hcl.File{filename: file}
+	if diags.HasErrors() {
+		return nil, newDiagError(diags, files)
+	}
+	d := &decoder{home: home, src: src}
+	cfg := d.root(file.Body)
+	if d.diags.HasErrors() {
+		return nil, newDiagError(d.diags, files)
+	}
+	cfg.Path = filename
+	cfg.files = files
+	return cfg, nil
+}
+
+// decoder walks the body by hand (not gohcl) so that each check can point
+// at the exact expression and say what a valid value looks like. It keeps
+// going after an error so one run reports every problem.
+type decoder struct {
+	home  string
+	src   []byte
+	diags hcl.Diagnostics
+}
+
+// source returns what the user wrote for expr, for "got …" in a message.
+// Quoting the source instead of formatting the value keeps a number like
+// 1e100000000 from costing minutes of big.Float formatting.
+func (d *decoder) source(expr hcl.Expression) string {
+	s := string(expr.Range().SliceBytes(d.src))
+	if len(s) > 40 {
+		cut := 40
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func (d *decoder) add(diags hcl.Diagnostics) { d.diags = append(d.diags, diags...) }
+
+func (d *decoder) errorf(subject hcl.Range, context *hcl.Range, summary, format string, args ...any) {
+	d.diags = append(d.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  subject.Ptr(),
+		Context:  context,
+	})
+}
+
+// attrErr reports a problem with an attribute's value.
+func (d *decoder) attrErr(at *hcl.Attribute, format string, args ...any) {
+	d.errorf(at.Expr.Range(), at.Range.Ptr(), "Invalid "+at.Name, format, args...)
+}
+
+func (d *decoder) root(body hcl.Body) *Config {
+	content, diags := body.Content(rootSchema)
+	d.add(diags)
+	cfg := &Config{Admission: Admission{Backend: "local"}}
+	if at := content.Attributes["plugin_dirs"]; at != nil {
+		vals, rngs, _ := d.stringList(at)
+		for i, v := range vals {
+			if p, ok := d.path(at, rngs[i], v); ok {
+				cfg.PluginDirs = append(cfg.PluginDirs, p)
+			}
+		}
+	}
+	var admission *hcl.Block
+	providers := map[string]*hcl.Block{}
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "admission":
+			if admission != nil {
+				d.errorf(b.DefRange, nil, "Duplicate admission block",
+					"An admission block was already declared at %s; merge the two.", pos(admission.DefRange))
+				continue
+			}
+			admission = b
+			cfg.Admission = d.admission(b)
+		case "provider":
+			p := d.provider(b)
+			if prev := providers[p.Name]; prev != nil {
+				d.errorf(b.LabelRanges[0], b.DefRange.Ptr(), "Duplicate provider block",
+					"A provider %q was already declared at %s; each provider may be declared once.", p.Name, pos(prev.DefRange))
+				continue
+			}
+			providers[p.Name] = b
+			cfg.Providers = append(cfg.Providers, p)
+		}
+	}
+	return cfg
+}
+
+func (d *decoder) admission(b *hcl.Block) Admission {
+	content, diags := b.Body.Content(admissionSchema)
+	d.add(diags)
+	attrs := content.Attributes
+	a := Admission{Backend: "local"}
+	backendOK := true
+	if at := attrs["backend"]; at != nil {
+		s, ok := d.str(at)
+		switch {
+		case !ok:
+			backendOK = false
+		case s == "local" || s == "etcd":
+			a.Backend = s
+		default:
+			backendOK = false
+			d.attrErr(at, `backend must be "local" (lock files on this machine) or "etcd" (a limit shared by a fleet); got %q.`, s)
+		}
+	}
+	if at := attrs["lock_root"]; at != nil {
+		if s, ok := d.str(at); ok {
+			a.LockRoot, _ = d.path(at, at.Expr.Range(), s)
+		}
+	}
+	if at := attrs["max_total"]; at != nil {
+		if n, ok := d.whole(at, math.MaxInt32, "the number of reviews that may run at once across all routes"); ok {
+			a.MaxTotal = int(n)
+		}
+	}
+	if at := attrs["wait"]; at != nil {
+		if v, ok := d.duration(at); ok {
+			if v < 0 {
+				d.attrErr(at, "wait must not be negative; use \"0s\" to fail at once when no slot is free.")
+			} else {
+				a.Wait = v
+			}
+		}
+	}
+	if at := attrs["endpoints"]; at != nil {
+		vals, rngs, ok := d.stringList(at)
+		for i, v := range vals {
+			if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' }) {
+				d.errorf(rngs[i], at.Range.Ptr(), "Invalid endpoints", "Each endpoint is a URL or host:port without spaces; got %q.", v)
+				continue
+			}
+			a.Endpoints = append(a.Endpoints, v)
+		}
+		if ok && len(vals) == 0 {
+			d.attrErr(at, `endpoints must list at least one etcd endpoint, e.g. ["https://etcd-1.example:2379"].`)
+		}
+	}
+	if at := attrs["prefix"]; at != nil {
+		if s, ok := d.str(at); ok {
+			if s == "" {
+				d.attrErr(at, "prefix must not be empty; remove it to use the default.")
+			}
+			a.Prefix = s
+		}
+	}
+	if at := attrs["ttl"]; at != nil {
+		if v, ok := d.duration(at); ok {
+			if v < time.Second || v%time.Second != 0 {
+				d.attrErr(at, "ttl must be a whole number of seconds, at least \"1s\" (etcd leases count in seconds); got %q.", v.String())
+			} else {
+				a.TTL = v
+			}
+		}
+	}
+	if !backendOK {
+		return a
+	}
+	switch a.Backend {
+	case "local":
+		for _, name := range etcdOnly {
+			if at := attrs[name]; at != nil {
+				d.errorf(at.NameRange, at.Range.Ptr(), "Attribute needs the etcd backend",
+					`%s is only used by backend = "etcd"; set that backend to share limits across machines, or remove %s.`, name, name)
+			}
+		}
+	case "etcd":
+		if at := attrs["lock_root"]; at != nil {
+			d.errorf(at.NameRange, at.Range.Ptr(), "Attribute needs the local backend",
+				`lock_root is only used by backend = "local"; remove it or set backend = "local".`)
+		}
+		if attrs["endpoints"] == nil {
+			d.errorf(b.DefRange, nil, "Missing endpoints",
+				`backend = "etcd" needs endpoints = ["https://etcd-1.example:2379", ...].`)
+		}
+	}
+	return a
+}
+
+func (d *decoder) provider(b *hcl.Block) *Provider {
+	p := &Provider{Name: b.Labels[0], DeclRange: b.DefRange}
+	d.checkName("provider", b)
+	content, diags := b.Body.Content(providerSchema)
+	d.add(diags)
+	attrs := content.Attributes
+
+	p.Plugin = "relay-provider-" + p.Name
+	if at := attrs["plugin"]; at != nil {
+		if s, ok := d.str(at); ok {
+			p.Plugin, _ = d.plugin(at, s)
+		}
+	}
+	if at := attrs["checksum"]; at != nil {
+		if s, ok := d.str(at); ok {
+			if checksumRE.MatchString(s) {
+				p.Checksum = strings.ToLower(s)
+			} else {
+				d.attrErr(at, `checksum must be "sha256:" followed by 64 hex digits (sha256sum of the plugin binary); got %q.`, s)
+			}
+		}
+	}
+	if at := attrs["env"]; at != nil {
+		vals, rngs, _ := d.stringList(at)
+		seen := map[string]bool{}
+		for i, v := range vals {
+			switch {
+			case !envNameRE.MatchString(v):
+				d.errorf(rngs[i], at.Range.Ptr(), "Invalid env",
+					"env lists environment variable names (letters, digits and _, not starting with a digit); got %q.", v)
+			case seen[v]:
+				d.errorf(rngs[i], at.Range.Ptr(), "Invalid env", "%s is listed twice.", v)
+			default:
+				seen[v] = true
+				p.Env = append(p.Env, v)
+			}
+		}
+	}
+	if at := attrs["settings"]; at != nil {
+		p.Settings, p.SettingRanges = d.settings(at)
+	}
+
+	routes := map[string]*hcl.Block{}
+	for _, rb := range content.Blocks {
+		r := d.route(rb)
+		if prev := routes[r.Name]; prev != nil {
+			d.errorf(rb.LabelRanges[0], rb.DefRange.Ptr(), "Duplicate route block",
+				"Provider %q already declares route %q at %s; each route may be declared once.", p.Name, r.Name, pos(prev.DefRange))
+			continue
+		}
+		routes[r.Name] = rb
+		p.Routes = append(p.Routes, r)
+	}
+	return p
+}
+
+func (d *decoder) route(b *hcl.Block) *Route {
+	r := &Route{Name: b.Labels[0], DeclRange: b.DefRange}
+	d.checkName("route", b)
+	content, diags := b.Body.Content(routeSchema)
+	d.add(diags)
+	attrs := content.Attributes
+	if at := attrs["limit"]; at != nil {
+		if n, ok := d.whole(at, math.MaxInt32, "the number of reviews that may run at once on this route"); ok {
+			r.Limit, r.LimitRange = int(n), at.Expr.Range()
+		}
+	}
+	if at := attrs["budget"]; at != nil {
+		if n, ok := d.budget(at); ok {
+			r.Budget, r.BudgetRange = n, at.Expr.Range()
+		}
+	}
+	if at := attrs["timeout"]; at != nil {
+		if v, ok := d.duration(at); ok {
+			if v <= 0 {
+				d.attrErr(at, "timeout must be positive; remove it to use the plugin's default.")
+			} else {
+				r.Timeout = v
+			}
+		}
+	}
+	if at := attrs["settings"]; at != nil {
+		r.Settings, r.SettingRanges = d.settings(at)
+	}
+	return r
+}
+
+func (d *decoder) checkName(kind string, b *hcl.Block) {
+	if name := b.Labels[0]; !nameRE.MatchString(name) {
+		d.errorf(b.LabelRanges[0], b.DefRange.Ptr(), "Invalid "+kind+" name",
+			`A %s name uses lower-case letters, digits, "_" and "-", and starts with a letter or digit; got %q.`, kind, name)
+	}
+}
+
+// value evaluates an attribute with no variables or functions: relay.hcl
+// is plain data.
+func (d *decoder) value(expr hcl.Expression, at *hcl.Attribute) (cty.Value, bool) {
+	v, diags := expr.Value(nil)
+	d.add(diags)
+	if diags.HasErrors() {
+		return cty.NilVal, false
+	}
+	if v.IsNull() || !v.IsWhollyKnown() {
+		d.errorf(expr.Range(), at.Range.Ptr(), "Invalid "+at.Name, "%s must not be null.", at.Name)
+		return cty.NilVal, false
+	}
+	return v, true
+}
+
+func (d *decoder) str(at *hcl.Attribute) (string, bool) {
+	return d.strExpr(at.Expr, at)
+}
+
+func (d *decoder) strExpr(expr hcl.Expression, at *hcl.Attribute) (string, bool) {
+	v, ok := d.value(expr, at)
+	if !ok {
+		return "", false
+	}
+	if v.Type() != cty.String {
+		d.errorf(expr.Range(), at.Range.Ptr(), "Invalid "+at.Name, "%s must be a string (in double quotes); got %s.", at.Name, v.Type().FriendlyName())
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+// whole reads a whole number from 1 to max; what says what it counts.
+func (d *decoder) whole(at *hcl.Attribute, max int64, what string) (int64, bool) {
+	v, ok := d.value(at.Expr, at)
+	if !ok {
+		return 0, false
+	}
+	if v.Type() != cty.Number {
+		d.attrErr(at, "%s must be a whole number of at least 1 (%s), without quotes; got %s.", at.Name, what, v.Type().FriendlyName())
+		return 0, false
+	}
+	bf := v.AsBigFloat()
+	n, acc := bf.Int64()
+	if bf.IsInt() && bf.Sign() > 0 && (acc != big.Exact || n > max) {
+		d.attrErr(at, "%s must be at most %d (%s); got %s.", at.Name, max, what, d.source(at.Expr))
+		return 0, false
+	}
+	if !bf.IsInt() || n < 1 {
+		d.attrErr(at, "%s must be a whole number of at least 1 (%s); got %s.", at.Name, what, d.source(at.Expr))
+		return 0, false
+	}
+	return n, true
+}
+
+func (d *decoder) budget(at *hcl.Attribute) (int64, bool) {
+	v, ok := d.value(at.Expr, at)
+	if !ok {
+		return 0, false
+	}
+	const want = `budget is the largest packet (diff + prompt) sent to the route: a whole number of bytes or a size like "512KiB", "1MiB" or "120KB"`
+	switch v.Type() {
+	case cty.Number:
+		bf := v.AsBigFloat()
+		n, acc := bf.Int64()
+		if !bf.IsInt() || acc != big.Exact || n < 1 {
+			d.attrErr(at, "%s; got %s.", want, d.source(at.Expr))
+			return 0, false
+		}
+		return n, true
+	case cty.String:
+		n, err := ParseSize(v.AsString())
+		if err != nil {
+			d.attrErr(at, "%s; %v.", want, err)
+			return 0, false
+		}
+		return n, true
+	}
+	d.attrErr(at, "%s; got %s.", want, v.Type().FriendlyName())
+	return 0, false
+}
+
+func (d *decoder) duration(at *hcl.Attribute) (time.Duration, bool) {
+	s, ok := d.str(at)
+	if !ok {
+		return 0, false
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		d.attrErr(at, `%s must be a duration like "30s", "10m" or "1h30m"; got %q.`, at.Name, s)
+		return 0, false
+	}
+	return v, true
+}
+
+// stringList reads a list of strings and the range of each element. It
+// reports invalid elements and returns the valid ones; ok is false when it
+// reported anything.
+func (d *decoder) stringList(at *hcl.Attribute) (vals []string, rngs []hcl.Range, ok bool) {
+	exprs, diags := hcl.ExprList(at.Expr)
+	if diags.HasErrors() {
+		d.attrErr(at, `%s must be a list of strings, e.g. ["a", "b"].`, at.Name)
+		return nil, nil, false
+	}
+	ok = true
+	for _, e := range exprs {
+		s, good := d.strExpr(e, at)
+		if !good {
+			ok = false
+			continue
+		}
+		vals = append(vals, s)
+		rngs = append(rngs, e.Range())
+	}
+	return vals, rngs, ok
+}
+
+// settings reads a map of strings; numbers and bools are accepted and kept
+// in their HCL spelling ("4096", "true") since plugins parse what they need.
+func (d *decoder) settings(at *hcl.Attribute) (map[string]string, map[string]hcl.Range) {
+	pairs, diags := hcl.ExprMap(at.Expr)
+	if diags.HasErrors() {
+		d.attrErr(at, `settings must be a map of strings, e.g. { model = "glm-4.7" }.`)
+		return nil, nil
+	}
+	m := make(map[string]string, len(pairs))
+	rngs := make(map[string]hcl.Range, len(pairs))
+	for _, kv := range pairs {
+		key, ok := d.strExpr(kv.Key, at)
+		if !ok {
+			continue
+		}
+		if key == "" {
+			d.errorf(kv.Key.Range(), at.Range.Ptr(), "Invalid settings", "A settings key must not be empty.")
+			continue
+		}
+		if prev, dup := rngs[key]; dup {
+			d.errorf(kv.Key.Range(), at.Range.Ptr(), "Invalid settings", "%q is set twice (first at %s).", key, pos(prev))
+			continue
+		}
+		v, ok := d.value(kv.Value, at)
+		if !ok {
+			continue
+		}
+		if !v.Type().IsPrimitiveType() {
+			d.errorf(kv.Value.Range(), at.Range.Ptr(), "Invalid settings", "The value of %q must be a string, number or bool; got %s.", key, v.Type().FriendlyName())
+			continue
+		}
+		sv, err := convert.Convert(v, cty.String)
+		if err != nil {
+			d.errorf(kv.Value.Range(), at.Range.Ptr(), "Invalid settings", "The value of %q must be a string, number or bool.", key)
+			continue
+		}
+		m[key], rngs[key] = sv.AsString(), kv.Value.Range()
+	}
+	return m, rngs
+}
+
+// plugin accepts a bare binary name (found by plugin discovery) or a path.
+func (d *decoder) plugin(at *hcl.Attribute, s string) (string, bool) {
+	if s == "" || s == "." || s == ".." {
+		d.attrErr(at, `plugin must name a binary ("relay-provider-x") or give its absolute path; got %q.`, s)
+		return "", false
+	}
+	if strings.ContainsRune(s, '/') || strings.HasPrefix(s, "~") || strings.HasPrefix(s, "$") {
+		return d.path(at, at.Expr.Range(), s)
+	}
+	return s, true
+}
+
+func (d *decoder) path(at *hcl.Attribute, rng hcl.Range, s string) (string, bool) {
+	p, err := expandPath(s, d.home)
+	if err != nil {
+		d.errorf(rng, at.Range.Ptr(), "Invalid "+at.Name, "%v.", err)
+		return "", false
+	}
+	return p, true
+}
+
+// expandPath expands a leading ~ or $HOME and requires an absolute result:
+// a relative path would depend on the directory relay-host runs in.
+func expandPath(s, home string) (string, error) {
+	var rest string
+	switch {
+	case s == "":
+		return "", errors.New("the path must not be empty")
+	case s == "~" || s == "$HOME":
+	case strings.HasPrefix(s, "~/"):
+		rest = s[2:]
+	case strings.HasPrefix(s, "$HOME/"):
+		rest = s[len("$HOME/"):]
+	case strings.HasPrefix(s, "~"):
+		return "", fmt.Errorf("%q: ~user paths are not supported; write the full path", s)
+	default:
+		if !filepath.IsAbs(s) {
+			return "", fmt.Errorf("%q is relative; use an absolute path or one starting with ~", s)
+		}
+		return filepath.Clean(s), nil
+	}
+	if !filepath.IsAbs(home) {
+		return "", fmt.Errorf("cannot expand %q: HOME is not set to an absolute path", s)
+	}
+	return filepath.Join(home, rest), nil
+}
+
+func pos(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
