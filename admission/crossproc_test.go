@@ -53,6 +53,9 @@ func appendEvent(path, line string) {
 }
 
 func helperMain(mode string) int {
+	if mode == "bench-relay" || mode == "bench-flock" {
+		return benchHelper(mode)
+	}
 	opts := Options{}
 	if os.Getenv("RELAY_TEST_CAPTURE") == "error" {
 		opts.Observer.Capture = func(pid int) (ProcessInfo, error) {

@@ -32,10 +32,11 @@ type header struct {
 
 // lockFile is one slot or waiter file that this process keeps open.
 type lockFile struct {
-	f    *os.File
-	fd   int
-	mine bool   // a lease or waiter of this process holds the file's lock
-	tick uint64 // our ticket, when mine and a waiter file
+	f     *os.File
+	fd    int
+	mine  bool   // a lease or waiter of this process holds the file's lock
+	tick  uint64 // our ticket, when mine and a waiter file
+	sleep int    // our record's SleepOn, when mine and a waiter file
 }
 
 // semaphore is what one process keeps open for one key: the key dir, its
@@ -47,12 +48,15 @@ type semaphore struct {
 	dirfd int
 	gate  *os.File
 	gfd   int
-	slots []lockFile
-	waits []lockFile
-	hdr   header
-	buf   [recordSize]byte
-	opts  *Options
-	self  record // our held-record template
+	// gateFD is the open file holding the gate lock while we hold it: gfd,
+	// or a fresh one the kernel blocked on (see tryGate).
+	gateFD int
+	slots  []lockFile
+	waits  []lockFile
+	hdr    header
+	buf    [recordSize]byte
+	opts   *Options
+	self   record // our held-record template
 }
 
 func openSemaphore(root, slug string, opts *Options) (*semaphore, error) {
@@ -114,10 +118,9 @@ func (s *semaphore) closeFiles() {
 	}
 }
 
-// lockGate takes the per-key gate. The gate is a kernel lock held for
-// microseconds, so a short poll is cheaper than a blocking call we could not
-// time out; a gate held past the gate timeout means a stopped (not dead)
-// process holds it, since the kernel frees a dead one's lock.
+// lockGate takes the per-key gate, a kernel lock held for microseconds. A
+// gate held past the gate timeout means a stopped (not dead) process holds
+// it, since the kernel frees a dead one's lock.
 func (s *semaphore) lockGate(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		if err := s.tryGate(ctx); err != nil {
@@ -127,20 +130,19 @@ func (s *semaphore) lockGate(ctx context.Context) error {
 		// gate that no other process can see; reopen and try again.
 		var st unix.Stat_t
 		if err := unix.Fstat(s.gfd, &st); err != nil {
-			unix.Flock(s.gfd, unix.LOCK_UN)
+			s.unlockGate()
 			return fmt.Errorf("admission: inspect gate: %w", err)
 		}
 		if st.Nlink > 0 {
 			return s.readHeader()
 		}
+		s.unlockGate()
 		if attempt > 2 {
-			unix.Flock(s.gfd, unix.LOCK_UN)
 			return fmt.Errorf("admission: key dir %s keeps disappearing", s.dir)
 		}
 		s.logWarn("admission key dir was removed while in use; reopening")
 		for _, l := range s.slots {
 			if l.mine {
-				unix.Flock(s.gfd, unix.LOCK_UN)
 				return fmt.Errorf("admission: key dir %s was removed while leases were held", s.dir)
 			}
 		}
@@ -152,7 +154,13 @@ func (s *semaphore) lockGate(ctx context.Context) error {
 	}
 }
 
+// tryGate takes the gate lock without waiting when it can. Otherwise it
+// blocks in the kernel on a fresh open file of the gate (so the kernel wakes
+// it the moment the gate frees) from a helper goroutine, which lets the wait
+// be bounded by the gate timeout and by ctx. A helper that loses that race
+// drops the lock as soon as it gets it.
 func (s *semaphore) tryGate(ctx context.Context) error {
+	s.gateFD = s.gfd
 	err := unix.Flock(s.gfd, unix.LOCK_EX|unix.LOCK_NB)
 	if err == nil {
 		return nil
@@ -160,24 +168,41 @@ func (s *semaphore) tryGate(ctx context.Context) error {
 	if !errors.Is(err, unix.EWOULDBLOCK) {
 		return lockErr(s.dir, err)
 	}
-	deadline := time.Now().Add(s.opts.GateTimeout)
-	pause := 20 * time.Microsecond
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
+	fd, err := unix.Openat(s.dirfd, "gate", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("admission: open gate: %w", err)
+	}
+	got := make(chan error, 1)
+	abandoned := make(chan struct{})
+	go func() {
+		var err error
+		for {
+			if err = unix.Flock(fd, unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
+				break
+			}
 		}
-		time.Sleep(pause)
-		err := unix.Flock(s.gfd, unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
+		select {
+		case got <- err:
+		case <-abandoned:
+			unix.Close(fd) // drops the lock we no longer want
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
+	}()
+	timer := time.NewTimer(s.opts.GateTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-got:
+		if err != nil {
+			unix.Close(fd)
 			return lockErr(s.dir, err)
 		}
-		if time.Now().After(deadline) {
-			return &BlockedError{Reason: ReasonGateTimeout, Scope: ScopeKey}
-		}
-		pause = min(pause*2, time.Millisecond)
+		s.gateFD = fd
+		return nil
+	case <-timer.C:
+		close(abandoned)
+		return &BlockedError{Reason: ReasonGateTimeout, Scope: ScopeKey}
+	case <-ctx.Done():
+		close(abandoned)
+		return ctx.Err()
 	}
 }
 
@@ -188,7 +213,13 @@ func lockErr(dir string, err error) error {
 	return fmt.Errorf("admission: lock: %w", err)
 }
 
-func (s *semaphore) unlockGate() { unix.Flock(s.gfd, unix.LOCK_UN) }
+func (s *semaphore) unlockGate() {
+	unix.Flock(s.gateFD, unix.LOCK_UN)
+	if s.gateFD != s.gfd {
+		unix.Close(s.gateFD)
+	}
+	s.gateFD = s.gfd
+}
 
 func (s *semaphore) readHeader() error {
 	var b [hdrSize]byte
@@ -399,25 +430,28 @@ func (s *semaphore) slotFree(i int) bool {
 	return ok
 }
 
-// scan counts the key's occupied slots and, if want is set, keeps the lock
-// of the lowest free slot (returned as free, else -1). Runs under the gate.
-func (s *semaphore) scan(want bool) (active, free int, err error) {
+// scan counts the key's occupied slots and keeps the lock of the lowest
+// free slot (returned as free, else -1). It also lists the slots that other
+// open files hold: a waiter can sleep on their locks. Runs under the gate.
+func (s *semaphore) scan() (active, free int, held []int, err error) {
 	free = -1
 	for i := range s.slots {
 		l := &s.slots[i]
 		if l.mine {
 			active++
+			held = append(held, i)
 			continue
 		}
-		held, err := probe(l, s.dir)
+		locked, err := probe(l, s.dir)
 		if err != nil {
 			if free >= 0 {
 				unix.Flock(s.slots[free].fd, unix.LOCK_UN)
 			}
-			return 0, -1, err
+			return 0, -1, nil, err
 		}
-		if held {
+		if locked {
 			active++
+			held = append(held, i)
 			continue
 		}
 		if !s.slotFree(i) {
@@ -425,73 +459,97 @@ func (s *semaphore) scan(want bool) (active, free int, err error) {
 			unix.Flock(l.fd, unix.LOCK_UN)
 			continue
 		}
-		if want && free < 0 {
+		if free < 0 {
 			free = i
 			continue
 		}
 		unix.Flock(l.fd, unix.LOCK_UN)
 	}
-	return active, free, nil
+	return active, free, held, nil
 }
 
-// waitersAhead counts live waiters holding a ticket lower than ticket.
-func (s *semaphore) waitersAhead(ticket uint64) (int, error) {
-	ahead := 0
+// queue looks at the live waiters with a ticket lower than ticket. It counts
+// them, stopping early once it has found enough (a newcomer only needs to
+// know whether the free slots are all promised), and, for a full scan,
+// returns the index of the one just ahead (-1 when none).
+func (s *semaphore) queue(ticket uint64, enough int) (ahead, pred int, err error) {
+	pred = -1
+	var predTicket uint64
 	for i := range s.waits {
+		if ahead >= enough {
+			break
+		}
 		l := &s.waits[i]
-		if l.mine {
-			if l.tick < ticket {
-				ahead++
+		t := l.tick
+		if !l.mine {
+			held, err := probe(l, s.dir)
+			if err != nil {
+				return 0, -1, err
 			}
-			continue
+			if !held {
+				unix.Flock(l.fd, unix.LOCK_UN)
+				continue
+			}
+			r, err := s.readRecord(l.fd)
+			// A live waiter whose record we cannot read counts as ahead:
+			// it leaves when it gives up, and skipping it could starve it.
+			t = 0
+			if err == nil {
+				t = r.Ticket
+			}
 		}
-		held, err := probe(l, s.dir)
-		if err != nil {
-			return 0, err
-		}
-		if !held {
-			unix.Flock(l.fd, unix.LOCK_UN)
-			continue
-		}
-		r, err := s.readRecord(l.fd)
-		// A live waiter whose record we cannot read is counted as ahead:
-		// it will leave when it gives up, and skipping it could starve it.
-		if err != nil || r.Ticket < ticket {
+		if t < ticket {
 			ahead++
+			if pred < 0 || t >= predTicket {
+				pred, predTicket = i, t
+			}
 		}
 	}
-	return ahead, nil
+	return ahead, pred, nil
 }
 
 const noTicket = ^uint64(0)
 
+// outcome is one gated try: a lease, or why not and what to sleep on.
+type outcome struct {
+	lease   *slotLease
+	blocked *BlockedError
+	pred    int   // waiter file of the waiter just ahead, or -1
+	held    []int // slot files held by others
+}
+
 // attempt runs one gated try for a slot on behalf of ticket (noTicket for a
 // newcomer, which every live waiter is ahead of). The gate must be held.
-func (s *semaphore) attempt(limit int, ticket uint64) (*slotLease, *BlockedError, error) {
+func (s *semaphore) attempt(limit int, ticket uint64) (outcome, error) {
 	if err := s.refresh(); err != nil {
-		return nil, nil, err
+		return outcome{}, err
 	}
-	active, free, err := s.scan(true)
+	active, free, held, err := s.scan()
 	if err != nil {
-		return nil, nil, err
+		return outcome{}, err
 	}
-	// A newcomer needs the queue only when a slot is free; a waiter always
-	// counts its place, which also sets how often it polls.
-	ahead := 0
-	if len(s.waits) > 0 && (active < limit || ticket != noTicket) {
-		if ahead, err = s.waitersAhead(ticket); err != nil {
-			if free >= 0 {
-				unix.Flock(s.slots[free].fd, unix.LOCK_UN)
-			}
-			return nil, nil, err
-		}
-	}
-	if active+ahead >= limit {
+	unlockFree := func() {
 		if free >= 0 {
 			unix.Flock(s.slots[free].fd, unix.LOCK_UN)
 		}
-		return nil, &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
-			Capacity: Capacity{ActiveCount: active, Limit: limit}, Waiting: ahead}, nil
+	}
+	// A newcomer needs the queue only while a slot is free; a waiter also
+	// needs to know whom to sleep on.
+	ahead, pred := 0, -1
+	if len(s.waits) > 0 && (active < limit || ticket != noTicket) {
+		enough := limit - active
+		if ticket != noTicket {
+			enough = len(s.waits)
+		}
+		if ahead, pred, err = s.queue(ticket, enough); err != nil {
+			unlockFree()
+			return outcome{}, err
+		}
+	}
+	if active+ahead >= limit {
+		unlockFree()
+		return outcome{pred: pred, held: held, blocked: &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
+			Capacity: Capacity{ActiveCount: active, Limit: limit}, Waiting: ahead}}, nil
 	}
 	rec := s.self
 	rec.Limit = limit
@@ -508,174 +566,23 @@ func (s *semaphore) attempt(limit int, ticket uint64) (*slotLease, *BlockedError
 			return s.attempt(limit, ticket)
 		}
 		if err != nil {
-			return nil, nil, err
+			return outcome{}, err
 		}
 		s.slots = append(s.slots, l)
 		s.hdr.slots = uint64(len(s.slots))
 	} else if err := s.writeRecord(s.slots[free].fd, &rec); err != nil {
-		unix.Flock(s.slots[free].fd, unix.LOCK_UN)
-		return nil, nil, err
+		unlockFree()
+		return outcome{}, err
 	}
 	s.slots[free].mine = true
 	if dirty {
 		s.hdr.limit = uint64(limit)
 		if err := s.writeHeader(); err != nil {
 			s.releaseSlot(free)
-			return nil, nil, err
+			return outcome{}, err
 		}
 	}
-	return &slotLease{s: s, idx: free}, nil, nil
-}
-
-// acquire takes one slot of the key, waiting up to wait for it.
-func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) (*slotLease, error) {
-	if !ValidLimit(limit) {
-		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeKey, Capacity: Capacity{Limit: limit}}
-	}
-	s.mu.Lock()
-	if err := s.lockGate(ctx); err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	lease, blocked, err := s.attempt(limit, noTicket)
-	if err != nil || blocked == nil || wait <= 0 {
-		s.unlockGate()
-		s.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		if lease != nil {
-			return lease, nil
-		}
-		return nil, blocked
-	}
-	// Queue up: a ticket orders us behind every waiter already queued and
-	// ahead of every later one, newcomers included.
-	w, err := s.enqueue()
-	s.unlockGate()
-	s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return s.wait(ctx, limit, wait, w, blocked)
-}
-
-// enqueue registers a waiter under the gate: takes the next ticket and a
-// waiter file, which it keeps locked while it waits.
-func (s *semaphore) enqueue() (int, error) {
-	if err := s.refresh(); err != nil {
-		return -1, err
-	}
-	s.hdr.ticket++
-	t := s.hdr.ticket
-	rec := record{V: recordVersion, State: stateWaiting, LockBacked: true,
-		PID: s.self.PID, StartTime: s.self.StartTime, Argv0: s.self.Argv0,
-		Hostname: s.self.Hostname, BootID: s.self.BootID, Ticket: t,
-		AcquiredMS: time.Now().UnixMilli()}
-	idx := -1
-	for i := range s.waits {
-		l := &s.waits[i]
-		if l.mine {
-			continue
-		}
-		held, err := probe(l, s.dir)
-		if err != nil {
-			return -1, err
-		}
-		if !held {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
-		idx = len(s.waits)
-		l, err := s.create("wait", idx, &rec, true)
-		if errors.Is(err, errExists) {
-			s.waits = append(s.waits, l)
-			s.hdr.waits = uint64(len(s.waits))
-			s.hdr.ticket--
-			return s.enqueue()
-		}
-		if err != nil {
-			return -1, err
-		}
-		s.waits = append(s.waits, l)
-		s.hdr.waits = uint64(len(s.waits))
-	} else if err := s.writeRecord(s.waits[idx].fd, &rec); err != nil {
-		unix.Flock(s.waits[idx].fd, unix.LOCK_UN)
-		return -1, err
-	}
-	s.waits[idx].mine, s.waits[idx].tick = true, t
-	if err := s.writeHeader(); err != nil {
-		s.dequeue(idx)
-		return -1, err
-	}
-	return idx, nil
-}
-
-func (s *semaphore) dequeue(idx int) {
-	l := &s.waits[idx]
-	free := record{V: recordVersion, State: stateFree, LockBacked: true}
-	s.writeRecord(l.fd, &free)
-	unix.Flock(l.fd, unix.LOCK_UN)
-	l.mine, l.tick = false, 0
-}
-
-// wait polls for a slot as waiter w. The head of the queue polls about once
-// a millisecond; a waiter with others ahead polls less often, since it
-// cannot be admitted before them anyway.
-func (s *semaphore) wait(ctx context.Context, limit int, wait time.Duration, w int, last *BlockedError) (*slotLease, error) {
-	deadline := time.Now().Add(wait)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for {
-		pause := time.Duration(1+last.Waiting) * 500 * time.Microsecond
-		pause = min(pause, 50*time.Millisecond)
-		pause += time.Duration(rand.Int64N(int64(pause/4) + 1))
-		if left := time.Until(deadline); pause > left {
-			pause = max(left, 0)
-		}
-		timer.Reset(pause)
-		var cancelled error
-		select {
-		case <-ctx.Done():
-			cancelled = ctx.Err()
-		case <-timer.C:
-		}
-		s.mu.Lock()
-		// The gate wait uses a fresh context so a cancelled waiter can
-		// still take its ticket out of the queue.
-		gctx := context.Background()
-		if err := s.lockGate(gctx); err != nil {
-			// Without the gate we cannot tidy the queue; the waiter
-			// file's lock goes when we drop it, which frees the ticket.
-			s.dequeue(w)
-			s.mu.Unlock()
-			return nil, err
-		}
-		if cancelled == nil {
-			lease, blocked, err := s.attempt(limit, s.waits[w].tick)
-			if err != nil || lease != nil {
-				s.dequeue(w)
-				s.unlockGate()
-				s.mu.Unlock()
-				return lease, err
-			}
-			last = blocked
-		}
-		if cancelled != nil || !time.Now().Before(deadline) {
-			s.dequeue(w)
-			s.unlockGate()
-			s.mu.Unlock()
-			if cancelled != nil {
-				return nil, cancelled
-			}
-			return nil, &BlockedError{Reason: ReasonWaitTimeout, Scope: ScopeKey, Capacity: last.Capacity, Waiting: last.Waiting}
-		}
-		s.unlockGate()
-		s.mu.Unlock()
-	}
+	return outcome{lease: &slotLease{s: s, idx: free}}, nil
 }
 
 // releaseSlot frees slot idx: the record says free before the lock drops, so
@@ -717,6 +624,12 @@ func (l *slotLease) Release() error {
 	l.once.Do(func() {
 		l.s.mu.Lock()
 		defer l.s.mu.Unlock()
+		if l.idx >= len(l.s.slots) {
+			// Closing the backend closed the files: the kernel has
+			// already dropped the lock.
+			l.err = ErrClosed
+			return
+		}
 		l.err = l.s.releaseSlot(l.idx)
 	})
 	return l.err

@@ -284,6 +284,16 @@ func TestNewcomerDoesNotJumpTheQueue(t *testing.T) {
 	wsem, _ := b.sem("k")
 	wsem.mu.Lock()
 	held.Release()
+	// The waiter's wake-up thread takes a shared lock on the slot for an
+	// instant; let it come and go so the newcomer sees the slot free.
+	waitFor(t, func() bool {
+		f, err := os.Open(filepath.Join(root, "k", "slot-0.json"))
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+	})
 	_, err := c.Acquire(ctx, Request{Key: "k", Limit: 1})
 	wsem.mu.Unlock()
 	bl := wantBlocked(t, err, ReasonAtCapacity, 0, 1)

@@ -38,7 +38,11 @@ type record struct {
 	BootID     string `json:"boot_id,omitempty"`
 	Limit      int    `json:"limit,omitempty"`
 	Ticket     uint64 `json:"ticket,omitempty"`
-	AcquiredMS int64  `json:"acquired_unix_ms,omitempty"`
+	// SleepOn is 1 + the index of the waiter file this waiter sleeps on
+	// (the waiter just ahead of it); that file must not be handed to a new
+	// waiter until this one has moved on, or it would sleep on a stranger.
+	SleepOn    int   `json:"sleep_on,omitempty"`
+	AcquiredMS int64 `json:"acquired_unix_ms,omitempty"`
 }
 
 func (r *record) holder() Holder {

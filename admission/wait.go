@@ -1,0 +1,258 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Waiting is a queue of tickets. A waiter takes the next ticket under the
+// gate and keeps a lock on its own waiter file while it waits; a slot that
+// frees goes to the live waiter with the lowest ticket, never to a newcomer
+// or a later waiter, so a steady stream of newcomers cannot starve anyone.
+//
+// A waiter does not poll. It sleeps on kernel locks, which wake it however
+// their holder lets go, crash included: the head of the queue sleeps on the
+// slots that are held, every other waiter on the waiter just ahead of it
+// (so a release wakes one process, not the whole queue). A slow fallback poll
+// covers occupancy that no lock backs (corrupt or foreign records).
+
+const fallbackPoll = 100 * time.Millisecond
+
+// maxWakeSources bounds the slot locks one head waiter sleeps on (each is a
+// blocked thread until its holder lets go).
+const maxWakeSources = 8
+
+// acquire takes one slot of the key, waiting up to wait for it.
+func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) (*slotLease, error) {
+	if !ValidLimit(limit) {
+		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeKey, Capacity: Capacity{Limit: limit}}
+	}
+	s.mu.Lock()
+	if err := s.lockGate(ctx); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	out, err := s.attempt(limit, noTicket)
+	if err != nil || out.lease != nil || wait <= 0 {
+		s.unlockGate()
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if out.lease != nil {
+			return out.lease, nil
+		}
+		return nil, out.blocked
+	}
+	// Queue up behind every waiter already queued and ahead of every later
+	// one, then look again with our ticket to learn whom to sleep on.
+	w, err := s.enqueue()
+	if err == nil {
+		out, err = s.attempt(limit, s.waits[w].tick)
+		if err != nil || out.lease != nil {
+			s.dequeue(w)
+		}
+	}
+	var sources []string
+	if err == nil && out.lease == nil {
+		sources = s.wakeSources(w, out)
+	}
+	s.unlockGate()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if out.lease != nil {
+		return out.lease, nil
+	}
+	return s.wait(ctx, limit, time.Now().Add(wait), w, out, sources)
+}
+
+// enqueue registers a waiter under the gate: takes the next ticket and a
+// waiter file, which it keeps locked while it waits.
+func (s *semaphore) enqueue() (int, error) {
+	if err := s.refresh(); err != nil {
+		return -1, err
+	}
+	s.hdr.ticket++
+	t := s.hdr.ticket
+	rec := s.self
+	rec.State, rec.Ticket, rec.AcquiredMS = stateWaiting, t, time.Now().UnixMilli()
+	// Take a free waiter file that no live waiter sleeps on.
+	pinned := map[int]bool{}
+	var free []int
+	for i := range s.waits {
+		l := &s.waits[i]
+		if l.mine {
+			pinned[l.sleep-1] = true
+			continue
+		}
+		held, err := probe(l, s.dir)
+		if err != nil {
+			unlockAll(s.waits, free)
+			return -1, err
+		}
+		if !held {
+			free = append(free, i)
+			continue
+		}
+		if r, err := s.readRecord(l.fd); err == nil {
+			pinned[r.SleepOn-1] = true
+		}
+	}
+	idx := -1
+	for _, i := range free {
+		if idx < 0 && !pinned[i] {
+			idx = i
+			continue
+		}
+		unix.Flock(s.waits[i].fd, unix.LOCK_UN)
+	}
+	if idx < 0 {
+		idx = len(s.waits)
+		l, err := s.create("wait", idx, &rec, true)
+		if errors.Is(err, errExists) {
+			s.waits = append(s.waits, l)
+			s.hdr.waits = uint64(len(s.waits))
+			s.hdr.ticket--
+			return s.enqueue()
+		}
+		if err != nil {
+			return -1, err
+		}
+		s.waits = append(s.waits, l)
+		s.hdr.waits = uint64(len(s.waits))
+	} else if err := s.writeRecord(s.waits[idx].fd, &rec); err != nil {
+		unix.Flock(s.waits[idx].fd, unix.LOCK_UN)
+		return -1, err
+	}
+	s.waits[idx].mine, s.waits[idx].tick = true, t
+	if err := s.writeHeader(); err != nil {
+		s.dequeue(idx)
+		return -1, err
+	}
+	return idx, nil
+}
+
+func unlockAll(ls []lockFile, idx []int) {
+	for _, i := range idx {
+		unix.Flock(ls[i].fd, unix.LOCK_UN)
+	}
+}
+
+// dequeue takes waiter idx out of the queue; dropping the lock wakes the
+// waiter behind it.
+func (s *semaphore) dequeue(idx int) {
+	l := &s.waits[idx]
+	free := record{V: recordVersion, State: stateFree, LockBacked: true}
+	s.writeRecord(l.fd, &free)
+	unix.Flock(l.fd, unix.LOCK_UN)
+	l.mine, l.tick, l.sleep = false, 0, 0
+}
+
+// wakeSources names the files whose locks waiter w sleeps on, and records
+// in w's waiter file which waiter it sleeps on (see record.SleepOn). Runs
+// under the gate.
+func (s *semaphore) wakeSources(w int, out outcome) []string {
+	l := &s.waits[w]
+	if sleep := out.pred + 1; sleep != l.sleep {
+		rec := s.self
+		rec.State, rec.Ticket, rec.SleepOn, rec.AcquiredMS = stateWaiting, l.tick, sleep, time.Now().UnixMilli()
+		if s.writeRecord(l.fd, &rec) == nil {
+			l.sleep = sleep
+		}
+	}
+	if out.pred >= 0 {
+		return []string{fileName("wait", out.pred)}
+	}
+	var names []string
+	for _, i := range out.held {
+		if len(names) == maxWakeSources {
+			break
+		}
+		names = append(names, fileName("slot", i))
+	}
+	return names
+}
+
+// wake returns a channel that receives once any of the named files' locks is
+// free. Each file is opened afresh (its own open file description) and a
+// shared lock is requested on it, which the kernel grants the moment the
+// exclusive holder lets go; the lock is dropped at once, it only signals.
+// A waiter that stops waiting leaves these threads blocked until their
+// holders let go, which is bounded by the holders' lifetimes.
+func (s *semaphore) wake(names []string) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	for _, name := range names {
+		fd, err := unix.Openat(s.dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		go func() {
+			for {
+				err := unix.Flock(fd, unix.LOCK_SH)
+				if !errors.Is(err, unix.EINTR) {
+					break
+				}
+			}
+			unix.Close(fd) // also drops the shared lock
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}()
+	}
+	return ch
+}
+
+// wait sleeps until a wake source lets go (or the fallback poll fires), then
+// tries again under the gate, as waiter w, until it gets a slot, the deadline
+// passes or ctx is done. Leaving the queue on the way out is done under the
+// gate, with a fresh context, so a cancelled waiter still tidies up.
+func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w int, last outcome, sources []string) (*slotLease, error) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		woken := s.wake(sources)
+		timer.Reset(max(min(fallbackPoll, time.Until(deadline)), 0))
+		var cancelled error
+		select {
+		case <-ctx.Done():
+			cancelled = ctx.Err()
+		case <-woken:
+		case <-timer.C:
+		}
+		s.mu.Lock()
+		if err := s.lockGate(context.Background()); err != nil {
+			s.dequeue(w)
+			s.mu.Unlock()
+			return nil, err
+		}
+		if cancelled == nil {
+			out, err := s.attempt(limit, s.waits[w].tick)
+			if err != nil || out.lease != nil {
+				s.dequeue(w)
+				s.unlockGate()
+				s.mu.Unlock()
+				return out.lease, err
+			}
+			last, sources = out, s.wakeSources(w, out)
+		}
+		if cancelled != nil || !time.Now().Before(deadline) {
+			s.dequeue(w)
+			s.unlockGate()
+			s.mu.Unlock()
+			if cancelled != nil {
+				return nil, cancelled
+			}
+			b := *last.blocked
+			b.Reason = ReasonWaitTimeout
+			return nil, &b
+		}
+		s.unlockGate()
+		s.mu.Unlock()
+	}
+}
