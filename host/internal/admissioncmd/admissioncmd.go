@@ -173,8 +173,13 @@ func run(args []string, io IO) int {
 	}
 	defer b.Close()
 
-	// Signals that arrive while we wait for a slot end the wait cleanly.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// A signal during a wait ends it cleanly (the waiter leaves the queue).
+	// An immediate acquire takes microseconds and needs no handler: if a
+	// signal kills us, the kernel drops our locks.
+	ctx, stop := context.Background(), func() {}
+	if *wait > 0 {
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	}
 	lease, err := b.Acquire(ctx, admission.Request{Key: *key, Limit: limit, Wait: *wait, MaxTotal: maxTotal})
 	stop()
 	if err != nil {
@@ -191,37 +196,18 @@ func run(args []string, io IO) int {
 }
 
 // runHolding runs CMD with the lease's lock descriptors inherited (and no
-// other descriptor of ours: Go opens everything close-on-exec), so if we are
-// SIGKILLed the kernel keeps the slot locked until CMD itself exits, exactly
-// as flock(1) does. The terminal's SIGINT/SIGQUIT reach CMD through its
-// process group; we wait for CMD instead of dying. SIGTERM/SIGHUP sent to us
-// alone are passed on.
+// other descriptor of ours: Go opens everything close-on-exec), so the lease
+// lives exactly as long as the work, as with flock(1): if we are killed,
+// by SIGKILL or any other signal, the kernel keeps the slot locked until CMD
+// itself exits. Like flock(1) we install no signal handlers: Ctrl-C reaches
+// CMD through the terminal's process group, and a signal sent to us alone
+// ends us, not CMD, which keeps its slot.
 func runHolding(path string, argv []string, lease admission.Lease, io IO) int {
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orReader(io.StdinFile, io.In), orWriter(io.StdoutFile, io.Out), orWriter(io.StderrFile, io.Err)
 	cmd.ExtraFiles = lease.Files()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return fail(io, exitNoExec, "%s: %v", argv[0], err)
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == syscall.SIGTERM || s == syscall.SIGHUP {
-					cmd.Process.Signal(s)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	err := cmd.Wait()
-	close(done)
+	err := cmd.Run()
 	if err == nil {
 		return 0
 	}
