@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/review"
+	"github.com/relay-host/relay-host/host/jobs"
+)
+
+// workerCmd is the hidden command a background job runs in.
+const workerCmd = "__worker"
+
+// requestExt is the sidecar that carries a background job's options to its
+// worker: 0600 in the private job store, read and removed by the worker.
+// Its name has a dot in the id part, so the store never lists it.
+const requestExt = ".request.json"
+
+func openStore(g *Globals) (*jobs.Store, error) {
+	dir, err := jobs.DefaultDir(g.IO.Getenv)
+	if err != nil {
+		return nil, exit(2, "%v", err)
+	}
+	st, err := jobs.Open(dir)
+	if err != nil {
+		return nil, exit(2, "%v", err)
+	}
+	return st, nil
+}
+
+// startBackground persists the job as queued, starts a detached worker,
+// records the worker's identity for `cancel`, and prints the job id.
+func startBackground(o *ReviewOptions, cfg *config.Config) error {
+	g := o.g
+	if g.IO.SelfExe == "" {
+		return exit(2, "cannot locate the relay-host-core binary to start a background worker; run without --background")
+	}
+	st, err := openStore(g)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if cfg.Provider(o.Provider) == nil {
+		// The same one-line error the foreground gives, before any job exists.
+		return exit(2, "%v", review.UnknownProvider(cfg, o.Provider))
+	}
+	req := *o
+	if req.Dir == "" {
+		if req.Dir, err = os.Getwd(); err != nil {
+			return exit(2, "cannot read the current directory: %v", err)
+		}
+	}
+	req.Config, req.LogFile = absOrEmpty(g.Config), absOrEmpty(g.LogFile)
+	req.PromptFile = absOrEmpty(o.PromptFile)
+
+	rec := &jobs.Record{JobID: jobs.NewID(), Provider: o.Provider, Route: o.Route,
+		Status: jobs.StatusQueued, Transmission: jobs.NotSent, StartedAt: time.Now().UTC()}
+	if err := st.Put(rec); err != nil {
+		return exit(2, "cannot save job: %v", err)
+	}
+	data, _ := json.Marshal(&req)
+	if err := writePrivate(filepath.Join(st.Dir(), rec.JobID+requestExt), data); err != nil {
+		markFailed(st, rec.JobID, review.CodeJobStoreFailed, "could not hand the job to a background worker")
+		return exit(2, "cannot save the job's options: %v", err)
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return exit(2, "%v", err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(g.IO.SelfExe, workerCmd, rec.JobID)
+	cmd.Dir = req.Dir
+	cmd.Env = g.IO.Environ()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	// Its own session: the terminal's hangup and Ctrl-C do not reach it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		os.Remove(filepath.Join(st.Dir(), rec.JobID+requestExt))
+		markFailed(st, rec.JobID, review.CodeInternal, "the background worker could not be started")
+		return exit(2, "cannot start a background worker: %v", err)
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Release()
+	// Identity is captured now, while the pid certainly names our worker.
+	if info, err := admission.CaptureProcess(pid); err == nil {
+		if err := st.PutWorker(rec.JobID, jobs.Worker{PID: info.PID, StartTime: info.StartTime, Argv0: info.Argv0}); err != nil {
+			fmt.Fprintf(g.IO.Err, "relay-host: job %s started, but cannot record its worker (cancel will not work): %v\n", rec.JobID, err)
+		}
+	}
+	if o.JSON {
+		printJSON(g.IO.Out, rec)
+	} else {
+		fmt.Fprintln(g.IO.Out, rec.JobID)
+		fmt.Fprintf(g.IO.Err, "relay-host: review running in the background; see relay-host show %s\n", rec.JobID)
+	}
+	return nil
+}
+
+func absOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func writePrivate(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
+
+func readPrivate(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+func newWorkerCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    workerCmd + " <job-id>",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runWorker(g, args[0])
+		},
+	}
+}
+
+// runWorker runs a background job. Its stderr is /dev/null, so failures
+// are only recorded; --log-file (passed on) gets the logs.
+func runWorker(g *Globals, id string) error {
+	st, err := openStore(g)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(st.Dir(), id+requestExt)
+	data, err := readPrivate(path)
+	os.Remove(path)
+	var o ReviewOptions
+	if err == nil {
+		err = json.Unmarshal(data, &o)
+	}
+	if err != nil || filepath.Base(id) != id {
+		markFailed(st, id, review.CodeInternal, "the background job's options could not be read")
+		return exit(2, "job %s: cannot read its options", id)
+	}
+	st.Close()
+	o.g, o.jobID = g, id
+	g.Config, g.LogFile = o.Config, o.LogFile
+	if err := runReview(nil, &o); err != nil {
+		// Whatever happened before the pipeline took the job over.
+		if st, e := openStore(g); e == nil {
+			var ee *exitError
+			msg := "the background job failed before it started"
+			if errors.As(err, &ee) && ee.msg != "" {
+				msg = ee.msg
+			}
+			markFailed(st, id, review.CodeConfigInvalid, msg)
+			st.Close()
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+// Package cli is relay-host-core's command line: thin cobra wiring over one
+// Options struct and run function per command, with the I/O streams
+// injected so tests can call each command directly.
+//
+// Invariant: a failing command prints one line naming the problem and the
+// fix ("relay-host: …", or full HCL diagnostics for configuration errors)
+// and exits with the code SPEC §8 assigns; nothing a plugin returned is
+// printed without going through the scrubber.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/hostlog"
+	"github.com/relay-host/relay-host/host/internal/pluginhost"
+	"github.com/relay-host/relay-host/host/internal/scrub"
+	"github.com/relay-host/relay-host/host/sanitize"
+)
+
+// IO is what a command reads and writes.
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// ErrFile is the real stderr when it is a terminal (for the progress
+	// line); nil otherwise.
+	ErrFile *os.File
+	Getenv  func(string) string
+	Environ func() []string
+	// SelfDir is the directory of the running binary (plugin discovery);
+	// SelfExe is its path (to start background workers).
+	SelfDir, SelfExe string
+}
+
+// StdIO is the process's own streams and environment.
+func StdIO() IO {
+	io := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Environ: os.Environ,
+		SelfDir: pluginhost.SelfDir()}
+	if isTerminal(os.Stderr.Fd()) {
+		io.ErrFile = os.Stderr
+	}
+	if exe, err := os.Executable(); err == nil {
+		io.SelfExe = exe
+	}
+	return io
+}
+
+// Globals are the flags every command takes.
+type Globals struct {
+	IO      IO
+	Config  string // --config
+	LogFile string // --log-file
+	Version string
+}
+
+// exitError ends a command with an exit code; msg (if any) is printed as
+// "relay-host: msg".
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func exit(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// silentExit ends with code after the command printed what it had to say.
+func silentExit(code int) error { return &exitError{code: code} }
+
+// Main runs relay-host-core with args (without argv[0]) and returns the exit
+// code.
+func Main(args []string, io IO, version string) int {
+	g := &Globals{IO: io, Version: version}
+	root := NewRoot(g)
+	root.SetArgs(args)
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
+	root.SetIn(io.In)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(io.Err, "relay-host: "+ee.msg)
+		}
+		return ee.code
+	}
+	// cobra's own errors: unknown command, bad flag, wrong argument count.
+	fmt.Fprintf(io.Err, "relay-host: %s; see relay-host --help\n", strings.TrimSpace(err.Error()))
+	return 2
+}
+
+// NewRoot builds the command tree.
+func NewRoot(g *Globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "relay-host",
+		Short:         "Bounded, crash-safe code reviews by AI providers",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       g.Version,
+	}
+	root.PersistentFlags().StringVar(&g.Config, "config", "", "relay.hcl to use (default: ./relay.hcl, $XDG_CONFIG_HOME/relay/relay.hcl, built-in)")
+	root.PersistentFlags().StringVar(&g.LogFile, "log-file", "", "append logs to this file instead of stderr (level: RELAY_LOG=trace|debug|info|warn|error)")
+	root.AddCommand(
+		newReviewCmd(g),
+		newProvidersCmd(g),
+		newCapacityCmd(g),
+		newJobsCmd(g),
+		newShowCmd(g),
+		newCancelCmd(g),
+		newPluginCmd(g),
+		newAdmissionCmd(g),
+		newVersionCmd(g),
+		newWorkerCmd(g),
+	)
+	return root
+}
+
+// logs opens the loggers for one command run.
+func (g *Globals) logs() (*hostlog.Logs, error) {
+	level, err := hostlog.ParseLevel(g.IO.Getenv("RELAY_LOG"))
+	if err != nil {
+		return nil, exit(2, "%v", err)
+	}
+	s := scrub.New(sanitize.Policy{Home: g.IO.Getenv("HOME")})
+	l, err := hostlog.Open(level, g.LogFile, g.IO.Err, s)
+	if err != nil {
+		return nil, exit(2, "%v: check the path", err)
+	}
+	return l, nil
+}
+
+// loadConfig loads relay.hcl, rendering diagnostics in full.
+func (g *Globals) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(g.Config, g.IO.Getenv)
+	if err == nil {
+		return cfg, nil
+	}
+	var de *config.DiagError
+	if errors.As(err, &de) {
+		de.Render(g.IO.Err, g.IO.ErrFile != nil)
+		return nil, silentExit(2)
+	}
+	return nil, exit(2, "%v: fix the path or drop --config", err)
+}

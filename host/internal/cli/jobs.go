@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/relay-host/relay-host/host/jobs"
+)
+
+// JobsOptions are `relay-host jobs`'s flags.
+type JobsOptions struct {
+	g    *Globals
+	JSON bool
+}
+
+func newJobsCmd(g *Globals) *cobra.Command {
+	o := &JobsOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "List review jobs, newest first",
+		Args:  cobra.NoArgs,
+		RunE:  func(*cobra.Command, []string) error { return runJobs(o) },
+	}
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the job records as JSON")
+	return cmd
+}
+
+func runJobs(o *JobsOptions) error {
+	st, err := openStore(o.g)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	recs, err := st.List()
+	if err != nil {
+		return exit(2, "%v", err)
+	}
+	out := o.g.IO.Out
+	if o.JSON {
+		if recs == nil {
+			recs = []*jobs.Record{}
+		}
+		printJSON(out, recs)
+		return nil
+	}
+	if len(recs) == 0 {
+		fmt.Fprintln(out, "no jobs yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATUS\tPROVIDER\tROUTE\tVERDICT\tTRANSMISSION\tSTARTED")
+	for _, r := range recs {
+		if r.Corrupt() {
+			fmt.Fprintf(tw, "%s\tcorrupt\t-\t-\t-\t-\t-\n", r.JobID)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.JobID, r.Status, r.Provider, dash(r.Route),
+			dash(r.Verdict), r.Transmission, r.StartedAt.Local().Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ShowOptions are `relay-host show`'s flags.
+type ShowOptions struct {
+	g    *Globals
+	ID   string
+	JSON bool
+}
+
+func newShowCmd(g *Globals) *cobra.Command {
+	o := &ShowOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "show <job-id>",
+		Short: "Show one job and its review",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.ID = args[0]
+			return runShow(o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the job record as JSON")
+	return cmd
+}
+
+func runShow(o *ShowOptions) error {
+	st, err := openStore(o.g)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := st.Get(o.ID)
+	if err != nil {
+		return exit(2, "%v", err)
+	}
+	out := o.g.IO.Out
+	if o.JSON {
+		printJSON(out, r)
+		return nil
+	}
+	fmt.Fprintf(out, "job:          %s\n", r.JobID)
+	fmt.Fprintf(out, "provider:     %s/%s\n", r.Provider, dash(r.Route))
+	fmt.Fprintf(out, "status:       %s\n", r.Status)
+	fmt.Fprintf(out, "transmission: %s\n", r.Transmission)
+	if r.Verdict != "" {
+		fmt.Fprintf(out, "verdict:      %s\n", r.Verdict)
+	}
+	if r.Model != "" {
+		fmt.Fprintf(out, "model:        %s\n", r.Model)
+	}
+	if r.ErrorCode != "" {
+		fmt.Fprintf(out, "error:        %s: %s\n", r.ErrorCode, r.ErrorMessage)
+	}
+	if w := r.Diagnostics.ProviderWorkload; w != nil {
+		fmt.Fprintf(out, "admission:    %s (%d/%d in use)\n", w.Reason, w.Capacity.ActiveCount, w.Capacity.Limit)
+	}
+	fmt.Fprintf(out, "started:      %s\n", r.StartedAt.Local().Format(time.DateTime))
+	if !r.FinishedAt.IsZero() {
+		fmt.Fprintf(out, "finished:     %s (%s)\n", r.FinishedAt.Local().Format(time.DateTime), r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	}
+	if len(r.SkippedFiles) > 0 {
+		fmt.Fprintf(out, "left out:     %v\n", r.SkippedFiles)
+	}
+	if r.Review != "" {
+		fmt.Fprintf(out, "\n%s", r.Review)
+		if r.Review[len(r.Review)-1] != '\n' {
+			fmt.Fprintln(out)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// signalContext is cancelled by SIGINT, SIGTERM or SIGHUP. The pipeline
+// then records the outcome, stops the plugin and releases its lease before
+// the command exits with 128+signal. A second signal stops at once: the
+// plugins are killed and the process exits (the kernel frees the lease).
+type signalContext struct {
+	context.Context
+	got  atomic.Int32
+	stop func()
+}
+
+func withSignals(parent context.Context) *signalContext {
+	ctx, cancel := context.WithCancelCause(parent)
+	sc := &signalContext{Context: ctx}
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				sig := s.(syscall.Signal)
+				if !sc.got.CompareAndSwap(0, int32(sig)) {
+					plugin.CleanupClients()
+					os.Exit(128 + int(sig))
+				}
+				cancel(fmt.Errorf("received %s", sigName(sig)))
+			case <-done:
+				return
+			}
+		}
+	}()
+	sc.stop = func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+	return sc
+}
+
+// exitCode is 128+signal when a signal arrived, else code.
+func (s *signalContext) exitCode(code int) int {
+	if sig := s.got.Load(); sig != 0 {
+		return 128 + int(sig)
+	}
+	return code
+}
+
+func sigName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
+}

@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestScripts runs testdata/script/*.txtar: the CLI's behaviour as readable
+// scripts against the real binaries. Each script has its own home, state
+// and config directories under $WORK.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			work := env.WorkDir
+			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			env.Setenv("HOME", filepath.Join(work, "home"))
+			env.Setenv("XDG_STATE_HOME", filepath.Join(work, "state"))
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, "config"))
+			env.Setenv("BIN", binDir)
+			for k, v := range map[string]string{"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+				"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1"} {
+				env.Setenv(k, v)
+			}
+			return os.MkdirAll(filepath.Join(work, "home"), 0o700)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// setjob: JOB = the last command's stdout (a job id).
+			"setjob": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Setenv("JOB", strings.TrimSpace(ts.ReadFile("stdout")))
+			},
+			// waitjob STATUS: wait (at most 30 s) for job $JOB to reach STATUS.
+			"waitjob": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: waitjob STATUS")
+				}
+				path := filepath.Join(ts.Getenv("XDG_STATE_HOME"), "relay", "jobs", ts.Getenv("JOB")+".json")
+				var last string
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					data, err := os.ReadFile(path)
+					if err != nil {
+						continue
+					}
+					var rec struct{ Status string }
+					if json.Unmarshal(data, &rec) == nil {
+						if last = rec.Status; last == args[0] {
+							return
+						}
+					}
+				}
+				ts.Fatalf("job %s is %q, not %s, after 30s", ts.Getenv("JOB"), last, args[0])
+			},
+			// waitfile PATH: wait (at most 30 s) for a non-empty file.
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				p := ts.MkAbs(args[0])
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+						return
+					}
+				}
+				ts.Fatalf("%s did not appear within 30s", p)
+			},
+		},
+	})
+}

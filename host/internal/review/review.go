@@ -1,0 +1,465 @@
+// Package review is the review pipeline (SPEC §6): config → plugin launch →
+// Describe → Configure → route → capability fact → admission resolution →
+// source packet → prompt → resend guard → lease → Review → sanitize →
+// persist.
+//
+// Invariants: every attempt that gets past the provider lookup leaves a job
+// record, and every record it leaves is true: `running` with
+// `may_be_sent` is persisted before the Review call starts, `sent` as soon
+// as the plugin reports transmission, and `not_sent` only when nothing was
+// sent or the plugin's pre-send claim was vouched for by the SDK client.
+// Everything the plugin returns goes through the scrubber before it is
+// persisted or printed. The lease is released on every return path,
+// including a panic, and only after the plugin has been stopped.
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/hostlog"
+	"github.com/relay-host/relay-host/host/internal/pluginhost"
+	"github.com/relay-host/relay-host/host/jobs"
+	"github.com/relay-host/relay-host/host/packet"
+	"github.com/relay-host/relay-host/sdk"
+)
+
+// Defaults.
+const (
+	DefaultTimeout = 10 * time.Minute
+	CallTimeout    = 10 * time.Second // Describe and Configure
+)
+
+// Options are one review. Config, Provider and Logs are required.
+type Options struct {
+	Config   *config.Config
+	Provider string
+	Route    string // "" picks the only route, else the first declared
+
+	Mode       packet.Mode
+	BaseRef    string
+	Paths      []string
+	PromptFile string
+	Dir        string // repository directory; "" is the current one
+
+	Wait    time.Duration
+	WaitSet bool          // --wait given; else relay.hcl admission.wait
+	Timeout time.Duration // 0: the route's timeout, else DefaultTimeout
+
+	ConfirmResend bool
+	// JobID continues a record already persisted as queued (a background
+	// worker); "" makes a new one.
+	JobID string
+
+	Getenv  func(string) string
+	Environ []string
+	SelfDir string // where relay-host lives, for plugin discovery
+	Logs    *hostlog.Logs
+	// Status, when set, is told what the review is doing ("waiting for a
+	// slot", "reviewing"), for a TTY progress line.
+	Status func(string)
+	// Skipped, when set, is told which changed files the packet leaves out
+	// and why.
+	Skipped func([]packet.Skipped)
+	// Store, when set, is used instead of opening the default job store.
+	Store *jobs.Store
+}
+
+// run carries one pipeline's state.
+type run struct {
+	o      Options
+	log    hclog.Logger
+	store  *jobs.Store
+	rec    *jobs.Record
+	plugin *pluginhost.Plugin
+}
+
+// Run runs one review and returns its record. The record is returned with
+// every error that happened after the record was created; err is a *Error.
+func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Environ == nil {
+		o.Environ = os.Environ()
+	}
+	if o.Status == nil {
+		o.Status = func(string) {}
+	}
+	r := &run{o: o, log: o.Logs.Host}
+	prov := o.Config.Provider(o.Provider)
+	if prov == nil {
+		return nil, UnknownProvider(o.Config, o.Provider)
+	}
+	if err := r.openRecord(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.plugin.KillNow()
+			r.finish(jobs.StatusFailed, CodeInternal, "relay-host failed unexpectedly during the review; the source may have been sent", r.rec.Transmission)
+			panic(p)
+		}
+	}()
+	defer r.plugin.Kill() // nil-safe; idempotent
+	err = r.pipeline(ctx, prov)
+	return r.rec, err
+}
+
+// UnknownProvider is the error for a provider relay.hcl does not declare.
+func UnknownProvider(cfg *config.Config, name string) error {
+	var names []string
+	for _, p := range cfg.Providers {
+		names = append(names, p.Name)
+	}
+	known := "no providers"
+	if len(names) > 0 {
+		known = strings.Join(names, ", ")
+	}
+	return errorf(CodeInvalidRequest, ExitUsage, "unknown provider %q: %s declares %s; pick one of those or add a provider block", name, cfgName(cfg), known)
+}
+
+func cfgName(cfg *config.Config) string {
+	if cfg.Path == config.EmbeddedPath {
+		return "the built-in relay.hcl"
+	}
+	return cfg.Path
+}
+
+func (r *run) openRecord() error {
+	st := r.o.Store
+	if st == nil {
+		dir, err := jobs.DefaultDir(r.o.Getenv)
+		if err != nil {
+			return errorf(CodeJobStoreFailed, ExitUsage, "%v", err)
+		}
+		if st, err = jobs.Open(dir); err != nil {
+			return errorf(CodeJobStoreFailed, ExitUsage, "%v", err)
+		}
+	}
+	r.store = st
+	r.o.Logs.Scrubber.AddPaths(st.Dir())
+	if r.o.JobID != "" {
+		rec, err := st.Get(r.o.JobID)
+		if err != nil {
+			return errorf(CodeJobStoreFailed, ExitUsage, "%v", err)
+		}
+		if rec.Status != jobs.StatusQueued {
+			return errorf(CodeInvalidRequest, ExitUsage, "job %s is %s, not queued: it has already run", rec.JobID, rec.Status)
+		}
+		r.rec = rec
+		return nil
+	}
+	r.rec = &jobs.Record{
+		JobID:        jobs.NewID(),
+		Provider:     r.o.Provider,
+		Route:        r.o.Route,
+		Status:       jobs.StatusQueued,
+		Transmission: jobs.NotSent,
+		StartedAt:    time.Now().UTC(),
+	}
+	return r.put()
+}
+
+func (r *run) put() error {
+	if err := r.store.Put(r.rec); err != nil {
+		return errorf(CodeJobStoreFailed, ExitUsage, "cannot save job %s: %v", r.rec.JobID, err)
+	}
+	return nil
+}
+
+// finish records a terminal state. Its own failure to persist is logged:
+// the caller's error is the one to report.
+func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission) {
+	r.rec.Status, r.rec.ErrorCode, r.rec.ErrorMessage, r.rec.Transmission = status, code, msg, tr
+	r.rec.FinishedAt = time.Now().UTC()
+	if r.rec.FinishedAt.Before(r.rec.StartedAt) {
+		r.rec.FinishedAt = r.rec.StartedAt
+	}
+	if err := r.put(); err != nil {
+		r.log.Error("cannot save the job's outcome", "job", r.rec.JobID, "error", err)
+	}
+}
+
+// fail records e as a failed attempt that sent nothing.
+func (r *run) fail(e *Error) *Error {
+	r.finish(jobs.StatusFailed, e.Code, e.Msg, jobs.NotSent)
+	return e
+}
+
+func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
+	o := r.o
+	cfg := o.Config
+	scrub := o.Logs.Scrubber
+
+	env, secrets := pluginhost.Env(o.Environ, prov.Env)
+	scrub.AddSecrets(secrets...)
+
+	path, err := pluginhost.Find(prov, pluginhost.Search{PluginDirs: cfg.PluginDirs, SelfDir: o.SelfDir, PATH: o.Getenv("PATH")})
+	if err != nil {
+		code := CodePluginNotFound
+		var ue *pluginhost.UnsafeError
+		if errors.As(err, &ue) {
+			code = CodePluginUnsafe
+		}
+		return r.fail(errorf(code, ExitUsage, "%v", err))
+	}
+	if ctx.Err() != nil {
+		return r.cancelled(ctx, jobs.NotSent)
+	}
+	r.plugin, err = pluginhost.Launch(pluginhost.Options{
+		Provider: prov.Name, Path: path, Checksum: prov.Checksum, Env: env, Logger: o.Logs.Plugin(),
+		AutoMTLS: pluginhost.AutoMTLSFromEnv(o.Getenv),
+	})
+	if err != nil {
+		var ce *pluginhost.ChecksumError
+		if errors.As(err, &ce) {
+			return r.fail(errorf(CodeChecksumMismatch, ExitUsage, "%s", ce.Error()))
+		}
+		return r.fail(errorf(CodePluginStartFailed, ExitProvider, "%s", scrub.Message(err.Error())))
+	}
+	r.log.Debug("plugin started", "provider", prov.Name, "path", path, "pid", r.plugin.PID)
+
+	desc, err := call(ctx, func(c context.Context) (sdk.Description, error) { return r.plugin.Provider.Describe(c) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.cancelled(ctx, jobs.NotSent)
+		}
+		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: describe failed: %s; run `relay-host plugin check %s`", prov.Name, scrub.Message(err.Error()), path))
+	}
+	if desc.Name != prov.Name {
+		r.log.Debug("plugin name differs from the provider block", "provider", prov.Name, "plugin", desc.Name)
+	}
+	if d := r.configure(ctx, prov); d != nil {
+		return d
+	}
+
+	route, dr, err := pickRoute(cfg, prov, desc, o.Route)
+	if err != nil {
+		return r.fail(err.(*Error))
+	}
+	r.rec.Route = route
+	rc := prov.Route(route)
+
+	res, err := r.resolve(prov, rc, dr)
+	if err != nil {
+		return err
+	}
+	if cfg.Admission.Backend != "" && cfg.Admission.Backend != "local" {
+		return r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission backend %q is not available in this relay-host build: use backend = \"local\" in relay.hcl", cfg.Admission.Backend))
+	}
+
+	budget := int64(packet.DefaultBudget)
+	switch {
+	case rc != nil && rc.Budget > 0:
+		budget = rc.Budget
+	case dr.Budget > 0:
+		budget = dr.Budget
+	}
+	pk, err := packet.Build(ctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: budget})
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.cancelled(ctx, jobs.NotSent)
+		}
+		return r.fail(packetError(err))
+	}
+	for _, s := range pk.Skipped {
+		r.rec.SkippedFiles = append(r.rec.SkippedFiles, s.Path)
+	}
+	if o.Skipped != nil && len(pk.Skipped) > 0 {
+		o.Skipped(pk.Skipped)
+	}
+	prompt, promptHash, err := packet.LoadPrompt(o.PromptFile)
+	if err != nil {
+		return r.fail(packetError(err))
+	}
+	r.rec.Fingerprint = jobs.Fingerprint(prov.Name, route, promptHash, pk.Hash)
+	if !o.ConfirmResend {
+		if _, err := r.store.CheckResend(r.rec.Fingerprint); err != nil {
+			var re *jobs.ResendError
+			if errors.As(err, &re) {
+				return r.fail(errorf(CodeResendConfirmation, ExitUsage, "%s", re.Error()))
+			}
+			return r.fail(errorf(CodeJobStoreFailed, ExitUsage, "cannot check earlier attempts: %v", err))
+		}
+	}
+	// No write here: a queued, not_sent record never gates a resend, and
+	// the next write (running) carries the fingerprint.
+
+	lease, err := r.acquire(ctx, prov.Name, route, res)
+	if err != nil {
+		return err
+	}
+	// The plugin (and any CLI it runs) is stopped before the slot frees, so
+	// the lease covers all of the work.
+	defer func() {
+		r.plugin.Kill()
+		if err := lease.Release(); err != nil {
+			r.log.Warn("releasing the admission slot failed", "error", err)
+		}
+	}()
+
+	timeout := o.Timeout
+	if timeout <= 0 && rc != nil && rc.Timeout > 0 {
+		timeout = rc.Timeout
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	settings := maps.Clone(prov.Settings)
+	if settings == nil {
+		settings = map[string]string{}
+	}
+	if rc != nil {
+		maps.Copy(settings, rc.Settings)
+	}
+	return r.review(ctx, sdk.ReviewRequest{Route: route, Prompt: prompt, Packet: pk.Diff, Settings: settings, Timeout: timeout})
+}
+
+// call runs a Describe or Configure with its own deadline.
+func call[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	c, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	return f(c)
+}
+
+func (r *run) configure(ctx context.Context, prov *config.Provider) error {
+	s := sdk.Settings{Provider: prov.Settings, Routes: map[string]map[string]string{}}
+	for _, rt := range prov.Routes {
+		s.Routes[rt.Name] = rt.Settings
+	}
+	attrErrs, err := call(ctx, func(c context.Context) ([]sdk.AttributeError, error) { return r.plugin.Provider.Configure(c, s) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.cancelled(ctx, jobs.NotSent)
+		}
+		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: configure failed: %s", prov.Name, r.o.Logs.Scrubber.Message(err.Error())))
+	}
+	if len(attrErrs) == 0 {
+		return nil
+	}
+	var diag *config.DiagError
+	var first string
+	for _, ae := range attrErrs {
+		msg := r.o.Logs.Scrubber.Message(ae.Message)
+		attr := r.o.Logs.Scrubber.Field(ae.Attribute)
+		rng := prov.DeclRange
+		where := fmt.Sprintf("provider %q", prov.Name)
+		if rt := prov.Route(ae.Route); rt != nil {
+			rng, where = rt.DeclRange, fmt.Sprintf("provider %q route %q", prov.Name, rt.Name)
+			if sr, ok := rt.SettingRanges[ae.Attribute]; ok {
+				rng = sr
+			}
+		} else if sr, ok := prov.SettingRanges[ae.Attribute]; ok {
+			rng = sr
+		}
+		d := r.o.Config.Diagnostic("Invalid setting "+attr, fmt.Sprintf("The plugin for %s rejects %s: %s.", where, attr, msg), rng)
+		if diag == nil {
+			diag, first = d, fmt.Sprintf("%s: setting %s: %s", where, attr, msg)
+		} else {
+			diag.Diags = append(diag.Diags, d.Diags...)
+		}
+	}
+	e := errorf(CodeConfigInvalid, ExitUsage, "%s: fix it in %s", first, cfgName(r.o.Config))
+	e.Diag = diag
+	return r.fail(e)
+}
+
+// pickRoute is --route, else the only route, else the first route that
+// relay.hcl declares and the plugin describes, else the plugin's first.
+func pickRoute(cfg *config.Config, prov *config.Provider, d sdk.Description, want string) (string, sdk.Route, error) {
+	find := func(name string) (sdk.Route, bool) {
+		for _, rt := range d.Routes {
+			if rt.Name == name {
+				return rt, true
+			}
+		}
+		return sdk.Route{}, false
+	}
+	names := make([]string, len(d.Routes))
+	for i, rt := range d.Routes {
+		names[i] = rt.Name
+	}
+	if want != "" {
+		if rt, ok := find(want); ok {
+			return want, rt, nil
+		}
+		e := errorf(CodeUnknownRoute, ExitUsage, "provider %q has no route %q: its plugin offers %s; pass one of those to --route", prov.Name, want, strings.Join(names, ", "))
+		if rc := prov.Route(want); rc != nil {
+			e.Diag = cfg.Diagnostic("Unknown route", fmt.Sprintf("The plugin for provider %q does not offer route %q; it offers %s.", prov.Name, want, strings.Join(names, ", ")), rc.DeclRange)
+		}
+		return "", sdk.Route{}, e
+	}
+	if len(d.Routes) == 1 {
+		return d.Routes[0].Name, d.Routes[0], nil
+	}
+	for _, rc := range prov.Routes {
+		if rt, ok := find(rc.Name); ok {
+			return rc.Name, rt, nil
+		}
+	}
+	return d.Routes[0].Name, d.Routes[0], nil
+}
+
+// resolve turns the route's fact into its admission key, limit and lock
+// root. A relay.hcl limit always beats the plugin's declared default, so a
+// plugin cannot raise its own limit.
+func (r *run) resolve(prov *config.Provider, rc *config.Route, dr sdk.Route) (admission.Resolution, error) {
+	in := admission.ResolveInput{
+		Provider: prov.Name, Route: dr.Name,
+		Fact:     admission.Fact{Category: admission.Category(dr.Fact.Kind), Directory: dr.Fact.Directory, Identity: dr.Fact.Identity, DefaultLimit: dr.Fact.DefaultLimit, EnvCapVar: dr.Fact.EnvCapVar},
+		LockRoot: r.o.Config.Admission.LockRoot,
+		Getenv:   r.o.Getenv,
+	}
+	if rc != nil {
+		in.ConfiguredLimit = rc.Limit
+	}
+	res, err := admission.ResolveFact(in)
+	if err != nil {
+		var fe *admission.FactError
+		if errors.As(err, &fe) && fe.Code == admission.FactLimitOnSharedState && rc != nil && rc.Limit > 1 {
+			e := errorf(CodeSharedStateLimit, ExitUsage, "%s: provider %q route %q is shared_state (always one review at a time) but sets limit = %d; remove the limit", rangeLine(rc.LimitRange), prov.Name, dr.Name, rc.Limit)
+			e.Diag = r.o.Config.Diagnostic("Limit on a shared_state route",
+				fmt.Sprintf("Route %q of provider %q shares a CLI's local state, so it always runs one review at a time; remove limit = %d.", dr.Name, prov.Name, rc.Limit), rc.LimitRange)
+			return res, r.fail(e)
+		}
+		if errors.As(err, &fe) {
+			if fe.Code == admission.FactNoLockRoot || fe.Code == admission.FactInvalidLimit && rc != nil && rc.Limit != 0 {
+				return res, r.fail(errorf(CodeConfigInvalid, ExitUsage, "%s", fe.Msg))
+			}
+			return res, r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %s", fe.Msg))
+		}
+		return res, r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %v", err))
+	}
+	for _, w := range res.Warnings {
+		r.log.Warn(w)
+	}
+	r.o.Logs.Scrubber.AddPaths(res.LockRoot)
+	if real, err := filepath.EvalSymlinks(res.LockRoot); err == nil && real != res.LockRoot {
+		r.o.Logs.Scrubber.AddPaths(real)
+	}
+	if dir := dr.Fact.Directory; dir != "" {
+		if strings.HasPrefix(dir, "~") {
+			dir = filepath.Join(r.o.Getenv("HOME"), dir[1:])
+		}
+		r.o.Logs.Scrubber.AddPaths(dir)
+		if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
+			r.o.Logs.Scrubber.AddPaths(real)
+		}
+	}
+	r.log.Debug("admission resolved", "provider", prov.Name, "route", dr.Name, "category", res.Category, "limit", res.Limit, "source", res.LimitSource)
+	return res, nil
+}
+
+func rangeLine(rng hcl.Range) string { return fmt.Sprintf("%s:%d", rng.Filename, rng.Start.Line) }

@@ -1,0 +1,183 @@
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/jobs"
+	"github.com/relay-host/relay-host/host/packet"
+	"github.com/relay-host/relay-host/host/sanitize"
+	"github.com/relay-host/relay-host/sdk"
+)
+
+// knownCodes are the error codes a plugin may report; anything else is
+// recorded as internal.
+var knownCodes = []string{
+	string(sdk.CodeCLINotFound), string(sdk.CodeNotAuthenticated), string(sdk.CodeConfigInvalid),
+	string(sdk.CodeUsageLimited), string(sdk.CodeInsufficientBalance), string(sdk.CodeTimeout),
+	string(sdk.CodeProviderUnavailable), string(sdk.CodeBadOutput), string(sdk.CodeReviewFailed),
+	string(sdk.CodeCancelled), string(sdk.CodePluginPanic), string(sdk.CodeInternal),
+}
+
+func packetError(err error) *Error {
+	var pe *packet.Error
+	if errors.As(err, &pe) {
+		return errorf(pe.Code, ExitUsage, "%s", pe.Msg)
+	}
+	return errorf(packet.CodeGitFailed, ExitUsage, "%v", err)
+}
+
+// cancelled records a review stopped by the user (signal or cancel <id>).
+func (r *run) cancelled(ctx context.Context, tr jobs.Transmission) *Error {
+	e := errorf(CodeCancelled, ExitProvider, "review cancelled (%s)", cause(ctx))
+	r.finish(jobs.StatusCancelled, e.Code, e.Msg, tr)
+	return e
+}
+
+func cause(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c.Error()
+	}
+	return "interrupted"
+}
+
+func (r *run) acquire(ctx context.Context, provider, route string, res admission.Resolution) (admission.Lease, error) {
+	cfg := r.o.Config
+	backend, err := admission.OpenLocal(res.LockRoot, admission.Options{
+		GateTimeout: admission.GateTimeoutFromEnv(r.o.Getenv),
+		Logger:      r.log,
+	})
+	if err != nil {
+		// A RootError names the lock root and its fix: print it, but keep
+		// the path out of the record.
+		e := r.fail(errorf(CodeAdmissionFailed, ExitUsage, "the admission lock root is unusable: run `relay-host admission status` for details"))
+		e.Msg = err.Error()
+		return nil, e
+	}
+	// The backend's descriptors belong to the lease; closing the backend
+	// would close them, so it lives as long as the process.
+	wait := cfg.Admission.Wait
+	if r.o.WaitSet {
+		wait = r.o.Wait
+	}
+	if wait > 0 {
+		r.o.Status("waiting for a slot")
+	}
+	lease, err := backend.Acquire(ctx, admission.Request{Key: res.Key, Limit: res.Limit, Wait: wait, MaxTotal: cfg.Admission.MaxTotal})
+	if err == nil {
+		return lease, nil
+	}
+	if b, ok := admission.IsBlocked(err); ok {
+		r.rec.Diagnostics.ProviderWorkload = &jobs.Workload{
+			Reason:   string(b.Reason),
+			Capacity: jobs.Capacity{ActiveCount: b.Capacity.ActiveCount, Limit: b.Capacity.Limit},
+		}
+		return nil, r.fail(errorf(CodeWorkloadBlocked, ExitBlocked, "%s", blockedLine(provider, route, wait, b)))
+	}
+	if ctx.Err() != nil {
+		return nil, r.cancelled(ctx, jobs.NotSent)
+	}
+	return nil, r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission failed: %s", r.o.Logs.Scrubber.Message(err.Error())))
+}
+
+// blockedLine says which route is full, in counts only, and what to do.
+func blockedLine(provider, route string, wait time.Duration, b *admission.BlockedError) string {
+	what := fmt.Sprintf("%s/%s", provider, route)
+	if b.Scope == admission.ScopeMaxTotal {
+		what = "the global max_total"
+	}
+	counts := fmt.Sprintf("%d/%d in use", b.Capacity.ActiveCount, b.Capacity.Limit)
+	if b.Waiting > 0 {
+		counts += fmt.Sprintf(", %d waiting ahead", b.Waiting)
+	}
+	switch b.Reason {
+	case admission.ReasonAtCapacity:
+		return fmt.Sprintf("admission blocked: %s is at capacity (%s); retry later or pass --wait 5m to queue", what, counts)
+	case admission.ReasonWaitTimeout:
+		return fmt.Sprintf("admission blocked: %s stayed at capacity for --wait %s (%s); retry later or pass a longer --wait", what, wait, counts)
+	default:
+		return b.Error()
+	}
+}
+
+// review runs the Review call with the record's transmission kept true at
+// every instant.
+func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
+	r.rec.Status, r.rec.Transmission = "running", jobs.MayBeSent
+	if err := r.put(); err != nil {
+		return r.fail(err.(*Error)) // nothing was sent: the call has not started
+	}
+	r.o.Status("reviewing")
+	rctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	transmitted := false
+	res, err := r.plugin.Provider.Review(rctx, req, func(e sdk.Event) {
+		switch e.Kind {
+		case sdk.EventTransmission:
+			transmitted = true
+			r.rec.Transmission = jobs.Sent
+			if err := r.put(); err != nil {
+				r.log.Error("cannot record the transmission", "error", err)
+			}
+		case sdk.EventProgress:
+			r.log.Debug("progress", "message", r.o.Logs.Scrubber.Message(e.Message))
+		}
+	})
+	sc := r.o.Logs.Scrubber
+	tr := jobs.MayBeSent
+	if transmitted {
+		tr = jobs.Sent
+	}
+	if err == nil {
+		r.rec.Review = sc.Review(res.Review)
+		r.rec.Model = sc.Field(res.Model)
+		r.rec.Verdict = packet.ParseVerdict(r.rec.Review)
+		// A review came back, so the source left, whatever events arrived.
+		r.finish(jobs.StatusCompleted, "", "", jobs.Sent)
+		return nil
+	}
+	// Stop a failed plugin at once: a crashed or hung one gets no grace.
+	r.plugin.KillNow()
+	switch {
+	case ctx.Err() != nil:
+		return r.cancelled(ctx, tr)
+	case rctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || status.Code(errors.Unwrap(err)) == codes.DeadlineExceeded:
+		// The plugin's side of the deadline can fire a hair before ours.
+		e := errorf(CodeTimeout, ExitProvider, "the review did not finish within %s: raise timeout for the route in relay.hcl or pass --timeout", req.Timeout)
+		r.finish(jobs.StatusFailed, e.Code, e.Msg, tr)
+		return e
+	}
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		code := sanitize.Code(string(se.Code), knownCodes, CodeInternal)
+		// The client already checked NotSent against the pre-send codes
+		// and the events it saw; the host checks again.
+		if se.NotSent && sdk.PreSend(sdk.ErrorCode(code)) && !transmitted {
+			tr = jobs.NotSent
+		}
+		msg := sc.Message(se.Message)
+		if msg == "" {
+			msg = "no details"
+		}
+		e := errorf(code, ExitProvider, "%s/%s failed (%s): %s", r.rec.Provider, r.rec.Route, code, msg)
+		r.finish(jobs.StatusFailed, code, msg, tr)
+		return e
+	}
+	sent := map[bool]string{true: "was sent", false: "may have been sent"}[transmitted]
+	code, msg := CodePluginCrashed, fmt.Sprintf("the plugin exited or dropped the connection during the review; the source %s", sent)
+	if st, ok := status.FromError(errors.Unwrap(err)); ok && st.Code() != codes.Unavailable && st.Code() != codes.Canceled {
+		// The connection is up but the call failed: a message the plugin
+		// could not encode or the host could not decode.
+		code, msg = CodePluginProtocol, fmt.Sprintf("the plugin broke the protocol (%s); the source %s; run `relay-host plugin check` on it", sc.Message(st.Message()), sent)
+	}
+	r.log.Debug("review call failed", "error", sc.Message(err.Error()))
+	e := errorf(code, ExitProvider, "%s/%s failed: %s", r.rec.Provider, r.rec.Route, msg)
+	r.finish(jobs.StatusFailed, code, msg, tr)
+	return e
+}

@@ -1,0 +1,143 @@
+// Package scrub is the host's disclosure boundary for plugin output: it
+// wraps a sanitize.Policy with the host's own identity (hostname, boot id,
+// process ids) and applies it to review text, messages and log lines.
+//
+// Invariant: everything a plugin returns, and every line a plugin logs, goes
+// through a Scrubber before it is persisted or printed, so a value of a
+// variable passed to the plugin, the home directory, a state directory, or
+// this host's holder identity never reaches a job record, stdout or stderr.
+// Holder identity may appear only in the host's own debug log.
+package scrub
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+
+	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/sanitize"
+)
+
+// hostname is a test seam: tests plant a realistic host name.
+var hostname = os.Hostname
+
+// Scrubber applies a policy that can grow while a review runs (the lock
+// root and shared-state directories are only known after Describe). It is
+// safe for concurrent use.
+type Scrubber struct {
+	p atomic.Pointer[state]
+}
+
+type state struct {
+	policy   sanitize.Policy
+	hostname string // redacted as a whole token; "" when too short to be safe
+	bootID   string
+}
+
+// New returns a Scrubber for policy, with this host's identity added.
+func New(policy sanitize.Policy) *Scrubber {
+	s := &Scrubber{}
+	st := &state{policy: policy, bootID: admission.BootID()}
+	// A host name shorter than 4 bytes ("vm", "ci") would redact ordinary
+	// words from reviews; such a name identifies little anyway.
+	if h, err := hostname(); err == nil && len(h) >= 4 && h != "localhost" {
+		st.hostname = h
+	}
+	s.p.Store(st)
+	return s
+}
+
+// AddSecrets adds values to redact.
+func (s *Scrubber) AddSecrets(values ...string) {
+	s.update(func(p *sanitize.Policy) { p.Secrets = append(p.Secrets, values...) })
+}
+
+// AddPaths adds directories whose paths (and anything below them) are
+// removed.
+func (s *Scrubber) AddPaths(paths ...string) {
+	s.update(func(p *sanitize.Policy) { p.Paths = append(p.Paths, paths...) })
+}
+
+func (s *Scrubber) update(f func(*sanitize.Policy)) {
+	for {
+		old := s.p.Load()
+		n := *old
+		n.policy.Secrets = append([]string(nil), old.policy.Secrets...)
+		n.policy.Paths = append([]string(nil), old.policy.Paths...)
+		f(&n.policy)
+		if s.p.CompareAndSwap(old, &n) {
+			return
+		}
+	}
+}
+
+// Policy returns the current sanitize policy (without host identity).
+func (s *Scrubber) Policy() sanitize.Policy { return s.p.Load().policy }
+
+// Review cleans multi-line text.
+func (s *Scrubber) Review(text string) string {
+	st := s.p.Load()
+	return st.policy.Review(st.identity(text))
+}
+
+// Message cleans a one-line message.
+func (s *Scrubber) Message(text string) string {
+	st := s.p.Load()
+	return st.policy.Message(st.identity(text))
+}
+
+// Field cleans a short identifier such as a model name.
+func (s *Scrubber) Field(text string) string {
+	st := s.p.Load()
+	return st.policy.Field(st.identity(text))
+}
+
+// pidRE matches how process ids are written in prose and logs ("pid 4242",
+// "pid=4242", "PID: 4242", "ppid 1"). A bare number is left alone: reviews
+// are full of line numbers.
+var pidRE = regexp.MustCompile(`(?i)\b(p?pid)(["']?\s*[:=]?\s*["']?)(\d+)`)
+
+// identity removes this host's holder identity. It runs before the policy,
+// so its markers are then left alone by it.
+func (st *state) identity(text string) string {
+	text = pidRE.ReplaceAllString(text, "${1}${2}"+sanitize.Redacted)
+	if st.bootID != "" && len(st.bootID) >= 8 {
+		text = strings.ReplaceAll(text, st.bootID, sanitize.Redacted)
+	}
+	if st.hostname != "" {
+		text = replaceToken(text, st.hostname)
+	}
+	return text
+}
+
+// replaceToken replaces whole-token occurrences of tok, case-insensitively
+// (DNS names are), where a token boundary is anything that cannot be part
+// of a host name.
+func replaceToken(s, tok string) string {
+	ls, lt := strings.ToLower(s), strings.ToLower(tok)
+	if !strings.Contains(ls, lt) {
+		return s
+	}
+	var b strings.Builder
+	prev := 0
+	for off := 0; ; {
+		i := strings.Index(ls[off:], lt)
+		if i < 0 {
+			break
+		}
+		start, end := off+i, off+i+len(lt)
+		if (start == 0 || !hostByte(s[start-1])) && (end == len(s) || !hostByte(s[end]) || s[end] == '.') {
+			b.WriteString(s[prev:start])
+			b.WriteString(sanitize.Redacted)
+			prev = end
+		}
+		off = end
+	}
+	b.WriteString(s[prev:])
+	return b.String()
+}
+
+func hostByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.'
+}

@@ -1,0 +1,59 @@
+package scrub
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/relay-host/relay-host/host/sanitize"
+)
+
+func TestIdentityIsRedacted(t *testing.T) {
+	old := hostname
+	hostname = func() (string, error) { return "build-7.example.com", nil }
+	defer func() { hostname = old }()
+	s := New(sanitize.Policy{Home: "/home/u", Secrets: []string{"sk-test-0123456789"}})
+	s.AddPaths("/home/u/.local/state/relay")
+	tests := []struct{ in, want string }{
+		{"held by pid 4242 on build-7.example.com", "held by pid [REDACTED] on [REDACTED]"},
+		{`{"pid":4242,"host":"BUILD-7.example.com"}`, `{"pid":[REDACTED],"host":"[REDACTED]"}`},
+		{"PID: 17, ppid=1", "PID: [REDACTED], ppid=[REDACTED]"},
+		{"line 4242 of build-7.example.com.go is fine", "line 4242 of [REDACTED].go is fine"},
+		{"rebuild-7.example.community stays", "rebuild-7.example.community stays"},
+		{"key sk-test-0123456789 in /home/u/.local/state/relay/locks/x and /home/u/src", "key [REDACTED] in [path] and ~/src"},
+		{"rapid 3 stays", "rapid 3 stays"},
+	}
+	for _, tt := range tests {
+		if got := s.Review(tt.in); got != tt.want {
+			t.Errorf("Review(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		}
+	}
+	if got := s.Message("a\nb \x1b[31mred"); got != "a b red" {
+		t.Errorf("Message: %q", got)
+	}
+}
+
+// TestShortHostnameIsKept: a two-letter host name would redact words.
+func TestShortHostnameIsKept(t *testing.T) {
+	old := hostname
+	hostname = func() (string, error) { return "vm", nil }
+	defer func() { hostname = old }()
+	if got := New(sanitize.Policy{}).Review("a vm image"); got != "a vm image" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// TestWriter: log lines lose secrets and paths; only plugin lines lose the
+// host's identity (the host's own debug log may name holders).
+func TestWriter(t *testing.T) {
+	s := New(sanitize.Policy{Secrets: []string{"hunter2-secret"}})
+	var host, plug bytes.Buffer
+	s.Writer(&host, false).Write([]byte("holder pid 99 key hunter2-secret\n"))
+	s.Writer(&plug, true).Write([]byte("holder pid 99 key hunter2-secret\n"))
+	if got := host.String(); got != "holder pid 99 key [REDACTED]\n" {
+		t.Errorf("host log: %q", got)
+	}
+	if got := plug.String(); strings.Contains(got, "99") || strings.Contains(got, "hunter2") {
+		t.Errorf("plugin log: %q", got)
+	}
+}

@@ -1,0 +1,182 @@
+// Command relay-provider-fault is a test-only provider plugin that
+// misbehaves on purpose, one way per route setting `mode`, so relay-host's
+// handling of each fault can be tested end to end. It is never installed.
+//
+// Routes: "default" lies about its facts (stateless, default limit 1000:
+// relay.hcl's limit must win); "shared" is shared_state on $FAULT_STATE_DIR
+// (else ~/.fault-state).
+//
+// Settings (per route):
+//
+//	mode     ok (default) | crash | crash-early | hang | flood | stdout |
+//	         garbage | badutf8 | panic |
+//	         secrets | secrets-error | error | presend
+//	delay    Go duration to wait (honouring cancellation) before answering
+//	events   file (environment variables expanded) to append "start <unix-ns>" and "end <unix-ns>" lines to
+//	pidfile  file to write this plugin's pid and its children's pids to
+//	children "sdk" starts a `sleep 300` helper with sdk.Command; "all" also
+//	         one with plain os/exec (left in the plugin's process group),
+//	         so tests can check nothing is left behind
+//	code     error code for mode=error
+//	verdict  APPROVE (default) or REQUEST_CHANGES
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/relay-host/relay-host/sdk"
+)
+
+type fault struct{}
+
+func (fault) Describe(context.Context) (sdk.Description, error) {
+	dir := os.Getenv("FAULT_STATE_DIR")
+	if dir == "" {
+		dir = "~/.fault-state"
+	}
+	return sdk.Description{Name: "fault", Version: "0.0.1-test", Routes: []sdk.Route{
+		{Name: "default", Fact: sdk.Stateless(1000, "RELAY_FAULT_CONCURRENCY_LIMIT")},
+		{Name: "shared", Fact: sdk.SharedStateDir(dir)},
+	}}, nil
+}
+
+var modes = map[string]bool{"": true, "ok": true, "crash": true, "hang": true, "flood": true, "stdout": true,
+	"garbage": true, "badutf8": true, "crash-early": true, "panic": true, "secrets": true, "secrets-error": true, "error": true, "presend": true}
+
+func (fault) Configure(_ context.Context, s sdk.Settings) (errs []sdk.AttributeError) {
+	for route, rs := range s.Routes {
+		if !modes[rs["mode"]] {
+			errs = append(errs, sdk.AttributeError{Route: route, Attribute: "mode", Message: fmt.Sprintf("unknown mode %q; use ok, crash, hang, flood, stdout, garbage, panic, secrets, error or presend", rs["mode"])})
+		}
+	}
+	return errs
+}
+
+func appendLine(path, line string) {
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	f.WriteString(line + "\n") // one small O_APPEND write: atomic across processes
+	f.Close()
+}
+
+// planted is everything a plugin could leak: the values of its environment
+// (API keys the host passed it), paths under home and the state dirs, and
+// this host's holder identity.
+func planted() string {
+	var b strings.Builder
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "FAULT_") || strings.HasSuffix(k, "_KEY") || strings.HasSuffix(k, "_TOKEN") {
+			fmt.Fprintf(&b, "env %s=%s\n", k, v)
+		}
+	}
+	home, _ := os.UserHomeDir()
+	host, _ := os.Hostname()
+	state := os.Getenv("XDG_STATE_HOME")
+	fmt.Fprintf(&b, "home file %s/.ssh/config\n", home)
+	fmt.Fprintf(&b, "lock %s/relay/locks/v2/fault.default/slot-0.json\n", state)
+	fmt.Fprintf(&b, "jobs %s/relay/jobs\n", state)
+	fmt.Fprintf(&b, "holder pid=%d host=%s\n", os.Getppid(), host)
+	fmt.Fprintf(&b, "slot held by pid %d on %s\n", os.Getppid(), host)
+	return b.String()
+}
+
+func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
+	s := req.Settings
+	for _, k := range []string{"events", "pidfile"} {
+		s[k] = os.ExpandEnv(s[k]) // "$HOME/x": scripts know no other absolute path
+	}
+	appendLine(s["events"], fmt.Sprintf("start %d", time.Now().UnixNano()))
+	defer appendLine(s["events"], fmt.Sprintf("end %d", time.Now().UnixNano()))
+	pids := []string{fmt.Sprint(os.Getpid())}
+	if s["children"] != "" {
+		cmds := []*exec.Cmd{sdk.Command(ctx, "sleep", "300")}
+		if s["children"] == "all" {
+			cmds = append(cmds, exec.Command("sleep", "300"))
+		}
+		for _, c := range cmds {
+			if err := c.Start(); err == nil {
+				pids = append(pids, fmt.Sprint(c.Process.Pid))
+				go c.Wait()
+			}
+		}
+	}
+	if p := s["pidfile"]; p != "" {
+		tmp := p + ".tmp"
+		os.WriteFile(tmp, []byte(strings.Join(pids, "\n")+"\n"), 0o600)
+		os.Rename(tmp, p)
+	}
+	verdict := "APPROVE"
+	if s["verdict"] != "" {
+		verdict = s["verdict"]
+	}
+	if s["mode"] == "crash-early" {
+		os.Exit(2) // before the transmission event
+	}
+	if s["mode"] == "presend" {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "no API key: set FAULT_API_KEY")
+	}
+	ev.Progress("sending")
+	ev.Transmission()
+	if d, err := time.ParseDuration(s["delay"]); err == nil {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return sdk.Result{}, ctx.Err()
+		}
+	}
+	switch s["mode"] {
+	case "crash":
+		os.Exit(2)
+	case "hang":
+		time.Sleep(time.Hour) // ignores ctx: the SDK ends the process after its grace
+	case "panic":
+		panic("fault plugin: deliberate panic")
+	case "stdout":
+		fmt.Println("stray stdout line from the fault plugin")
+		fmt.Fprintln(os.Stderr, "stray stderr line from the fault plugin")
+	case "flood":
+		line := strings.Repeat("flood ", 200)
+		for range 2000 {
+			fmt.Println(line)
+			sdk.Logger(ctx).Warn(line)
+		}
+		return sdk.Result{Review: strings.Repeat("x", 3<<20) + "\nVerdict: " + verdict + "\n", Model: strings.Repeat("m", 10000)}, nil
+	case "badutf8":
+		// proto3 strings must be UTF-8: gRPC refuses to send this.
+		return sdk.Result{Review: "bad utf8 \xff\xfe here\nVerdict: " + verdict + "\n"}, nil
+	case "garbage":
+		review := "c1 \u009b31m csi and \u009d8;;x\u009c osc\n" +
+			"\x1b[31mred\x1b[0m and \x1b[2J clear screen\n" +
+			"\x1b]8;;https://evil.example/\x1b\\click me\x1b]8;;\x1b\\\n" +
+			"title \x1b]0;pwned\x07 bell\x07 cr\roverwrite\n" +
+			"Verdict: " + verdict + "\n"
+		return sdk.Result{Review: review, Model: "m\x1b[1mx"}, nil
+	case "secrets":
+		p := planted()
+		sdk.Logger(ctx).Warn("leaking in a log line: " + strings.ReplaceAll(p, "\n", " | "))
+		fmt.Println("leaking on stdout: " + strings.ReplaceAll(p, "\n", " | "))
+		return sdk.Result{Review: "Review.\n" + p + "Verdict: " + verdict + "\n", Model: "model " + os.Getenv("FAULT_API_KEY")}, nil
+	case "secrets-error":
+		return sdk.Result{}, sdk.Errorf(sdk.CodeProviderUnavailable, "upstream said: %s", strings.ReplaceAll(planted(), "\n", " | "))
+	case "error":
+		code := sdk.ErrorCode(s["code"])
+		if code == "" {
+			code = sdk.CodeUsageLimited
+		}
+		return sdk.Result{}, &sdk.Error{Code: code, Message: "fault plugin error " + string(code), NotSent: true}
+	}
+	return sdk.Result{Review: fmt.Sprintf("fault review of %d bytes on route %s.\n\nVerdict: %s\n", len(req.Packet), req.Route, verdict), Model: "fault-model"}, nil
+}
+
+func main() { sdk.Serve(fault{}) }
