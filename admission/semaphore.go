@@ -468,44 +468,55 @@ func (s *semaphore) scan() (active, free int, held []int, err error) {
 	return active, free, held, nil
 }
 
+// queueView is what one pass over the waiter files saw.
+type queueView struct {
+	ahead  int          // live waiters with a lower ticket
+	pred   int          // the one of them with the highest ticket, or -1
+	free   []int        // waiter files nobody holds
+	pinned map[int]bool // waiter files some live waiter sleeps on
+}
+
 // queue looks at the live waiters with a ticket lower than ticket. It counts
 // them, stopping early once it has found enough (a newcomer only needs to
-// know whether the free slots are all promised), and, for a full scan,
-// returns the index of the one just ahead (-1 when none).
-func (s *semaphore) queue(ticket uint64, enough int) (ahead, pred int, err error) {
-	pred = -1
+// know whether the free slots are all promised).
+func (s *semaphore) queue(ticket uint64, enough int) (queueView, error) {
+	q := queueView{pred: -1, pinned: map[int]bool{}}
 	var predTicket uint64
 	for i := range s.waits {
-		if ahead >= enough {
+		if q.ahead >= enough {
 			break
 		}
 		l := &s.waits[i]
-		t := l.tick
+		t, sleep := l.tick, l.sleep
 		if !l.mine {
 			held, err := probe(l, s.dir)
 			if err != nil {
-				return 0, -1, err
+				return q, err
 			}
 			if !held {
 				unix.Flock(l.fd, unix.LOCK_UN)
+				q.free = append(q.free, i)
 				continue
 			}
 			r, err := s.readRecord(l.fd)
 			// A live waiter whose record we cannot read counts as ahead:
 			// it leaves when it gives up, and skipping it could starve it.
-			t = 0
+			t, sleep = 0, 0
 			if err == nil {
-				t = r.Ticket
+				t, sleep = r.Ticket, r.SleepOn
 			}
 		}
+		if sleep > 0 {
+			q.pinned[sleep-1] = true
+		}
 		if t < ticket {
-			ahead++
-			if pred < 0 || t >= predTicket {
-				pred, predTicket = i, t
+			q.ahead++
+			if q.pred < 0 || t >= predTicket {
+				q.pred, predTicket = i, t
 			}
 		}
 	}
-	return ahead, pred, nil
+	return q, nil
 }
 
 const noTicket = ^uint64(0)
@@ -516,11 +527,14 @@ type outcome struct {
 	blocked *BlockedError
 	pred    int   // waiter file of the waiter just ahead, or -1
 	held    []int // slot files held by others
+	q       queueView
 }
 
 // attempt runs one gated try for a slot on behalf of ticket (noTicket for a
-// newcomer, which every live waiter is ahead of). The gate must be held.
-func (s *semaphore) attempt(limit int, ticket uint64) (outcome, error) {
+// newcomer, which every live waiter is ahead of). With full it looks at the
+// whole queue, as a waiter (or a newcomer about to queue) must. The gate
+// must be held.
+func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error) {
 	if err := s.refresh(); err != nil {
 		return outcome{}, err
 	}
@@ -535,21 +549,21 @@ func (s *semaphore) attempt(limit int, ticket uint64) (outcome, error) {
 	}
 	// A newcomer needs the queue only while a slot is free; a waiter also
 	// needs to know whom to sleep on.
-	ahead, pred := 0, -1
-	if len(s.waits) > 0 && (active < limit || ticket != noTicket) {
+	q := queueView{pred: -1}
+	if len(s.waits) > 0 && (active < limit || full) {
 		enough := limit - active
-		if ticket != noTicket {
+		if full {
 			enough = len(s.waits)
 		}
-		if ahead, pred, err = s.queue(ticket, enough); err != nil {
+		if q, err = s.queue(ticket, enough); err != nil {
 			unlockFree()
 			return outcome{}, err
 		}
 	}
-	if active+ahead >= limit {
+	if active+q.ahead >= limit {
 		unlockFree()
-		return outcome{pred: pred, held: held, blocked: &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
-			Capacity: Capacity{ActiveCount: active, Limit: limit}, Waiting: ahead}}, nil
+		return outcome{pred: q.pred, held: held, q: q, blocked: &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
+			Capacity: Capacity{ActiveCount: active, Limit: limit}, Waiting: q.ahead}}, nil
 	}
 	rec := s.self
 	rec.Limit = limit
@@ -563,7 +577,7 @@ func (s *semaphore) attempt(limit int, ticket uint64) (outcome, error) {
 			// The header under-counted; count again with the file in view.
 			s.slots = append(s.slots, l)
 			s.hdr.slots = uint64(len(s.slots))
-			return s.attempt(limit, ticket)
+			return s.attempt(limit, ticket, full)
 		}
 		if err != nil {
 			return outcome{}, err

@@ -35,7 +35,10 @@ func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) 
 		s.mu.Unlock()
 		return nil, err
 	}
-	out, err := s.attempt(limit, noTicket)
+	// One look serves both a newcomer and, when it must wait, the waiter it
+	// becomes: its ticket will be the newest, so every live waiter is ahead
+	// of it and the newest of them is the one to sleep on.
+	out, err := s.attempt(limit, noTicket, wait > 0)
 	if err != nil || out.lease != nil || wait <= 0 {
 		s.unlockGate()
 		s.mu.Unlock()
@@ -47,17 +50,9 @@ func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) 
 		}
 		return nil, out.blocked
 	}
-	// Queue up behind every waiter already queued and ahead of every later
-	// one, then look again with our ticket to learn whom to sleep on.
-	w, err := s.enqueue()
-	if err == nil {
-		out, err = s.attempt(limit, s.waits[w].tick)
-		if err != nil || out.lease != nil {
-			s.dequeue(w)
-		}
-	}
+	w, err := s.enqueue(out.q)
 	var sources []string
-	if err == nil && out.lease == nil {
+	if err == nil {
 		sources = s.wakeSources(w, out)
 	}
 	s.unlockGate()
@@ -65,60 +60,45 @@ func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	if out.lease != nil {
-		return out.lease, nil
-	}
 	return s.wait(ctx, limit, time.Now().Add(wait), w, out, sources)
 }
 
 // enqueue registers a waiter under the gate: takes the next ticket and a
-// waiter file, which it keeps locked while it waits.
-func (s *semaphore) enqueue() (int, error) {
-	if err := s.refresh(); err != nil {
-		return -1, err
-	}
+// waiter file that nobody holds and no live waiter sleeps on (q is the
+// queue as attempt just saw it), which it keeps locked while it waits.
+func (s *semaphore) enqueue(q queueView) (int, error) {
 	s.hdr.ticket++
 	t := s.hdr.ticket
 	rec := s.self
 	rec.State, rec.Ticket, rec.AcquiredMS = stateWaiting, t, time.Now().UnixMilli()
-	// Take a free waiter file that no live waiter sleeps on.
-	pinned := map[int]bool{}
-	var free []int
-	for i := range s.waits {
-		l := &s.waits[i]
-		if l.mine {
-			pinned[l.sleep-1] = true
-			continue
-		}
-		held, err := probe(l, s.dir)
-		if err != nil {
-			unlockAll(s.waits, free)
-			return -1, err
-		}
-		if !held {
-			free = append(free, i)
-			continue
-		}
-		if r, err := s.readRecord(l.fd); err == nil {
-			pinned[r.SleepOn-1] = true
+	for _, l := range s.waits {
+		if l.mine && l.sleep > 0 {
+			q.pinned[l.sleep-1] = true
 		}
 	}
 	idx := -1
-	for _, i := range free {
-		if idx < 0 && !pinned[i] {
-			idx = i
+	for _, i := range q.free {
+		if q.pinned[i] {
 			continue
 		}
-		unix.Flock(s.waits[i].fd, unix.LOCK_UN)
+		held, err := probe(&s.waits[i], s.dir)
+		if err != nil {
+			return -1, err
+		}
+		if !held {
+			idx = i
+			break
+		}
 	}
 	if idx < 0 {
 		idx = len(s.waits)
 		l, err := s.create("wait", idx, &rec, true)
 		if errors.Is(err, errExists) {
+			// The header under-counted: the file is there but not in q.
 			s.waits = append(s.waits, l)
 			s.hdr.waits = uint64(len(s.waits))
 			s.hdr.ticket--
-			return s.enqueue()
+			return s.enqueue(q)
 		}
 		if err != nil {
 			return -1, err
@@ -135,12 +115,6 @@ func (s *semaphore) enqueue() (int, error) {
 		return -1, err
 	}
 	return idx, nil
-}
-
-func unlockAll(ls []lockFile, idx []int) {
-	for _, i := range idx {
-		unix.Flock(ls[i].fd, unix.LOCK_UN)
-	}
 }
 
 // dequeue takes waiter idx out of the queue; dropping the lock wakes the
@@ -232,7 +206,7 @@ func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w i
 			return nil, err
 		}
 		if cancelled == nil {
-			out, err := s.attempt(limit, s.waits[w].tick)
+			out, err := s.attempt(limit, s.waits[w].tick, true)
 			if err != nil || out.lease != nil {
 				s.dequeue(w)
 				s.unlockGate()
