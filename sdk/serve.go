@@ -35,8 +35,10 @@ var parentAtStart = os.Getppid()
 //   - ends the process (status 3) when a provider call ignores a cancelled
 //     context for longer than [CancelGrace];
 //   - on SIGTERM or when its parent process dies, cancels every call (which
-//     kills child process groups started with [Command]), waits for them and
-//     exits (status 1).
+//     kills child process groups started with [Command]), waits for them,
+//     kills whatever else is left in its own process group (helpers a
+//     provider started with plain os/exec) when it leads that group, as it
+//     does when relay-host launched it, and exits (status 1).
 func Serve(p Provider) {
 	// Captured before go-plugin swaps os.Stderr for a pipe: this file is the
 	// process's real stderr, which the host parses as structured logs.
@@ -56,6 +58,7 @@ func Serve(p Provider) {
 			logger.Warn("stopping plugin", "reason", reason)
 			cancel()
 			srv.inflight.Wait() // bounded: each call returns or exits within CancelGrace
+			killOwnGroup()
 			os.Exit(exitTerminated)
 		})
 	}

@@ -11,12 +11,10 @@ import (
 )
 
 // TestSIGKILLedHostLeavesNothing: relay-host is SIGKILLed mid-review. The
-// plugin dies with it (Pdeathsig), the CLI it ran with sdk.Command dies with
-// the plugin, and the kernel frees the slot, so the next review on a limit-1
-// route runs. (A helper a plugin starts with plain os/exec, without its own
-// parent-death signal, is outside the host's reach once the host is
-// SIGKILLed; on every other exit path the host kills the plugin's process
-// group: see TestFaults and TestSignalCancelsTheReview.)
+// plugin is told by its parent-death signal, cancels the review (killing the
+// CLI it ran with sdk.Command), SIGKILLs its own process group (a helper it
+// started with plain os/exec) and exits; the kernel frees the slot, so the
+// next review on a limit-1 route runs.
 func TestSIGKILLedHostLeavesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -25,7 +23,7 @@ func TestSIGKILLedHostLeavesNothing(t *testing.T) {
 provider "fault" {
   route "default" {
     limit    = 1
-    settings = { delay = "60s", pidfile = %q, children = "sdk" }
+    settings = { delay = "60s", pidfile = %q, children = "all" }
   }
 }
 `, pidfile))
@@ -35,8 +33,8 @@ provider "fault" {
 	}
 	waitForFile(t, pidfile, 20*time.Second)
 	pids := readPids(t, pidfile)
-	if len(pids) != 2 {
-		t.Fatalf("want the plugin and its helper, got %v", pids)
+	if len(pids) != 3 {
+		t.Fatalf("want the plugin, its sdk.Command helper and its plain os/exec helper, got %v", pids)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
