@@ -45,8 +45,13 @@ proto-check:
 
 # Benchmarks: Go benchmarks (medians over -count runs) and the whole-process
 # comparison against flock(1) and GNU sem. Results go in BENCHMARKS.md.
+BENCHSTAT := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2000x -count 8 ./admission/ | tee $(BIN)/bench-admission.txt
+	$(GO) test -run '^$$' -bench 'AcquireRelease|ColdAcquire' -benchtime 3000x -count 10 ./admission/ > $(BIN)/bench-admission.txt
+	$(GO) test -run '^$$' -bench 'SixteenProcesses' -benchtime 3x -count 10 ./admission/ >> $(BIN)/bench-admission.txt
+	$(GO) test -run '^$$' -bench . -benchtime 20x -count 10 ./host/internal/pluginhost/ ./host/internal/e2e/ > $(BIN)/bench-host.txt
+	$(BENCHSTAT) $(BIN)/bench-admission.txt $(BIN)/bench-host.txt
 	admission/bench/process-bench.sh $(BIN)/relay-host
 
 lint:

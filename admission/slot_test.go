@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -91,5 +93,28 @@ func TestKeySlug(t *testing.T) {
 	}
 	if KeySlug("a/b") == KeySlug("a/c") {
 		t.Error("distinct keys share a slug")
+	}
+}
+
+// The hand-written encoder must say what encoding/json says.
+func TestEncodeRecordMatchesEncodingJSON(t *testing.T) {
+	for _, r := range []record{
+		{V: recordVersion, State: stateFree, LockBacked: true},
+		{V: recordVersion, State: stateHeld, LockBacked: true, PID: 42, StartTime: "123", Argv0: "/usr/bin/relay-host", Hostname: "h", BootID: "b", Limit: 4, AcquiredMS: 1700000000000},
+		{V: recordVersion, State: stateWaiting, LockBacked: true, PID: 1, Hostname: "h", Ticket: 1 << 40, SleepOn: 3},
+		{V: recordVersion, State: stateHeld, Argv0: "quote\" back\\slash \x01\x1f tab\t nl\n é 漢", Hostname: "h"},
+	} {
+		got, err := encodeRecord(&r, nil)
+		must(t, err)
+		want, _ := json.Marshal(&r)
+		if string(bytes.TrimRight(got, " \n")) != string(want) {
+			t.Errorf("encodeRecord:\n got %s\nwant %s", bytes.TrimRight(got, " \n"), want)
+		}
+	}
+	bad, err := encodeRecord(&record{V: recordVersion, State: stateHeld, Hostname: "h", Argv0: "a\xffb"}, nil)
+	must(t, err)
+	r, err := parseRecord(bad)
+	if err != nil || r.Argv0 != "a\ufffdb" {
+		t.Fatalf("invalid UTF-8: %q %v", r.Argv0, err)
 	}
 }
