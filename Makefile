@@ -3,8 +3,8 @@ GO       ?= go
 BIN      := bin
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
-# Provider plugins: every providers/<name>/ with Go code becomes bin/relay-provider-<name>.
-PROVIDERS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard providers/*/*.go)))))
+# Provider plugins: every providers/<name>/main.go becomes bin/relay-provider-<name>.
+PROVIDERS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard providers/*/main.go)))))
 EXAMPLES  := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard sdk/examples/*/main.go)))))
 CORE      := $(if $(wildcard host/cmd/relay-host-core/*.go),$(BIN)/relay-host-core)
 FUZZTIME ?= 10s

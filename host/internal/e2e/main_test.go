@@ -13,8 +13,9 @@ import (
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
-// binDir holds relay-host, relay-host-core, relay-provider-echo and
-// relay-provider-fault, built once in TestMain. The plugins sit beside
+// binDir holds relay-host, relay-host-core, relay-provider-echo,
+// relay-provider-fault and every providers/<name> plugin, built once in
+// TestMain. The plugins sit beside
 // relay-host-core, where discovery finds them, as in bin/.
 var binDir string
 
@@ -29,6 +30,13 @@ func TestMain(m *testing.M) {
 		"relay-host-core":      "github.com/relay-host/relay-host/host/cmd/relay-host-core",
 		"relay-provider-echo":  "github.com/relay-host/relay-host/sdk/examples/echo",
 		"relay-provider-fault": "github.com/relay-host/relay-host/host/internal/testplugins/fault",
+	}
+	// Every provider plugin of the repository too: providers/<name>/main.go
+	// becomes relay-provider-<name>.
+	mains, _ := filepath.Glob(filepath.Join("..", "..", "..", "providers", "*", "main.go"))
+	for _, m := range mains {
+		name := filepath.Base(filepath.Dir(m))
+		builds["relay-provider-"+name] = "github.com/relay-host/relay-host/providers/" + name
 	}
 	args := []string{"build", "-o", dir + string(os.PathSeparator)}
 	for _, pkg := range builds {
