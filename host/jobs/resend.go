@@ -55,7 +55,7 @@ func (e *ResendError) Error() string {
 // A record file that cannot be read gates too: it may be a later attempt
 // with this fingerprint, and nothing proves otherwise.
 func (s *Store) CheckResend(fp string) (*Record, error) {
-	records, err := s.List()
+	records, err := s.attempts(fp)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +79,7 @@ func (s *Store) CheckResend(fp string) (*Record, error) {
 	}
 	for _, r := range records {
 		if r.Corrupt() {
+			// Its marker says it was an attempt with this fingerprint.
 			return decider, &ResendError{JobID: r.JobID, Reason: "its record is unreadable, so it cannot be ruled out"}
 		}
 	}

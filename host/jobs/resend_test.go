@@ -166,7 +166,13 @@ func TestCheckResendCorruptRecordGates(t *testing.T) {
 	if _, err := s.CheckResend("fp"); err != nil {
 		t.Fatalf("completed attempt gated: %v", err)
 	}
+	// A later attempt with this fingerprint whose record became unreadable.
+	bad := testRecord("r-2", time.Now())
+	bad.Fingerprint = "fp"
+	s.Put(bad)
 	os.WriteFile(filepath.Join(s.Dir(), "r-2.json"), []byte("not json"), 0o600)
+	// A corrupt record of another fingerprint does not concern this one.
+	os.WriteFile(filepath.Join(s.Dir(), "r-3.json"), []byte("not json"), 0o600)
 	_, err := s.CheckResend("fp")
 	var re *ResendError
 	if !errors.As(err, &re) || re.JobID != "r-2" {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -29,7 +30,16 @@ const (
 type Store struct {
 	dir  string
 	root *os.Root // every file operation goes through it: no symlink escapes
+
+	mu     sync.Mutex
+	marked map[string]bool // fingerprint markers this process has written
 }
+
+// byFingerprint holds one directory per fingerprint with an empty marker
+// file per job of that fingerprint, so the resend guard reads only the
+// attempts that matter instead of every record. Each marker is its own file
+// created exclusively: there is still no shared index to lose an update.
+const byFingerprint = "by-fingerprint"
 
 // Open opens the job store at dir, creating it (mode 0700) if missing. It
 // refuses a directory that is a symlink, not owned by the current user, or
@@ -88,7 +98,64 @@ func (s *Store) Put(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode job %s: %w", r.JobID, err)
 	}
+	// The marker goes first: a record with a fingerprint never exists
+	// without one (a marker without a record is skipped).
+	if err := s.mark(r.Fingerprint, r.JobID); err != nil {
+		return err
+	}
 	return s.writeAtomic(r.JobID+recordExt, append(data, '\n'))
+}
+
+func (s *Store) mark(fp, id string) error {
+	if fp == "" {
+		return nil
+	}
+	if !validID(fp) {
+		return newError(ErrInvalidID, "invalid fingerprint %q", fp)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marked[fp+"/"+id] {
+		return nil
+	}
+	dir := byFingerprint + "/" + fp
+	for _, d := range []string{byFingerprint, dir} {
+		if err := s.root.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("write job store: %w", err)
+		}
+	}
+	f, err := s.root.OpenFile(dir+"/"+id, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("write job store: %w", err)
+	}
+	if err == nil {
+		f.Close()
+	}
+	if s.marked == nil {
+		s.marked = map[string]bool{}
+	}
+	s.marked[fp+"/"+id] = true
+	return nil
+}
+
+// attempts returns the records of the jobs with fingerprint fp, newest
+// first, corrupt ones included (see List).
+func (s *Store) attempts(fp string) ([]*Record, error) {
+	if !validID(fp) {
+		return nil, nil
+	}
+	entries, err := fs.ReadDir(s.root.FS(), byFingerprint+"/"+fp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read job store: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.Name())
+	}
+	return s.records(ids)
 }
 
 // writeAtomic makes name hold exactly data: a 0600 temp file created
@@ -192,10 +259,21 @@ func (s *Store) List() ([]*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list job store: %w", err)
 	}
-	var out []*Record
+	var ids []string
 	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), recordExt)
-		if !ok || !validID(id) {
+		if id, ok := strings.CutSuffix(e.Name(), recordExt); ok {
+			ids = append(ids, id)
+		}
+	}
+	return s.records(ids)
+}
+
+// records reads the named records, newest first; a file that cannot be read
+// back becomes a corrupt Record, one that is gone is skipped.
+func (s *Store) records(ids []string) ([]*Record, error) {
+	var out []*Record
+	for _, id := range ids {
+		if !validID(id) {
 			continue
 		}
 		r, err := s.get(id)

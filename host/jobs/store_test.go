@@ -96,7 +96,7 @@ func TestPutWritesPrivateFileAtomically(t *testing.T) {
 	if err := s.Put(r); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(s.Dir())
+	entries := recordFiles(t, s.Dir())
 	if len(entries) != 1 || entries[0].Name() != r.JobID+".json" {
 		t.Fatalf("store holds %v, want only %s.json (no temp files)", names(entries), r.JobID)
 	}
@@ -265,7 +265,7 @@ func TestConcurrentPutProcesses(t *testing.T) {
 	if len(list) != (procs+1)*each {
 		t.Errorf("List = %d records, want %d", len(list), (procs+1)*each)
 	}
-	entries, _ := os.ReadDir(s.Dir())
+	entries := recordFiles(t, s.Dir())
 	if len(entries) != len(list) {
 		t.Errorf("store holds %d files for %d records (temp files left behind?)", len(entries), len(list))
 	}
@@ -417,6 +417,22 @@ func names(es []os.DirEntry) []string {
 	var out []string
 	for _, e := range es {
 		out = append(out, e.Name())
+	}
+	return out
+}
+
+// recordFiles lists the store's files, leaving out the fingerprint index.
+func recordFiles(t *testing.T, dir string) []os.DirEntry {
+	t.Helper()
+	all, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []os.DirEntry
+	for _, e := range all {
+		if e.Name() != byFingerprint {
+			out = append(out, e)
+		}
 	}
 	return out
 }

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Mode selects which changes a packet holds.
@@ -163,19 +164,29 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 	}
 	b.cached = b.o.Mode == Staged
 
-	changes, err := b.changes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tracked, binary, err := b.candidates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var untracked, allUntracked []string
+	// The three listings are independent git processes: run them at once.
+	var (
+		changes                 []change
+		tracked                 []string
+		binary                  map[string]bool
+		untracked, allUntracked []string
+		errs                    [3]error
+		wg                      sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); changes, errs[0] = b.changes(ctx) }()
+	go func() { defer wg.Done(); tracked, binary, errs[1] = b.candidates(ctx) }()
 	if !b.cached {
-		if allUntracked, err = b.untracked(ctx, nil); err != nil {
-			return nil, err
+		allUntracked, errs[2] = b.untracked(ctx, nil)
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return nil, e // the first, as a sequential run would report it
 		}
+	}
+	var err error
+	if !b.cached {
 		untracked = allUntracked
 		if len(b.o.Paths) > 0 {
 			if untracked, err = b.untracked(ctx, b.o.Paths); err != nil {
@@ -274,15 +285,32 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 	if len(pk.Files) == 0 {
 		return nil, b.emptyError(pk.Skipped)
 	}
-	if out.n > b.budget {
-		return nil, errorf(CodeSourcePacketTooLarge, nil,
-			"source packet is %s, over the route budget of %s: narrow it with --path or raise budget in relay.hcl",
-			formatSize(out.n), formatSize(b.budget))
+	if err := tooLarge(out.n, b.budget); err != nil {
+		return nil, err
 	}
 	pk.Diff = out.String()
 	pk.Bytes = int64(len(pk.Diff))
 	pk.Hash = hashHex(pk.Diff)
 	return pk, nil
+}
+
+// CheckBudget reports source_packet_too_large when the packet is over budget
+// bytes: for a caller that built it under a looser cap before it knew the
+// route's budget.
+func (p *Packet) CheckBudget(budget int64) error {
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	return tooLarge(p.Bytes, budget)
+}
+
+func tooLarge(n, budget int64) error {
+	if n > budget {
+		return errorf(CodeSourcePacketTooLarge, nil,
+			"source packet is %s, over the route budget of %s: narrow it with --path or raise budget in relay.hcl",
+			formatSize(n), formatSize(budget))
+	}
+	return nil
 }
 
 func (b *builder) findRoot(ctx context.Context) error {

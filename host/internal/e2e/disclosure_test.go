@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,19 +48,23 @@ func TestNoDisclosure(t *testing.T) {
 	}
 }
 
+// readAll concatenates every file under dir, names included (the
+// fingerprint index names files by job id).
 func readAll(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
-	entries, err := os.ReadDir(dir)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(dir, path)
+		b.WriteString(rel + "\n")
+		b.Write(data)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, en := range entries {
-		data, err := os.ReadFile(filepath.Join(dir, en.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(data)
 	}
 	return b.String()
 }

@@ -218,6 +218,26 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	if ctx.Err() != nil {
 		return r.cancelled(ctx, jobs.NotSent)
 	}
+	// git builds the packet while the plugin starts: both take a few
+	// milliseconds and neither needs the other. The route's budget is only
+	// known after Describe, so the build runs under a memory cap and the
+	// budget is checked once it is known; errors keep their sequential order.
+	rc0 := prov.Route(o.Route)
+	capBytes := int64(maxBuildBytes)
+	if rc0 != nil && rc0.Budget > capBytes {
+		capBytes = rc0.Budget
+	}
+	bctx, stopBuild := context.WithCancel(ctx)
+	defer stopBuild()
+	type built struct {
+		pk  *packet.Packet
+		err error
+	}
+	buildDone := make(chan built, 1)
+	go func() {
+		pk, err := packet.Build(bctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: capBytes})
+		buildDone <- built{pk, err}
+	}()
 	r.plugin, err = pluginhost.Launch(pluginhost.Options{
 		Provider: prov.Name, Path: path, Checksum: prov.Checksum, Env: env, Logger: o.Logs.Plugin(),
 		AutoMTLS: pluginhost.AutoMTLSFromEnv(o.Getenv),
@@ -267,7 +287,11 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	case dr.Budget > 0:
 		budget = dr.Budget
 	}
-	pk, err := packet.Build(ctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: budget})
+	b := <-buildDone
+	pk, err := b.pk, b.err
+	if err == nil {
+		err = pk.CheckBudget(budget)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return r.cancelled(ctx, jobs.NotSent)
@@ -326,6 +350,10 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	return r.review(ctx, sdk.ReviewRequest{Route: route, Prompt: prompt, Packet: pk.Diff, Settings: settings, Timeout: timeout})
 }
+
+// maxBuildBytes caps the memory of a packet built before the route's budget
+// is known; it is far above any sensible budget.
+const maxBuildBytes = 64 << 20
 
 // call runs a Describe or Configure with its own deadline.
 func call[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
