@@ -110,8 +110,13 @@ func expandHome(p string, getenv func(string) string) string {
 	return p
 }
 
-func openBackend(root string, io IO) (*admission.Local, error) {
-	return admission.OpenLocal(root, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(io.Getenv)})
+// openBackend opens the local backend at the lock root lockRoot picks.
+func openBackend(rootFlag string, io IO) (*admission.Local, error) {
+	dir, err := lockRoot(rootFlag, io.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return admission.OpenLocal(dir, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(io.Getenv)})
 }
 
 var intRE = regexp.MustCompile(`^[0-9]+$`)
@@ -155,10 +160,6 @@ func run(args []string, io IO) int {
 	if *wait < 0 {
 		return fail(io, ExitUsage, "--wait must not be negative")
 	}
-	dir, err := lockRoot(*root, io.Getenv)
-	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
-	}
 	// Resolve the command before taking a slot, so a typo costs no lease.
 	path, err := exec.LookPath(cmdArgs[0])
 	if err != nil {
@@ -167,7 +168,7 @@ func run(args []string, io IO) int {
 		}
 		return fail(io, exitNoExec, "%s: %v", cmdArgs[0], err)
 	}
-	b, err := openBackend(dir, io)
+	b, err := openBackend(*root, io)
 	if err != nil {
 		return fail(io, ExitUsage, "%v", err)
 	}
@@ -273,11 +274,7 @@ func status(args []string, io IO) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	dir, err := lockRoot(*root, io.Getenv)
-	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
-	}
-	b, err := openBackend(dir, io)
+	b, err := openBackend(*root, io)
 	if err != nil {
 		return fail(io, ExitUsage, "%v", err)
 	}
@@ -341,11 +338,7 @@ func clean(args []string, io IO) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	dir, err := lockRoot(*root, io.Getenv)
-	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
-	}
-	b, err := openBackend(dir, io)
+	b, err := openBackend(*root, io)
 	if err != nil {
 		return fail(io, ExitUsage, "%v", err)
 	}
