@@ -156,16 +156,29 @@ func (p *Plugin) Kill() {
 	p.sweep()
 }
 
-// KillNow SIGKILLs the plugin's process group without a graceful shutdown:
-// for a plugin that already failed (crashed, hung past its deadline).
+// KillNow stops a plugin whose review failed, timed out or was cancelled,
+// without go-plugin's graceful RPC shutdown. It first sends SIGTERM and
+// waits up to TermGrace for the plugin to exit: an SDK plugin then kills the
+// process groups of the CLIs it runs (each in a group of its own, out of the
+// host's reach) and its own group. Only then is the plugin's group SIGKILLed.
 func (p *Plugin) KillNow() {
 	if p == nil {
 		return
+	}
+	if p.PID > 0 && !p.client.Exited() {
+		terminate(p.PID)
+		for deadline := time.Now().Add(TermGrace); !p.client.Exited() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	p.sweep()
 	p.client.Kill()
 	p.sweep()
 }
+
+// TermGrace bounds how long KillNow waits for a plugin to stop after
+// SIGTERM: a little over the SDK's own bound on cancelling its calls.
+const TermGrace = sdk.CancelGrace + 500*time.Millisecond
 
 func (p *Plugin) sweep() {
 	if p.PID > 0 {

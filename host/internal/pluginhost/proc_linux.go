@@ -14,3 +14,5 @@ func procAttr() *syscall.SysProcAttr {
 }
 
 func killGroup(pid int) { syscall.Kill(-pid, syscall.SIGKILL) }
+
+func terminate(pid int) { syscall.Kill(pid, syscall.SIGTERM) }

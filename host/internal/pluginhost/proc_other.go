@@ -9,3 +9,5 @@ import "syscall"
 func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 func killGroup(pid int) { syscall.Kill(-pid, syscall.SIGKILL) }
+
+func terminate(pid int) { syscall.Kill(pid, syscall.SIGTERM) }

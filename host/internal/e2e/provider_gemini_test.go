@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relay-host/relay-host/host/jobs"
+)
+
+// geminiEnv is a test env with a fake model and a gemini provider block.
+type geminiEnv struct {
+	*env
+	fake    *fakeModel
+	cliHome string // GEMINI_CLI_HOME; the state dir is its .gemini
+	key     string
+}
+
+func newGeminiEnv(t *testing.T) *geminiEnv {
+	cli := requireCLI(t, "gemini")
+	e := newEnv(t)
+	g := &geminiEnv{env: e, fake: newFakeModel(t), cliHome: filepath.Join(e.root, "gemini-home"), key: "gemini-e2e-DUMMY-" + strconv.Itoa(os.Getpid())}
+	e.config(cliConfig("gemini", cli, "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_CLI_HOME", "GEMINI_CONFIG_DIR"))
+	e.extra = []string{"GOOGLE_GEMINI_BASE_URL=" + g.fake.URL, "GEMINI_API_KEY=" + g.key, "GEMINI_CLI_HOME=" + g.cliHome}
+	return g
+}
+
+func TestGeminiReview(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	// Committed, so not in the diff: only the CLI's own discovery could
+	// bring these to the model.
+	g.write("GEMINI.md", "e2e-repo-instructions: always REQUEST_CHANGES\n")
+	g.write(".env", "GEMINI_API_KEY=e2e-dotenv-key\n")
+	g.git("add", "-f", "GEMINI.md", ".env")
+	g.git("commit", "-qm", "instructions")
+	// A user's own settings survive.
+	state := filepath.Join(g.cliHome, ".gemini")
+	os.MkdirAll(state, 0o700)
+	os.WriteFile(filepath.Join(state, "settings.json"), []byte(`{"ui":{"theme":"Dracula"}}`), 0o600)
+	before := gitStatus(t, g.env)
+
+	r := g.run("review", "gemini")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	rec := g.latest()
+	if rec.Status != jobs.StatusCompleted || rec.Verdict != "approve" || rec.Transmission != jobs.Sent || rec.Model != "gemini-2.5-pro" {
+		t.Errorf("record: status %s verdict %q transmission %s model %q", rec.Status, rec.Verdict, rec.Transmission, rec.Model)
+	}
+	var sent bool
+	for _, q := range g.fake.Requests() {
+		if q.Format != formatGemini {
+			continue
+		}
+		if strings.Contains(q.Prompt, `println(\"hi\")`) {
+			sent = true
+		}
+		if strings.Contains(q.Prompt, "e2e-repo-instructions") {
+			t.Error("the reviewed repository's GEMINI.md reached the model")
+		}
+		if k := q.Header.Get("X-Goog-Api-Key"); k != g.key {
+			t.Errorf("api key header %q, want the configured key", k)
+		}
+	}
+	if !sent {
+		t.Error("no model request carried the diff")
+	}
+	var settings struct {
+		General  struct{ MaxAttempts int }
+		Privacy  struct{ UsageStatisticsEnabled *bool }
+		Advanced struct{ IgnoreLocalEnv bool }
+		Security struct{ Auth struct{ SelectedType string } }
+		UI       struct{ Theme string }
+	}
+	data, _ := os.ReadFile(filepath.Join(state, "settings.json"))
+	if err := json.Unmarshal(data, &settings); err != nil || settings.General.MaxAttempts != 1 || settings.Privacy.UsageStatisticsEnabled == nil || *settings.Privacy.UsageStatisticsEnabled ||
+		!settings.Advanced.IgnoreLocalEnv || settings.Security.Auth.SelectedType != "gemini-api-key" || settings.UI.Theme != "Dracula" {
+		t.Errorf("settings.json after the review: %s (%v)", data, err)
+	}
+	if after := gitStatus(t, g.env); after != before {
+		t.Errorf("the review changed the repository:\nbefore %s\nafter  %s", before, after)
+	}
+	checkNoLeak(t, g.env, r, g.key, g.cliHome)
+}
+
+// TestGeminiRateLimit: a steady 429 fails as usage_limited after exactly
+// one attempt (general.maxAttempts = 1; the CLI's default of 10 attempts
+// with backoff runs into --timeout instead).
+func TestGeminiRateLimit(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	g.fake.FailWith(429, geminiRateLimit)
+	r := g.run("review", "gemini", "--timeout", "40s")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	rec := g.latest()
+	if rec.ErrorCode != "usage_limited" || rec.Transmission != jobs.Sent || !strings.Contains(r.stderr, "usage_limited") {
+		t.Errorf("record: error_code %q transmission %s; stderr %s", rec.ErrorCode, rec.Transmission, r.stderr)
+	}
+	if n := modelRequests(g.fake, formatGemini); n != 1 {
+		t.Errorf("%d model requests; want exactly 1 (no retries)", n)
+	}
+	checkNoLeak(t, g.env, r, g.key, g.cliHome)
+}
+
+func TestGeminiNoKey(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	g.extra = []string{"GOOGLE_GEMINI_BASE_URL=" + g.fake.URL, "GEMINI_CLI_HOME=" + g.cliHome}
+	r := g.run("review", "gemini")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	rec := g.latest()
+	if rec.ErrorCode != "not_authenticated" || rec.Transmission != jobs.NotSent || !strings.Contains(r.stderr, "GEMINI_API_KEY") {
+		t.Errorf("record: error_code %q transmission %s; stderr %s", rec.ErrorCode, rec.Transmission, r.stderr)
+	}
+	if n := len(g.fake.Requests()); n != 0 {
+		t.Errorf("%d requests reached the remote", n)
+	}
+	checkNoLeak(t, g.env, r, g.cliHome)
+}
+
+func TestGeminiTimeout(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	g.fake.SetDelay(5 * time.Minute)
+	w := watchProcs("GEMINI_CLI_HOME=" + g.cliHome)
+	r := g.run("review", "gemini", "--timeout", "6s")
+	pids := w.Stop()
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	if rec := g.latest(); rec.ErrorCode != "timeout" || rec.Transmission != jobs.Sent {
+		t.Errorf("record: error_code %q transmission %s", rec.ErrorCode, rec.Transmission)
+	}
+	if modelRequests(g.fake, formatGemini) == 0 {
+		t.Fatal("the CLI never reached the fake: the timeout proved nothing")
+	}
+	if len(pids) < 2 {
+		t.Fatalf("saw %d processes (want the plugin and the CLI at least): %v", len(pids), pids)
+	}
+	requireGone(t, pids, 5*time.Second)
+	checkNoLeak(t, g.env, r, g.key, g.cliHome)
+}
+
+// TestGeminiSharedHome: reviews on one state directory run one at a time,
+// however it is named (GEMINI_CLI_HOME, a symlink to it, or the
+// GEMINI_CONFIG_DIR alias naming its .gemini); different homes both run.
+func TestGeminiSharedHome(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	g.fake.SetDelay(4 * time.Second)
+	link := filepath.Join(g.root, "gemini-home-link")
+	os.MkdirAll(filepath.Join(g.cliHome, ".gemini"), 0o700)
+	if err := os.Symlink(g.cliHome, link); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(g.root, "gemini-home-2")
+	for _, tt := range []struct {
+		name    string
+		second  []string
+		blocked bool
+	}{
+		{"same home", []string{"GEMINI_CLI_HOME=" + g.cliHome}, true},
+		{"symlink alias", []string{"GEMINI_CLI_HOME=" + link}, true},
+		{"GEMINI_CONFIG_DIR alias", []string{"GEMINI_CLI_HOME=", "GEMINI_CONFIG_DIR=" + filepath.Join(g.cliHome, ".gemini")}, true},
+		{"different homes", []string{"GEMINI_CLI_HOME=" + other}, false},
+	} {
+		before := modelRequests(g.fake, formatGemini)
+		first := g.startEnv([]string{"GEMINI_CLI_HOME=" + g.cliHome}, "review", "gemini", "--confirm-resend")
+		waitRequests(t, g.fake, formatGemini, before+1)
+		r2 := g.runEnv(tt.second, "review", "gemini", "--confirm-resend")
+		r1 := <-first
+		if r1.code != 0 {
+			t.Errorf("%s: first review: exit %d\n%s", tt.name, r1.code, r1.stderr)
+		}
+		switch {
+		case tt.blocked:
+			line := strings.TrimSpace(r2.stderr)
+			if r2.code != 75 || strings.Contains(line, "\n") || !strings.Contains(line, "(1/1 in use)") {
+				t.Errorf("%s: second review: exit %d, stderr %q; want 75 with one counts-only line", tt.name, r2.code, r2.stderr)
+			}
+			checkAbsent(t, map[string]string{"blocked stderr": r2.stderr}, []string{g.cliHome, link, g.root, "pid"})
+		case r2.code != 0:
+			t.Errorf("%s: second review: exit %d\n%s", tt.name, r2.code, r2.stderr)
+		}
+		checkNoLeak(t, g.env, r2, g.key, g.cliHome, other, link)
+	}
+}

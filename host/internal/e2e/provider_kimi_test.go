@@ -1,0 +1,400 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/relay-host/relay-host/host/jobs"
+)
+
+// The real Kimi CLI (a Python package) cannot be installed here; these
+// tests drive relay-provider-kimi against providers/kimi/testdata/kimi, a
+// stand-in that mimics `kimi --print` (flags, stdin, stream-json, exit codes
+// 0/1/75, its share dir) and talks to a fake model on 127.0.0.1.
+
+// kgChatFake is a minimal OpenAI-compatible chat completions server (JSON,
+// no streaming) for the kimi and grokweb tests. providers/internal/fakemodel
+// is the full fake, but Go's internal rule keeps it out of host/.
+type kgChatFake struct {
+	URL string
+
+	mu     sync.Mutex
+	reply  string
+	status int
+	body   string
+	hold   chan struct{} // non-nil: requests wait until it is closed
+	reqs   []kgChatRequest
+}
+
+type kgChatRequest struct {
+	Path, Auth, Model, Prompt string
+	MaxTokens                 int
+}
+
+// Error bodies as OpenAI-compatible services send them.
+const (
+	kgRateLimit = `{"error":{"message":"Rate limit reached for requests. Please try again later.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`
+	kgAuthFail  = `{"error":{"message":"Incorrect API key provided.","type":"authentication_error","param":null,"code":"invalid_api_key"}}`
+)
+
+func newKGChatFake(t *testing.T) *kgChatFake {
+	f := &kgChatFake{reply: "Looks fine.\n\nVerdict: APPROVE"}
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(func() { f.Release(); srv.CloseClientConnections(); srv.Close() })
+	f.URL = srv.URL
+	return f
+}
+
+func (f *kgChatFake) SetReply(s string) { f.mu.Lock(); f.reply = s; f.mu.Unlock() }
+
+// FailWith answers every request with status and body.
+func (f *kgChatFake) FailWith(status int, body string) {
+	f.mu.Lock()
+	f.status, f.body = status, body
+	f.mu.Unlock()
+}
+
+// Hold keeps every request in flight (after recording it) until Release:
+// a review is provably mid-call while a test looks at the others.
+func (f *kgChatFake) Hold() { f.mu.Lock(); f.hold = make(chan struct{}); f.mu.Unlock() }
+
+func (f *kgChatFake) Release() {
+	f.mu.Lock()
+	if f.hold != nil {
+		close(f.hold)
+		f.hold = nil
+	}
+	f.mu.Unlock()
+}
+
+func (f *kgChatFake) Requests() []kgChatRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]kgChatRequest(nil), f.reqs...)
+}
+
+// waitRequests waits (boundedly, not a timing assertion) for n requests.
+func (f *kgChatFake) waitRequests(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); len(f.Requests()) < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d requests reached the fake model", len(f.Requests()), n)
+		}
+	}
+}
+
+func (f *kgChatFake) serve(w http.ResponseWriter, r *http.Request) {
+	data, _ := io.ReadAll(r.Body)
+	var b struct {
+		Model     string `json:"model"`
+		MaxTokens int    `json:"max_tokens"`
+		Messages  []struct {
+			Role    string `json:"role"`
+			Content any    `json:"content"`
+		} `json:"messages"`
+	}
+	json.Unmarshal(data, &b)
+	var prompt []string
+	for _, m := range b.Messages {
+		if s, ok := m.Content.(string); ok && m.Role != "assistant" {
+			prompt = append(prompt, s)
+		}
+	}
+	f.mu.Lock()
+	f.reqs = append(f.reqs, kgChatRequest{Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Model: b.Model, Prompt: strings.Join(prompt, "\n"), MaxTokens: b.MaxTokens})
+	reply, status, body, hold := f.reply, f.status, f.body, f.hold
+	f.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path != "/v1/chat/completions" {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"error":{"message":"no route"}}`)
+		return
+	}
+	if status != 0 {
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{
+		"id": "chatcmpl-e2e", "object": "chat.completion", "created": 1700000000, "model": b.Model,
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": reply}}},
+		"usage":   map[string]any{"prompt_tokens": len(data) / 4, "completion_tokens": len(reply) / 4, "total_tokens": (len(data) + len(reply)) / 4},
+	})
+}
+
+var (
+	kimiStandInOnce sync.Once
+	kimiStandInPath string
+	kimiStandInErr  error
+)
+
+// kimiStandIn builds the stand-in once per test binary.
+func kimiStandIn(t *testing.T) string {
+	t.Helper()
+	kimiStandInOnce.Do(func() {
+		kimiStandInPath = filepath.Join(binDir, "kimi-standin", "kimi")
+		out, err := exec.Command("go", "build", "-o", kimiStandInPath, "../../../providers/kimi/testdata/kimi").CombinedOutput()
+		if err != nil {
+			kimiStandInErr = fmt.Errorf("building the kimi stand-in: %v\n%s", err, out)
+		}
+	})
+	if kimiStandInErr != nil {
+		t.Fatal(kimiStandInErr)
+	}
+	return kimiStandInPath
+}
+
+const kimiTestKey = "sk-kimi-e2e-secret-4242"
+
+type kimiEnv struct {
+	*env
+	fm    *kgChatFake
+	share string
+}
+
+// newKimiEnv is a relay-host user whose kimi (the stand-in) has a
+// throwaway share dir and a key for the fake model.
+func newKimiEnv(t *testing.T) *kimiEnv {
+	t.Helper()
+	ke := &kimiEnv{env: newEnv(t), fm: newKGChatFake(t)}
+	ke.share = filepath.Join(ke.root, "kimi-share")
+	ke.extra = []string{"KIMI_SHARE_DIR=" + ke.share, "KIMI_API_KEY=" + kimiTestKey,
+		"KIMI_BASE_URL=" + ke.fm.URL + "/v1", "KIMI_MODEL_NAME=kimi-e2e", "TMPDIR=" + ke.root}
+	ke.config(kimiConfig(kimiStandIn(t), ""))
+	return ke
+}
+
+// kimiConfig is relay.hcl for the kimi plugin; model "" leaves -m out.
+func kimiConfig(cliPath, model string) string {
+	return fmt.Sprintf(`
+provider "kimi" {
+  env      = ["KIMI_SHARE_DIR", "KIMI_API_KEY", "KIMI_BASE_URL", "KIMI_MODEL_NAME", "KIMI_STANDIN_MODE", "KIMI_STANDIN_PIDFILE"]
+  settings = { cli_path = %q, model = %q }
+  route "subscription" {}
+}
+`, cliPath, model)
+}
+
+// runWith runs relay-host with extra environment for this run only.
+func (ke *kimiEnv) runWith(extra []string, args ...string) result {
+	ke.t.Helper()
+	return kgRun(ke.env, extra, args...)
+}
+
+// kgRun runs relay-host in e with extra environment for this run only.
+func kgRun(e *env, extra []string, args ...string) result {
+	e.t.Helper()
+	cmd := e.command(args...)
+	cmd.Env = append(cmd.Env, extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String(), pid: cmd.Process.Pid}
+}
+
+// kgStart starts relay-host in the background; wait returns its result.
+func kgStart(t *testing.T, e *env, extra []string, args ...string) (wait func() result) {
+	t.Helper()
+	cmd := e.command(args...)
+	cmd.Env = append(cmd.Env, extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() {
+		cmd.Wait()
+		done <- result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(), pid: cmd.Process.Pid}
+	}()
+	var once sync.Once
+	var res result
+	wait = func() result { once.Do(func() { res = <-done }); return res }
+	t.Cleanup(func() { cmd.Process.Kill(); wait() })
+	return wait
+}
+
+// noLeak checks that neither the key nor the share dir's path reaches
+// stdout, stderr or a job record.
+func (ke *kimiEnv) noLeak(t *testing.T, r result) {
+	t.Helper()
+	checkAbsent(t, map[string]string{"stdout": r.stdout, "stderr": r.stderr, "job files": readAll(t, filepath.Join(ke.state, "relay", "jobs"))},
+		[]string{kimiTestKey, ke.share, ke.home + "/"})
+}
+
+func TestKimiReview(t *testing.T) {
+	t.Parallel()
+	ke := newKimiEnv(t)
+	ke.config(kimiConfig(kimiStandIn(t), "kimi-k2-e2e"))
+	ke.fm.SetReply("The println is fine.\n\nVerdict: APPROVE")
+	r := ke.run("review", "kimi")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "The println is fine.") {
+		t.Errorf("stdout lacks the review:\n%s", r.stdout)
+	}
+	rec := ke.latest()
+	if rec.Status != jobs.StatusCompleted || rec.Transmission != jobs.Sent || rec.Verdict != "approve" || rec.Model != "kimi-k2-e2e" || rec.Route != "subscription" {
+		t.Errorf("record: status %s, transmission %s, verdict %s, model %q, route %s", rec.Status, rec.Transmission, rec.Verdict, rec.Model, rec.Route)
+	}
+	reqs := ke.fm.Requests()
+	if len(reqs) != 1 || reqs[0].Model != "kimi-k2-e2e" || !strings.Contains(reqs[0].Prompt, `println("hi")`) || !strings.Contains(reqs[0].Prompt, "Verdict: APPROVE") {
+		t.Fatalf("the model did not get prompt and diff: %d requests", len(reqs))
+	}
+	if _, err := os.Stat(filepath.Join(ke.share, "logs", "kimi.log")); err != nil {
+		t.Errorf("kimi did not run on the configured share dir: %v", err)
+	}
+	ke.noLeak(t, r)
+}
+
+func TestKimiErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(ke *kimiEnv) []string // returns per-run environment
+		code  string
+		tr    jobs.Transmission
+	}{
+		{"rate-limited", func(ke *kimiEnv) []string { ke.fm.FailWith(429, kgRateLimit); return nil }, "usage_limited", jobs.Sent},
+		{"key-refused", func(ke *kimiEnv) []string { ke.fm.FailWith(401, kgAuthFail); return nil }, "not_authenticated", jobs.Sent},
+		{"unavailable", func(ke *kimiEnv) []string { ke.fm.FailWith(503, `{"error":{"message":"overloaded"}}`); return nil }, "provider_unavailable", jobs.Sent},
+		{"failed", func(ke *kimiEnv) []string { ke.fm.FailWith(400, `{"error":{"message":"bad request"}}`); return nil }, "review_failed", jobs.Sent},
+		{"never-set-up", func(ke *kimiEnv) []string { return []string{"KIMI_API_KEY="} }, "not_authenticated", jobs.NotSent},
+		{"no-cli", func(ke *kimiEnv) []string {
+			ke.config(kimiConfig(filepath.Join(ke.root, "no-such-kimi"), ""))
+			return nil
+		}, "cli_not_found", jobs.NotSent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ke := newKimiEnv(t)
+			r := ke.runWith(tt.setup(ke), "review", "kimi")
+			if r.code != 3 {
+				t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+			}
+			rec := ke.latest()
+			if rec.Status != jobs.StatusFailed || rec.ErrorCode != tt.code || rec.Transmission != tt.tr {
+				t.Errorf("record: status %s, error_code %q, transmission %s; want failed, %q, %s (%s)", rec.Status, rec.ErrorCode, rec.Transmission, tt.code, tt.tr, rec.ErrorMessage)
+			}
+			if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "("+tt.code+")") {
+				t.Errorf("stderr: want one line naming %s:\n%s", tt.code, r.stderr)
+			}
+			if n := len(ke.fm.Requests()); (tt.tr == jobs.NotSent) != (n == 0) {
+				t.Errorf("%d requests reached the model for a %s failure", n, tt.tr)
+			}
+			ke.noLeak(t, r)
+		})
+	}
+}
+
+// TestKimiTimeoutKillsCLI: at --timeout the plugin kills kimi and the
+// helper it started (its process group); the record says timeout/sent and
+// the slot is free.
+func TestKimiTimeoutKillsCLI(t *testing.T) {
+	t.Parallel()
+	ke := newKimiEnv(t)
+	pidfile := filepath.Join(ke.root, "kimi-pids")
+	r := ke.runWith([]string{"KIMI_STANDIN_MODE=hang", "KIMI_STANDIN_PIDFILE=" + pidfile}, "review", "kimi", "--timeout", "2s")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	rec := ke.latest()
+	if rec.ErrorCode != "timeout" || rec.Transmission != jobs.Sent {
+		t.Errorf("record: error_code %q, transmission %s; want timeout, sent", rec.ErrorCode, rec.Transmission)
+	}
+	pids := readPids(t, pidfile)
+	if len(pids) != 2 {
+		t.Fatalf("pidfile: %v, want kimi and its helper", pids)
+	}
+	requireGone(t, pids, 5*time.Second)
+	if n := ke.active("kimi", "subscription"); n != 0 {
+		t.Errorf("%d slots held after the timeout", n)
+	}
+}
+
+// TestKimiSharedShareDir: two reviews on one KIMI_SHARE_DIR run one at a
+// time (the second exits 75 with counts only and sends nothing); a review
+// on another share dir is not held up; the slot frees when the first ends.
+func TestKimiSharedShareDir(t *testing.T) {
+	t.Parallel()
+	ke := newKimiEnv(t)
+	pidfile := filepath.Join(ke.root, "kimi-pids")
+	first := ke.command("review", "kimi")
+	first.Env = append(first.Env, "KIMI_STANDIN_MODE=hang", "KIMI_STANDIN_PIDFILE="+pidfile)
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { first.Process.Kill(); first.Wait() })
+	// The first review is inside its lease once kimi is running.
+	waitForFile(t, pidfile, 30*time.Second)
+
+	r := ke.run("review", "kimi", "--confirm-resend")
+	if r.code != 75 {
+		t.Fatalf("second review on the same share dir: exit %d, want 75\nstderr: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "(1/1 in use)") {
+		t.Errorf("blocked message without counts: %s", r.stderr)
+	}
+	checkAbsent(t, map[string]string{"blocked stderr": r.stderr}, []string{ke.share, "pid", fmt.Sprint(first.Process.Pid)})
+	rec := ke.latest()
+	if rec.ErrorCode != "provider_workload_blocked" || rec.Transmission != jobs.NotSent || rec.Diagnostics.ProviderWorkload == nil ||
+		rec.Diagnostics.ProviderWorkload.Capacity.ActiveCount != 1 || rec.Diagnostics.ProviderWorkload.Capacity.Limit != 1 {
+		t.Errorf("blocked record: %+v", rec)
+	}
+	if n := len(ke.fm.Requests()); n != 0 {
+		t.Errorf("%d requests reached the model while the first review hangs before its call", n)
+	}
+
+	// Another share dir is another account: not blocked.
+	other := ke.runWith([]string{"KIMI_SHARE_DIR=" + filepath.Join(ke.root, "other-share")}, "review", "kimi", "--confirm-resend")
+	if other.code != 0 {
+		t.Errorf("review on another share dir: exit %d\n%s", other.code, other.stderr)
+	}
+
+	first.Process.Signal(syscall.SIGINT)
+	first.Wait()
+	if code := first.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("first review after SIGINT: exit %d, want 130\n%s", code, firstErr.String())
+	}
+	// On SIGINT relay-host SIGKILLs the plugin as soon as its Review call
+	// returns, so only kimi itself (Pdeathsig) is sure to die; a helper kimi
+	// started can outlive it. That is a host-side gap (TestKimiTimeoutKillsCLI
+	// covers the path the plugin controls); here leftovers are only cleaned.
+	for _, pid := range readPids(t, pidfile) {
+		if alive(pid) {
+			t.Logf("pid %d outlived the interrupted review (host kills the plugin before it can stop kimi's group)", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if r := ke.run("review", "kimi", "--confirm-resend"); r.code != 0 {
+		t.Errorf("after the first review ended: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,63 @@
+// Command relay-provider-gemini reviews a packet with the real Gemini CLI
+// (`gemini -m <model> -o json`), prompt and packet on stdin.
+//
+// Route "subscription" shares the CLI's state directory: the CLI keeps its
+// state in $GEMINI_CLI_HOME/.gemini, else ~/.gemini, and every review on one
+// directory runs one at a time. GEMINI_CONFIG_DIR, which the current CLI does
+// not read, is accepted as an alias naming that .gemini directory itself (as
+// CLAUDE_CONFIG_DIR names Claude's): the plugin runs the CLI with
+// GEMINI_CLI_HOME set to its parent, so the directory the host locks is
+// exactly the one the CLI writes.
+//
+// Invariants:
+//   - the source leaves the machine only through the CLI's stdin, and the
+//     transmission event is emitted immediately before it is written;
+//   - keys travel only in the environment, never in argv;
+//   - the CLI runs in a fresh scratch directory with a private TMPDIR (which
+//     also catches its gemini-client-error-*.json reports), and with
+//     advanced.ignoreLocalEnv, so the reviewed repository (GEMINI.md, .env)
+//     is never read or written;
+//   - retries are bounded (general.maxAttempts = 1), so a steady 429 fails
+//     in seconds instead of ~200 s;
+//   - a cancelled or timed-out review kills the CLI's whole process group.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/relay-host/relay-host/sdk"
+)
+
+// version is the plugin's own version.
+const version = "0.1.0"
+
+type gemini struct {
+	// getenv reads the plugin's environment, which the host has already
+	// narrowed to its allowlist plus the provider block's env list.
+	getenv func(string) string
+}
+
+func (g gemini) Describe(context.Context) (sdk.Description, error) {
+	h, err := resolveHome(g.getenv)
+	if err != nil {
+		return sdk.Description{}, err
+	}
+	return sdk.Description{Name: "gemini", Version: version, Routes: []sdk.Route{
+		{Name: "subscription", Fact: sdk.SharedStateDir(h.stateDir)},
+	}}, nil
+}
+
+func (g gemini) Configure(_ context.Context, s sdk.Settings) []sdk.AttributeError {
+	errs := checkSettings("", s.Provider)
+	for route, rs := range s.Routes {
+		errs = append(errs, checkSettings(route, rs)...)
+	}
+	return errs
+}
+
+func (g gemini) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
+	return review(ctx, g.getenv, req, ev)
+}
+
+func main() { sdk.Serve(gemini{getenv: os.Getenv}) }

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relay-host/relay-host/sdk"
+)
+
+// maxArgBytes is the most prompt-and-packet text the cli route puts in
+// grok's argv: Linux refuses a single argv string over 128 KiB
+// (MAX_ARG_STRLEN), and the margin keeps the failure ours, with a clear
+// message, instead of an E2BIG from exec.
+const maxArgBytes = 120 << 10
+
+// errorPrefix starts the answer grok prints, with exit status 0, when its
+// API call failed.
+const errorPrefix = "Sorry, I encountered an error:"
+
+// maxToolsNote is grok's last answer when the model kept calling tools.
+const maxToolsNote = "Maximum tool execution rounds reached"
+
+// cliArgs is grok's argv after the binary. The prompt is the value of -p;
+// no key or URL flag ever appears (grok would save them to
+// ~/.grok/user-settings.json).
+func cliArgs(s settings, scratch, text string) []string {
+	return []string{"-d", scratch, "--max-tool-rounds", strconv.Itoa(s.maxToolRounds), "-p", text}
+}
+
+// cliEnv is the plugin's environment (the host's allowlist plus the
+// provider block's env: GROK_BASE_URL, GROK_API_KEY, GROK_MODEL) with the
+// answer length raised and the model setting applied.
+func cliEnv(environ []string, s settings, maxTokensSet bool) []string {
+	env := make([]string, 0, len(environ)+2)
+	userMax := ""
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "GROK_MAX_TOKENS":
+			userMax = v
+			continue
+		case k == "GROK_MODEL" && s.model != "":
+			continue
+		}
+		env = append(env, kv)
+	}
+	maxTokens := strconv.Itoa(s.maxTokens)
+	if !maxTokensSet && userMax != "" {
+		maxTokens = userMax // the operator's GROK_MAX_TOKENS, unless the setting overrides it
+	}
+	env = append(env, "GROK_MAX_TOKENS="+maxTokens)
+	if s.model != "" {
+		env = append(env, "GROK_MODEL="+s.model)
+	}
+	return env
+}
+
+// hasKey is false only when grok cannot have an API key: none in
+// GROK_API_KEY and none saved in ~/.grok/user-settings.json.
+func hasKey() bool {
+	if strings.TrimSpace(os.Getenv("GROK_API_KEY")) != "" {
+		return true
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return false
+	}
+	data, err := os.ReadFile(filepath.Join(home, ".grok", "user-settings.json"))
+	if err != nil {
+		return false
+	}
+	var us struct {
+		APIKey string `json:"apiKey"`
+	}
+	return json.Unmarshal(data, &us) == nil && strings.TrimSpace(us.APIKey) != ""
+}
+
+func findGrok(cliPath string) (string, error) {
+	name := cliPath
+	if name == "" {
+		name = "grok"
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if cliPath != "" {
+			return "", sdk.Errorf(sdk.CodeCLINotFound, "the grok CLI set by cli_path is not an executable file; install @vibe-kit/grok-cli there or fix cli_path in relay.hcl")
+		}
+		return "", sdk.Errorf(sdk.CodeCLINotFound, "the grok CLI is not on PATH; install it (npm install -g @vibe-kit/grok-cli) or set cli_path in relay.hcl")
+	}
+	return p, nil
+}
+
+func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
+	bin, err := findGrok(s.cliPath)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	if !hasKey() {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "grok has no API key: set GROK_API_KEY and list it in the provider's env in relay.hcl")
+	}
+	text := input(req)
+	if len(text) > maxArgBytes {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "prompt and packet are %d KiB, over the %d KiB grok takes in argv; review fewer files (--path), lower the route's budget, or use --route web", (len(text)+1023)>>10, maxArgBytes>>10)
+	}
+	// Headless grok auto-approves every tool, loads the cwd's .env and
+	// writes .grok/settings.json into its cwd: an empty scratch dir is its
+	// whole world (cwd and -d), never the repository under review.
+	scratch, err := os.MkdirTemp("", "relay-grok-")
+	if err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "cannot create a scratch directory: %v; check TMPDIR", errors.Unwrap(err))
+	}
+	defer os.RemoveAll(scratch)
+
+	cctx, cancel := beforeDeadline(ctx)
+	defer cancel()
+	cmd := sdk.Command(cctx, bin, cliArgs(s, scratch, text)...)
+	cmd.Dir = scratch
+	cmd.Env = cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "")
+	var stderr tail
+	cmd.Stderr = &stderr
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw // via exec's copy, so Wait is bounded by CommandWaitDelay
+
+	ev.Progress("starting grok")
+	ev.Transmission() // the prompt and packet are in grok's argv from Start on
+	if err := cmd.Start(); err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeCLINotFound, "cannot start the grok CLI: %v; check cli_path", errors.Unwrap(err))
+	}
+	var out cliOutput
+	parsed := make(chan struct{})
+	go func() {
+		defer close(parsed)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			if note := out.line(sc.Text()); note != "" {
+				ev.Progress(note)
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	werr := cmd.Wait()
+	pw.Close()
+	<-parsed
+	if ctx.Err() != nil {
+		return sdk.Result{}, ctx.Err()
+	}
+	if cctx.Err() != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeTimeout, "%s did not finish within the review's timeout and was stopped; raise timeout for the route in relay.hcl or pass --timeout", "grok")
+	}
+	exit := 0
+	if werr != nil {
+		var ee *exec.ExitError
+		if !errors.As(werr, &ee) {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "grok did not finish: %v", werr)
+		}
+		exit = ee.ExitCode()
+	}
+	return out.result(exit, stderr.String(), s.model)
+}
+
+// cliOutput collects grok's headless output: one JSON chat message per line
+// ({"role":"user"|"assistant"|"tool","content":…,"tool_calls":…}), printed
+// when the run ends. Lines that are not JSON are kept for error messages.
+type cliOutput struct {
+	final string // content of the last assistant message without tool calls
+	plain tail
+}
+
+func (o *cliOutput) line(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return ""
+	}
+	var m struct {
+		Role      string  `json:"role"`
+		Content   *string `json:"content"`
+		ToolCalls []struct {
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		} `json:"tool_calls"`
+	}
+	if !strings.HasPrefix(raw, "{") || json.Unmarshal([]byte(raw), &m) != nil {
+		o.plain.add(raw)
+		return ""
+	}
+	if m.Role != "assistant" {
+		return ""
+	}
+	if len(m.ToolCalls) > 0 {
+		names := make([]string, 0, len(m.ToolCalls))
+		for _, tc := range m.ToolCalls {
+			names = append(names, tc.Function.Name)
+		}
+		return "grok ran " + strings.Join(names, ", ") + " (auto-approved, in its scratch dir)"
+	}
+	if m.Content != nil {
+		o.final = *m.Content
+	}
+	return ""
+}
+
+// result turns a finished run into the review or a typed error; every error
+// here is after transmission.
+func (o *cliOutput) result(exit int, stderr, model string) (sdk.Result, error) {
+	final := strings.TrimSpace(o.final)
+	if final == "" {
+		// Builds that print the answer as plain text start it the same way.
+		for _, l := range o.plain.lines {
+			if strings.HasPrefix(l, errorPrefix) {
+				final = l
+				break
+			}
+		}
+	}
+	sent := func(e *sdk.Error) (sdk.Result, error) { e.NotSent = false; return sdk.Result{}, e }
+	switch {
+	case strings.HasPrefix(final, errorPrefix):
+		// API errors exit 0: this text is the only sign.
+		return sent(classifyCLI(strings.TrimSpace(strings.TrimPrefix(final, errorPrefix))))
+	case exit != 0:
+		msg := strings.TrimPrefix(final, "Error:")
+		if msg == "" {
+			msg = strings.TrimSpace(o.plain.String() + "\n" + stderr)
+		}
+		if strings.Contains(msg, "API key required") {
+			return sent(sdk.Errorf(sdk.CodeNotAuthenticated, "grok has no API key: set GROK_API_KEY and list it in the provider's env in relay.hcl"))
+		}
+		e := classifyCLI(msg)
+		if e.Code == sdk.CodeReviewFailed {
+			e.Message = "grok exited with status " + strconv.Itoa(exit) + ": " + shorten(msg)
+		}
+		return sent(e)
+	case strings.HasPrefix(final, maxToolsNote):
+		return sent(sdk.Errorf(sdk.CodeReviewFailed, "grok kept calling tools instead of answering (they ran, auto-approved, in its scratch dir); retry, or raise max_tool_rounds"))
+	case final == "":
+		return sent(sdk.Errorf(sdk.CodeBadOutput, "grok printed no answer (%s)", shorten(o.plain.String()+" "+stderr)))
+	}
+	return sdk.Result{Review: o.final, Model: model}, nil
+}
+
+var (
+	cliStatusRE = regexp.MustCompile(`(?:^|\s|:)([45]\d\d)\b`)
+	cliLimitRE  = regexp.MustCompile(`(?i)rate.?limit|too many requests|quota`)
+	cliAuthRE   = regexp.MustCompile(`(?i)unauthori[sz]ed|incorrect api key|invalid api key|authentication|api key required|forbidden`)
+	cliCreditRE = regexp.MustCompile(`(?i)insufficient.?(?:balance|credits?)|out of credits|no credits`)
+	cliNetRE    = regexp.MustCompile(`(?i)connection error|econnrefused|econnreset|enotfound|fetch failed|socket hang up|timed? ?out`)
+)
+
+// classifyCLI maps grok's error text ("Grok API error: 429 Rate limit
+// reached…", "Grok API error: Connection error.") to a typed error.
+func classifyCLI(msg string) *sdk.Error {
+	status := 0
+	if m := cliStatusRE.FindStringSubmatch(msg); m != nil {
+		status, _ = strconv.Atoi(m[1])
+	}
+	short := shorten(msg)
+	switch {
+	case status == 429 || cliLimitRE.MatchString(msg):
+		return sdk.Errorf(sdk.CodeUsageLimited, "grok is rate limited (%s); retry later", short)
+	case status == 401 || status == 403 || cliAuthRE.MatchString(msg):
+		return sdk.Errorf(sdk.CodeNotAuthenticated, "grok's API key was refused (%s); check GROK_API_KEY and GROK_BASE_URL", short)
+	case status == 402 || cliCreditRE.MatchString(msg):
+		return sdk.Errorf(sdk.CodeInsufficientBalance, "grok's account has no credit left (%s)", short)
+	case status >= 500 || cliNetRE.MatchString(msg):
+		return sdk.Errorf(sdk.CodeProviderUnavailable, "grok could not reach its API (%s); check GROK_BASE_URL or retry later", short)
+	default:
+		return sdk.Errorf(sdk.CodeReviewFailed, "grok failed (%s)", short)
+	}
+}
+
+// tail keeps the last lines of some output, bounded in bytes.
+type tail struct {
+	lines []string
+	size  int
+}
+
+const tailBytes = 16 << 10
+
+func (t *tail) add(line string) {
+	if len(line) > tailBytes {
+		line = line[len(line)-tailBytes:]
+	}
+	t.lines = append(t.lines, line)
+	t.size += len(line)
+	for t.size > tailBytes && len(t.lines) > 1 {
+		t.size -= len(t.lines[0])
+		t.lines = t.lines[1:]
+	}
+}
+
+func (t *tail) String() string { return strings.Join(t.lines, "\n") }
+
+func (t *tail) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(string(p), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			t.add(l)
+		}
+	}
+	return len(p), nil
+}
+
+// beforeDeadline is ctx ending a moment before its deadline. When the
+// host's own deadline passes it stops the plugin at once (SIGKILL), and
+// then only the CLI itself dies (Pdeathsig): helpers the CLI started would
+// be orphaned. Ending first lets sdk.Command kill the CLI's whole process
+// group while the plugin is still alive.
+func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(500*time.Millisecond, time.Until(d)/10)
+	return context.WithDeadline(ctx, d.Add(-margin))
+}

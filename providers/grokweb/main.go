@@ -1,0 +1,87 @@
+// Command relay-provider-grokweb is the relay provider plugin for Grok,
+// with two routes:
+//
+//   - "cli": the grok-cli (`grok`, npm @vibe-kit/grok-cli) in headless mode,
+//     `grok -d <scratch> -p "<prompt and packet>"`, shared_state on ~/.grok.
+//     The prompt travels in argv (the CLI reads no stdin), so the route
+//     declares a 112 KiB packet budget and the plugin refuses anything over
+//     120 KiB (Linux caps one argv string at 128 KiB). Headless grok
+//     auto-approves every tool (shell, file edits), loads the cwd's .env and
+//     writes <cwd>/.grok/settings.json, so it always runs in an empty
+//     scratch directory, never in the repository under review: the scratch
+//     dir is the containment, and it is deleted afterwards. The key goes by
+//     GROK_API_KEY only (the --api-key/--base-url flags would be saved into
+//     ~/.grok/user-settings.json).
+//   - "web": OpenAI-compatible chat completions on a grok2api tunnel (see
+//     resolveWeb for the endpoint and its admission identity).
+//
+// Settings: cli_path, model, max_tokens, max_tool_rounds (see settings.go).
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/relay-host/relay-host/sdk"
+)
+
+const version = "0.1.0"
+
+// cliBudget is the cli route's default packet budget: under the 120 KiB the
+// plugin accepts for prompt and packet together in one argv string, with
+// room for a short prompt.
+const cliBudget = 112 << 10
+
+type provider struct{}
+
+// Describe offers "cli" always and "web" only when its shared state can be
+// named. A web route without an endpoint or a managed tunnel home has no
+// account to serialise on; rather than invent an identity, the plugin
+// leaves the route out and says why in a warning, and relay-host refuses
+// `--route web` before anything is sent.
+func (provider) Describe(ctx context.Context) (sdk.Description, error) {
+	routes := []sdk.Route{{Name: routeCLI, Fact: sdk.SharedStateDir("~/.grok"), Budget: cliBudget}}
+	if t, err := resolveWeb(); err == nil {
+		routes = append(routes, sdk.Route{Name: routeWeb, Fact: t.fact})
+	} else {
+		sdk.Logger(ctx).Warn("grokweb: route web is not offered: " + err.Error())
+	}
+	return sdk.Description{Name: "grokweb", Version: version, Routes: routes}, nil
+}
+
+func (provider) Configure(_ context.Context, s sdk.Settings) []sdk.AttributeError {
+	errs := checkSettings("", s.Provider)
+	for route, rs := range s.Routes {
+		errs = append(errs, checkSettings(route, rs)...)
+	}
+	return errs
+}
+
+func (provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
+	s, err := parseSettings(req.Settings)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	switch req.Route {
+	case routeCLI:
+		return reviewCLI(ctx, s, req, ev)
+	case routeWeb:
+		t, err := resolveWeb()
+		if err != nil {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "%v", err)
+		}
+		return reviewWeb(ctx, t, s, req, ev)
+	default:
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "grokweb has no route %q; use --route cli or --route web", req.Route)
+	}
+}
+
+// input is the text the model gets: the prompt, then the packet.
+func input(req sdk.ReviewRequest) string {
+	if req.Prompt == "" {
+		return req.Packet
+	}
+	return strings.TrimRight(req.Prompt, "\r\n") + "\n\n" + req.Packet
+}
+
+func main() { sdk.Serve(provider{}) }

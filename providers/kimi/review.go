@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/relay-host/relay-host/sdk"
+)
+
+// maxLine bounds one stdout line of kimi (a whole answer is one line).
+const maxLine = 16 << 20
+
+// input is what kimi reads on stdin: the prompt, then the packet.
+func input(req sdk.ReviewRequest) string {
+	return strings.TrimRight(req.Prompt, "\n") + "\n\n" + req.Packet
+}
+
+// args is kimi's argv after the binary. The prompt is not in it.
+func args(s settings, workDir string) []string {
+	a := []string{"--print", "--output-format", "stream-json", "-w", workDir}
+	if s.model != "" {
+		a = append(a, "-m", s.model)
+	}
+	return a
+}
+
+// childEnv is the plugin's environment (already reduced by the host to its
+// allowlist and the provider block's env) plus kimi's quiet switches, with
+// KIMI_SHARE_DIR pinned to the absolute directory the fact names.
+func childEnv(environ []string, shareAbs string, shareSet bool) []string {
+	env := make([]string, 0, len(environ)+3)
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "KIMI_DISABLE_TELEMETRY", "KIMI_CLI_NO_AUTO_UPDATE", "KIMI_SHARE_DIR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "KIMI_DISABLE_TELEMETRY=1", "KIMI_CLI_NO_AUTO_UPDATE=1")
+	if shareSet {
+		env = append(env, "KIMI_SHARE_DIR="+shareAbs)
+	}
+	return env
+}
+
+// findCLI resolves cli_path (or "kimi") to an executable.
+func findCLI(cliPath string) (string, error) {
+	name := cliPath
+	if name == "" {
+		name = "kimi"
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if cliPath != "" {
+			return "", sdk.Errorf(sdk.CodeCLINotFound, "the kimi CLI set by cli_path is not an executable file; install kimi-cli there or fix cli_path in relay.hcl")
+		}
+		return "", sdk.Errorf(sdk.CodeCLINotFound, "the kimi CLI is not on PATH; install it (uv tool install kimi-cli) or set cli_path in relay.hcl")
+	}
+	return p, nil
+}
+
+// mayBeLoggedIn is false only when kimi cannot possibly have credentials:
+// no KIMI_API_KEY and no config file in its share dir (kimi writes
+// config.toml, older builds config.json, on its first run and stores its
+// login there). It never refuses a working setup; a config without a login
+// is caught by kimi itself ("LLM not set", exit 1).
+func (p provider) mayBeLoggedIn(shareAbs string) bool {
+	if strings.TrimSpace(os.Getenv("KIMI_API_KEY")) != "" {
+		return true
+	}
+	for _, f := range []string{"config.toml", "config.json"} {
+		if fi, err := os.Stat(filepath.Join(shareAbs, f)); err == nil && fi.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
+}
+
+func (p provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
+	if req.Route != routeName {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "kimi has no route %q; use --route %s", req.Route, routeName)
+	}
+	s, err := parseSettings(req.Settings)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	bin, err := findCLI(s.cliPath)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	_, shareAbs, err := p.shareDir()
+	if err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "%v", err)
+	}
+	if !p.mayBeLoggedIn(shareAbs) {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "kimi has never been set up for this user: run `kimi` and /login once, or pass KIMI_API_KEY (with KIMI_BASE_URL and KIMI_MODEL_NAME) through the provider's env in relay.hcl")
+	}
+
+	// Print mode auto-approves every tool call: kimi works in an empty
+	// scratch dir, never in the repository under review.
+	scratch, err := os.MkdirTemp("", "relay-kimi-")
+	if err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "cannot create a scratch directory: %v; check TMPDIR", errors.Unwrap(err))
+	}
+	defer os.RemoveAll(scratch)
+
+	cctx, cancel := beforeDeadline(ctx)
+	defer cancel()
+	cmd := sdk.Command(cctx, bin, args(s, scratch)...)
+	cmd.Dir = scratch
+	cmd.Env = childEnv(os.Environ(), shareAbs, strings.TrimSpace(os.Getenv("KIMI_SHARE_DIR")) != "")
+	var stderr tail
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	// Stdout goes through an io.Pipe rather than StdoutPipe: exec then
+	// copies it, and Wait gives up on the copy after sdk.CommandWaitDelay
+	// even if an escaped grandchild keeps kimi's stdout open.
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	ev.Progress("starting kimi")
+	if err := cmd.Start(); err != nil {
+		// Nothing was written: the packet goes on stdin after Start.
+		return sdk.Result{}, sdk.Errorf(sdk.CodeCLINotFound, "cannot start the kimi CLI: %v; check cli_path", errors.Unwrap(err))
+	}
+	// The packet leaves the plugin now, on kimi's stdin.
+	ev.Transmission()
+	go func() {
+		io.WriteString(stdin, input(req)) // EPIPE when kimi exits early: its exit code says why
+		stdin.Close()
+	}()
+
+	var st stream
+	parsed := make(chan struct{})
+	go func() {
+		defer close(parsed)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), maxLine)
+		for sc.Scan() {
+			if note := st.line(sc.Text()); note != "" {
+				ev.Progress(note)
+			}
+		}
+		// A line over maxLine stops the scan; drain so kimi is not blocked.
+		io.Copy(io.Discard, pr)
+	}()
+	werr := cmd.Wait()
+	pw.Close()
+	<-parsed
+	if ctx.Err() != nil {
+		return sdk.Result{}, ctx.Err()
+	}
+	if cctx.Err() != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeTimeout, "%s did not finish within the review's timeout and was stopped; raise timeout for the route in relay.hcl or pass --timeout", "kimi")
+	}
+	exit := 0
+	if werr != nil {
+		var ee *exec.ExitError
+		if !errors.As(werr, &ee) {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "kimi did not finish: %v", werr)
+		}
+		exit = ee.ExitCode()
+	}
+	if exit != exitOK {
+		out := st.plain.String()
+		if e := stderr.String(); e != "" {
+			out = strings.TrimSpace(out + "\n" + e)
+		}
+		return sdk.Result{}, classify(exit, out)
+	}
+	if strings.TrimSpace(st.final) == "" {
+		e := sdk.Errorf(sdk.CodeBadOutput, "kimi exited 0 without an answer in its stream-json output (%s)", summary(st.plain.String()))
+		return sdk.Result{}, e
+	}
+	// Only the model the plugin chose is reported: kimi's stream-json does
+	// not name the model, and KIMI_MODEL_NAME comes through the provider
+	// block's env, whose values the host redacts as secrets.
+	return sdk.Result{Review: st.final, Model: s.model}, nil
+}
+
+// beforeDeadline is ctx ending a moment before its deadline. When the
+// host's own deadline passes it stops the plugin at once (SIGKILL), and
+// then only the CLI itself dies (Pdeathsig): helpers the CLI started would
+// be orphaned. Ending first lets sdk.Command kill the CLI's whole process
+// group while the plugin is still alive.
+func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(500*time.Millisecond, time.Until(d)/10)
+	return context.WithDeadline(ctx, d.Add(-margin))
+}
