@@ -134,7 +134,7 @@ func TestGrokwebCLIPreSend(t *testing.T) {
 			t.Setenv("HOME", t.TempDir())
 			t.Setenv("GROK_API_KEY", tt.key)
 			ev := &events{}
-			_, err := provider{}.Review(context.Background(), sdk.ReviewRequest{Route: "cli", Prompt: "p", Packet: tt.packet, Settings: tt.settings}, ev)
+			_, err := (&provider{}).Review(context.Background(), sdk.ReviewRequest{Route: "cli", Prompt: "p", Packet: tt.packet, Settings: tt.settings}, ev)
 			var se *sdk.Error
 			if !errors.As(err, &se) || se.Code != tt.want || !se.NotSent || ev.sent() {
 				t.Errorf("err %v, events %q; want %s before transmission", err, ev.log, tt.want)

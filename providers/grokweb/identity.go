@@ -85,21 +85,25 @@ type webTarget struct {
 // errNoWebTarget explains why the web route is not offered.
 var errNoWebTarget = errors.New("the web route needs a grok2api tunnel: set GROK2API_ENDPOINT (and list it in the provider's env in relay.hcl), or run a managed tunnel whose home is GROK2API_HOME (default ~/.grok2api)")
 
-// resolveWeb reads the environment (never settings: relay-host asks for
-// the facts before it sends settings, so a settings endpoint could not
-// decide the key):
-//   - GROK2API_ENDPOINT set: that endpoint, keyed by endpointIdentity.
+// resolveWeb picks the web route's tunnel and its admission fact (relay-host
+// calls Configure before Describe, so a configured endpoint decides the key):
+//   - the `endpoint` setting, else GROK2API_ENDPOINT: that endpoint, keyed
+//     by endpointIdentity.
 //   - else, the managed tunnel's home directory when it exists (the
 //     directory is the account): keyed by the directory; the tunnel's
 //     address is the first line of <home>/endpoint, else grok2api's
 //     default http://127.0.0.1:8000.
 //   - else no target: the route is not offered (never a made-up identity).
-func resolveWeb() (webTarget, error) {
+func resolveWeb(setting string) (webTarget, error) {
 	apiKey := strings.TrimSpace(os.Getenv("GROK2API_API_KEY"))
-	if ep := strings.TrimSpace(os.Getenv("GROK2API_ENDPOINT")); ep != "" {
+	ep, from := strings.TrimSpace(setting), "setting endpoint"
+	if ep == "" {
+		ep, from = strings.TrimSpace(os.Getenv("GROK2API_ENDPOINT")), "GROK2API_ENDPOINT"
+	}
+	if ep != "" {
 		id, err := endpointIdentity(ep, os.Getenv("GROK2API_ADMIN_KEY"))
 		if err != nil {
-			return webTarget{}, errors.New("GROK2API_ENDPOINT " + err.Error())
+			return webTarget{}, errors.New(from + " " + err.Error())
 		}
 		norm, _ := normalizeEndpoint(ep)
 		return webTarget{fact: sdk.SharedStateIdentity(id), endpoint: norm, apiKey: apiKey}, nil

@@ -87,7 +87,7 @@ func TestGrokwebResolveWeb(t *testing.T) {
 		t.Setenv("GROK2API_ENDPOINT", "http://Tunnel.local:8000/v1")
 		t.Setenv("GROK2API_ADMIN_KEY", "adm")
 		t.Setenv("GROK2API_API_KEY", "app-key")
-		got, err := resolveWeb()
+		got, err := resolveWeb("")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,14 +101,14 @@ func TestGrokwebResolveWeb(t *testing.T) {
 		home := clearWebEnv(t)
 		os.Mkdir(filepath.Join(home, ".grok2api"), 0o700)
 		t.Setenv("GROK2API_ENDPOINT", "http://h:1")
-		if got, err := resolveWeb(); err != nil || got.fact.Identity == "" {
+		if got, err := resolveWeb(""); err != nil || got.fact.Identity == "" {
 			t.Errorf("resolveWeb() = %+v, %v; want the endpoint identity", got, err)
 		}
 	})
 	t.Run("bad endpoint", func(t *testing.T) {
 		clearWebEnv(t)
 		t.Setenv("GROK2API_ENDPOINT", "http://user:secretpw@h:8000")
-		_, err := resolveWeb()
+		_, err := resolveWeb("")
 		if err == nil || strings.Contains(err.Error(), "secretpw") {
 			t.Errorf("resolveWeb() error %v; want a refusal that does not repeat the URL", err)
 		}
@@ -116,7 +116,7 @@ func TestGrokwebResolveWeb(t *testing.T) {
 	t.Run("managed home default", func(t *testing.T) {
 		home := clearWebEnv(t)
 		os.Mkdir(filepath.Join(home, ".grok2api"), 0o700)
-		got, err := resolveWeb()
+		got, err := resolveWeb("")
 		if err != nil || got.fact != sdk.SharedStateDir("~/.grok2api") || got.endpoint != managedDefaultEndpoint {
 			t.Errorf("resolveWeb() = %+v, %v; want ~/.grok2api and %s", got, err, managedDefaultEndpoint)
 		}
@@ -127,18 +127,18 @@ func TestGrokwebResolveWeb(t *testing.T) {
 		os.Mkdir(dir, 0o700)
 		os.WriteFile(filepath.Join(dir, "endpoint"), []byte("http://127.0.0.1:9123/v1\n"), 0o600)
 		t.Setenv("GROK2API_HOME", dir)
-		got, err := resolveWeb()
+		got, err := resolveWeb("")
 		if err != nil || got.fact != sdk.SharedStateDir(dir) || got.endpoint != "http://127.0.0.1:9123" {
 			t.Errorf("resolveWeb() = %+v, %v", got, err)
 		}
 	})
 	t.Run("neither", func(t *testing.T) {
 		clearWebEnv(t)
-		if got, err := resolveWeb(); err != errNoWebTarget {
+		if got, err := resolveWeb(""); err != errNoWebTarget {
 			t.Errorf("resolveWeb() = %+v, %v; want errNoWebTarget", got, err)
 		}
 		t.Setenv("GROK2API_HOME", filepath.Join(t.TempDir(), "missing"))
-		if _, err := resolveWeb(); err != errNoWebTarget {
+		if _, err := resolveWeb(""); err != errNoWebTarget {
 			t.Errorf("missing GROK2API_HOME: %v; want errNoWebTarget", err)
 		}
 	})
@@ -147,7 +147,7 @@ func TestGrokwebResolveWeb(t *testing.T) {
 func TestGrokwebDescribe(t *testing.T) {
 	clearWebEnv(t)
 	names := func() []string {
-		d, err := provider{}.Describe(context.Background())
+		d, err := (&provider{}).Describe(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,26 +180,50 @@ func TestGrokwebConfigure(t *testing.T) {
 			"web": {"model": "grok-4-fast"},
 		},
 	}
-	if errs := (provider{}).Configure(context.Background(), s); len(errs) != 0 {
+	if errs := (&provider{}).Configure(context.Background(), s); len(errs) != 0 {
 		t.Errorf("valid settings refused: %v", errs)
 	}
 	s = sdk.Settings{
-		Provider: map[string]string{"endpoint": "http://h:8000", "colour": "red"},
+		Provider: map[string]string{"endpoint": "http://user:pw@h:8000", "colour": "red"},
 		Routes: map[string]map[string]string{
-			"cli": {"max_tokens": "0", "cli_path": "bin/grok", "model": "-x"},
-			"web": {"max_tool_rounds": "2", "endpoint": "http://h"},
+			"cli": {"max_tokens": "0", "cli_path": "bin/grok", "model": "-x", "endpoint": "http://h"},
+			"web": {"max_tool_rounds": "2", "endpoint": "ftp://h"},
 		},
 	}
 	var got []string
-	for _, e := range (provider{}).Configure(context.Background(), s) {
+	for _, e := range (&provider{}).Configure(context.Background(), s) {
 		got = append(got, e.Route+"/"+e.Attribute)
-		if e.Attribute == "endpoint" && !strings.Contains(e.Message, "GROK2API_ENDPOINT") {
-			t.Errorf("endpoint error does not point at GROK2API_ENDPOINT: %s", e.Message)
+		if strings.Contains(e.Message, "pw") {
+			t.Errorf("an endpoint error repeats its credentials: %s", e.Message)
 		}
 	}
 	slices.Sort(got)
-	want := []string{"/colour", "/endpoint", "cli/cli_path", "cli/max_tokens", "cli/model", "web/endpoint", "web/max_tool_rounds"}
+	want := []string{"/colour", "/endpoint", "cli/cli_path", "cli/endpoint", "cli/max_tokens", "cli/model", "web/endpoint", "web/max_tool_rounds"}
 	if !slices.Equal(got, want) {
 		t.Errorf("errors on %v, want %v", got, want)
 	}
+}
+
+// relay-host calls Configure before Describe, so an endpoint set in relay.hcl
+// decides the web route's admission key, ahead of GROK2API_ENDPOINT.
+func TestGrokwebConfiguredEndpointDecidesTheKey(t *testing.T) {
+	t.Setenv("GROK2API_ENDPOINT", "http://env-tunnel:8000")
+	t.Setenv("GROK2API_ADMIN_KEY", "")
+	p := &provider{}
+	if errs := p.Configure(context.Background(), sdk.Settings{Routes: map[string]map[string]string{"web": {"endpoint": "HTTP://Tunnel.Local:8000/v1/"}}}); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	d, err := p.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range d.Routes {
+		if r.Name == routeWeb {
+			if r.Fact.Identity != "endpoint=http://tunnel.local:8000;admin=default" {
+				t.Fatalf("web fact %+v, want the configured endpoint's identity", r.Fact)
+			}
+			return
+		}
+	}
+	t.Fatalf("web route not offered: %+v", d.Routes)
 }

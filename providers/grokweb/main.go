@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/relay-host/relay-host/sdk"
 )
@@ -32,16 +33,28 @@ const version = "0.1.0"
 // room for a short prompt.
 const cliBudget = 112 << 10
 
-type provider struct{}
+// provider remembers the web endpoint relay.hcl configured: relay-host
+// calls Configure before Describe, and the endpoint decides the web route's
+// admission key.
+type provider struct {
+	mu       sync.Mutex
+	endpoint string
+}
+
+func (p *provider) configuredEndpoint() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.endpoint
+}
 
 // Describe offers "cli" always and "web" only when its shared state can be
 // named. A web route without an endpoint or a managed tunnel home has no
 // account to serialise on; rather than invent an identity, the plugin
 // leaves the route out and says why in a warning, and relay-host refuses
 // `--route web` before anything is sent.
-func (provider) Describe(ctx context.Context) (sdk.Description, error) {
+func (p *provider) Describe(ctx context.Context) (sdk.Description, error) {
 	routes := []sdk.Route{{Name: routeCLI, Fact: sdk.SharedStateDir("~/.grok"), Budget: cliBudget}}
-	if t, err := resolveWeb(); err == nil {
+	if t, err := resolveWeb(p.configuredEndpoint()); err == nil {
 		routes = append(routes, sdk.Route{Name: routeWeb, Fact: t.fact})
 	} else {
 		sdk.Logger(ctx).Warn("grokweb: route web is not offered: " + err.Error())
@@ -49,15 +62,24 @@ func (provider) Describe(ctx context.Context) (sdk.Description, error) {
 	return sdk.Description{Name: "grokweb", Version: version, Routes: routes}, nil
 }
 
-func (provider) Configure(_ context.Context, s sdk.Settings) []sdk.AttributeError {
+func (p *provider) Configure(_ context.Context, s sdk.Settings) []sdk.AttributeError {
 	errs := checkSettings("", s.Provider)
 	for route, rs := range s.Routes {
 		errs = append(errs, checkSettings(route, rs)...)
 	}
+	if len(errs) == 0 {
+		ep := s.Provider["endpoint"]
+		if v := s.Routes[routeWeb]["endpoint"]; v != "" {
+			ep = v
+		}
+		p.mu.Lock()
+		p.endpoint = ep
+		p.mu.Unlock()
+	}
 	return errs
 }
 
-func (provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
+func (p *provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
 	s, err := parseSettings(req.Settings)
 	if err != nil {
 		return sdk.Result{}, err
@@ -66,7 +88,8 @@ func (provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events
 	case routeCLI:
 		return reviewCLI(ctx, s, req, ev)
 	case routeWeb:
-		t, err := resolveWeb()
+		// The route's settings carry the same endpoint Configure saw.
+		t, err := resolveWeb(req.Settings["endpoint"])
 		if err != nil {
 			return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "%v", err)
 		}
@@ -84,4 +107,4 @@ func input(req sdk.ReviewRequest) string {
 	return strings.TrimRight(req.Prompt, "\r\n") + "\n\n" + req.Packet
 }
 
-func main() { sdk.Serve(provider{}) }
+func main() { sdk.Serve(&provider{}) }

@@ -61,11 +61,13 @@ var known = map[string]setting{
 	}},
 	"max_tokens":      {"cli", positive(1 << 20)},
 	"max_tool_rounds": {"cli", positive(400)},
-	// The web endpoint decides the route's admission key, and relay-host
-	// computes the key from Describe, before it sends any settings: an
-	// endpoint here would be reviewed under another endpoint's key.
-	"endpoint": {"", func(string) string {
-		return "cannot be a setting (relay-host reads the admission key before settings); set GROK2API_ENDPOINT in the environment and list it in env"
+	// The web route's grok2api tunnel (else GROK2API_ENDPOINT); it decides
+	// the route's admission key, so it must name one account unambiguously.
+	"endpoint": {"web", func(v string) string {
+		if _, err := normalizeEndpoint(v); err != nil {
+			return err.Error()
+		}
+		return ""
 	}},
 }
 
@@ -84,9 +86,7 @@ func checkSettings(route string, s map[string]string) (errs []sdk.AttributeError
 		def, ok := known[k]
 		switch {
 		case !ok:
-			errs = append(errs, sdk.AttributeError{Route: route, Attribute: k, Message: "unknown setting; grokweb takes cli_path, model, max_tokens and max_tool_rounds"})
-		case k == "endpoint":
-			errs = append(errs, sdk.AttributeError{Route: route, Attribute: k, Message: def.check("")})
+			errs = append(errs, sdk.AttributeError{Route: route, Attribute: k, Message: "unknown setting; grokweb takes cli_path, model, max_tokens, max_tool_rounds and endpoint"})
 		case route != "" && !strings.Contains(def.routes, route):
 			errs = append(errs, sdk.AttributeError{Route: route, Attribute: k, Message: "applies only to route " + def.routes})
 		case s[k] != "":

@@ -57,7 +57,7 @@ func webReview(t *testing.T, ctx context.Context, fm *fakemodel.Server, settings
 	}
 	req := testReq
 	req.Settings = settings
-	res, err := provider{}.Review(ctx, req, ev)
+	res, err := (&provider{}).Review(ctx, req, ev)
 	return res, err, ev
 }
 

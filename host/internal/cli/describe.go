@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/relay-host/relay-host/admission"
@@ -10,6 +11,7 @@ import (
 	"github.com/relay-host/relay-host/host/internal/hostlog"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/host/internal/review"
+	"github.com/relay-host/relay-host/sdk"
 )
 
 // providerView is one provider block as `providers` and `capacity` show it.
@@ -82,6 +84,14 @@ func describeOne(ctx context.Context, g *Globals, cfg *config.Config, logs *host
 	defer pl.Kill()
 	c, cancel := context.WithTimeout(ctx, review.CallTimeout)
 	defer cancel()
+	// As a review does: settings first, since facts may depend on them.
+	s := sdk.Settings{Provider: p.Settings, Routes: map[string]map[string]string{}}
+	for _, rt := range p.Routes {
+		s.Routes[rt.Name] = rt.Settings
+	}
+	if errs, err := pl.Provider.Configure(c, s); err == nil && len(errs) > 0 {
+		v.Error = fmt.Sprintf("relay.hcl setting %s rejected: %s", sc.Field(errs[0].Attribute), sc.Message(errs[0].Message))
+	}
 	d, err := pl.Provider.Describe(c)
 	if err != nil {
 		v.Error = "describe failed: " + sc.Message(err.Error())

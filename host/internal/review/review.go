@@ -251,6 +251,11 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	r.log.Debug("plugin started", "provider", prov.Name, "path", path, "pid", r.plugin.PID)
 
+	// Configure comes first: a plugin's facts may depend on its settings
+	// (grokweb's web endpoint decides its admission key).
+	if d := r.configure(ctx, prov); d != nil {
+		return d
+	}
 	desc, err := call(ctx, func(c context.Context) (sdk.Description, error) { return r.plugin.Provider.Describe(c) })
 	if err != nil {
 		if ctx.Err() != nil {
@@ -260,9 +265,6 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	if desc.Name != prov.Name {
 		r.log.Debug("plugin name differs from the provider block", "provider", prov.Name, "plugin", desc.Name)
-	}
-	if d := r.configure(ctx, prov); d != nil {
-		return d
 	}
 
 	route, dr, err := pickRoute(cfg, prov, desc, o.Route)
