@@ -29,7 +29,10 @@ func TestConformance(t *testing.T) {
 		CancelSettings: map[string]string{"base_url": slow.URL + "/v1"},
 		Env:            []string{"CONFORMANCE_KEY=sk-conformance-0123456789"},
 	})
-	if len(fast.Requests()) == 0 || len(slow.Requests()) == 0 {
-		t.Errorf("requests: %d at the answering fake, %d at the silent one; the review and cancel checks did not reach them", len(fast.Requests()), len(slow.Requests()))
+	// The review check must have reached the answering fake. (Whether the
+	// cancelled review's request reached the silent one before the cancel
+	// is a race the kit's cancellation check does not depend on.)
+	if len(fast.Requests()) == 0 {
+		t.Errorf("no request reached the answering fake: the review check did not exercise the plugin")
 	}
 }
