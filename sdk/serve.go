@@ -64,6 +64,11 @@ func Serve(p Provider) {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
+	// When the host dies, stderr is a pipe to nobody: without a handler the
+	// first log line would kill us with SIGPIPE before terminate has killed
+	// the CLIs' and our own process groups. A handled (not ignored) signal
+	// is reset for the children we exec.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	go func() {
 		s := <-sigs
 		terminate("received " + s.String())

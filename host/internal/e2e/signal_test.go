@@ -36,6 +36,18 @@ provider "fault" {
 	if len(pids) != 3 {
 		t.Fatalf("want the plugin, its sdk.Command helper and its plain os/exec helper, got %v", pids)
 	}
+	// Kill the host once it has recorded the transmission (the plugin
+	// writes its pidfile around the same moment, not after it).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if recs := e.records(); len(recs) > 0 && recs[0].Transmission == jobs.Sent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the review never recorded the transmission")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	requireGone(t, pids, 5*time.Second)
