@@ -1,14 +1,9 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,118 +15,15 @@ import (
 )
 
 // These tests run `relay-host review apireviewer` (real host, real plugin
-// process, real admission) against the fake model server of
-// providers/internal/fakemodel. Go's internal rule keeps that package out of
-// this one, so the fake runs as its own process (cmd/fakemodel) and is
-// driven through its control API.
+// process, real admission) against the fake model server (modelFake).
 
 // apiTestKey is planted in the environment; it must reach the fake and nothing
 // the user sees or relay-host stores.
 const apiTestKey = "sk-apireviewer-e2e-secret-7f3a9c"
 
-var apiFakeBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// apiFake is a fakemodel.Server in another process.
-type apiFake struct {
-	t   testing.TB
-	URL string
-}
-
-// apiFakeRequest mirrors fakemodel.Request.
-type apiFakeRequest struct {
-	Method, Path, Query string
-	Header              http.Header
-	Body                []byte
-	Format, Model       string
-	Stream              bool
-	Prompt              string
-}
-
-func startAPIFake(t testing.TB) *apiFake {
-	t.Helper()
-	apiFakeBuild.once.Do(func() {
-		apiFakeBuild.path = filepath.Join(binDir, "fakemodel")
-		out, err := exec.Command("go", "build", "-o", apiFakeBuild.path, "github.com/relay-host/relay-host/providers/internal/fakemodel/cmd/fakemodel").CombinedOutput()
-		if err != nil {
-			apiFakeBuild.err = fmt.Errorf("building fakemodel: %v\n%s", err, out)
-		}
-	})
-	if apiFakeBuild.err != nil {
-		t.Fatal(apiFakeBuild.err)
-	}
-	cmd := exec.Command(apiFakeBuild.path)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("fakemodel: %v", err)
-	}
-	return &apiFake{t: t, URL: strings.TrimSpace(line)}
-}
-
-func (f *apiFake) set(c map[string]any) {
-	f.t.Helper()
-	b, _ := json.Marshal(c)
-	res, err := http.Post(f.URL+"/_fakemodel/set", "application/json", bytes.NewReader(b))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusNoContent {
-		f.t.Fatalf("fakemodel set %s: HTTP %d", b, res.StatusCode)
-	}
-}
-
-func (f *apiFake) get(what string, v any) {
-	f.t.Helper()
-	res, err := http.Get(f.URL + "/_fakemodel/" + what)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-func (f *apiFake) SetReply(s string) { f.set(map[string]any{"reply": s}) }
-func (f *apiFake) FailWith(status int, b string) {
-	f.set(map[string]any{"fail_status": status, "fail_body": b})
-}
-func (f *apiFake) SetDelay(d time.Duration)       { f.set(map[string]any{"delay_ms": d.Milliseconds()}) }
-func (f *apiFake) SetKeepAlives(n int)            { f.set(map[string]any{"keep_alives": n}) }
-func (f *apiFake) SetDropConnection(on bool)      { f.set(map[string]any{"drop": on}) }
-func (f *apiFake) SetReleaseAt(n int)             { f.set(map[string]any{"release_at": n}) }
-func (f *apiFake) Release()                       { f.set(map[string]any{"release": true}) }
-func (f *apiFake) Requests() (r []apiFakeRequest) { f.get("requests", &r); return r }
-func (f *apiFake) MaxInFlight() (n int)           { f.get("max_in_flight", &n); return n }
-func (f *apiFake) Canned(name string) (b string) {
-	var m map[string]string
-	f.get("canned", &m)
-	if m[name] == "" {
-		f.t.Fatalf("no canned body %s", name)
-	}
-	return m[name]
-}
-
 // apiEnv is a relay-host user whose relay.hcl points every apireviewer route
 // at fake; deepseekExtra goes into the deepseek route block.
-func apiEnv(t *testing.T, fake *apiFake, deepseekExtra string) *env {
+func apiEnv(t *testing.T, fake *modelFake, deepseekExtra string) *env {
 	e := newEnv(t)
 	e.extra = []string{
 		"DEEPSEEK_API_KEY=" + apiTestKey, "GLM_API_KEY=" + apiTestKey, "LOCAL_LLM_KEY=" + apiTestKey,
@@ -177,7 +69,7 @@ func TestAPIReviewerRoutes(t *testing.T) {
 	} {
 		t.Run(tc.route, func(t *testing.T) {
 			t.Parallel()
-			fake := startAPIFake(t)
+			fake := startModelFake(t)
 			fake.SetReply("The new println is fine but untested.\n\nVerdict: REQUEST_CHANGES")
 			e := apiEnv(t, fake, "")
 			r := e.run("review", "apireviewer", "--route", tc.route)
@@ -212,7 +104,7 @@ func TestAPIReviewerRoutes(t *testing.T) {
 
 func TestAPIReviewerKeepAlives(t *testing.T) {
 	t.Parallel()
-	fake := startAPIFake(t)
+	fake := startModelFake(t)
 	fake.SetKeepAlives(5) // half a second of ": keep-alive" comments
 	e := apiEnv(t, fake, "")
 	r := e.run("review", "apireviewer", "--route", "deepseek")
@@ -238,43 +130,43 @@ func TestAPIReviewerFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		route  string
-		setup  func(f *apiFake, e *env)
+		setup  func(f *modelFake, e *env)
 		args   []string
 		code   string
 		tr     jobs.Transmission
 		inErr  string
 		noSend bool // the fake must see no request
 	}{
-		{name: "429", route: "deepseek", setup: func(f *apiFake, _ *env) { f.FailWith(429, f.Canned("OpenAIRateLimit")) },
+		{name: "429", route: "deepseek", setup: func(f *modelFake, _ *env) { f.FailWith(429, f.Canned("OpenAIRateLimit")) },
 			code: "usage_limited", tr: jobs.Sent, inErr: "Rate limit reached"},
-		{name: "401", route: "deepseek", setup: func(f *apiFake, _ *env) { f.FailWith(401, f.Canned("OpenAIAuth")) },
+		{name: "401", route: "deepseek", setup: func(f *modelFake, _ *env) { f.FailWith(401, f.Canned("OpenAIAuth")) },
 			code: "not_authenticated", tr: jobs.Sent, inErr: "DEEPSEEK_API_KEY"},
-		{name: "402", route: "deepseek", setup: func(f *apiFake, _ *env) { f.FailWith(402, f.Canned("DeepSeekInsufficientBalance")) },
+		{name: "402", route: "deepseek", setup: func(f *modelFake, _ *env) { f.FailWith(402, f.Canned("DeepSeekInsufficientBalance")) },
 			code: "insufficient_balance", tr: jobs.Sent, inErr: "Insufficient Balance"},
-		{name: "503", route: "deepseek", setup: func(f *apiFake, _ *env) { f.FailWith(503, `{"error":{"message":"overloaded"}}`) },
+		{name: "503", route: "deepseek", setup: func(f *modelFake, _ *env) { f.FailWith(503, `{"error":{"message":"overloaded"}}`) },
 			code: "provider_unavailable", tr: jobs.Sent, inErr: "overloaded"},
-		{name: "glm 1113 in a 429", route: "glm", setup: func(f *apiFake, _ *env) { f.FailWith(429, f.Canned("GLMNoBalance")) },
+		{name: "glm 1113 in a 429", route: "glm", setup: func(f *modelFake, _ *env) { f.FailWith(429, f.Canned("GLMNoBalance")) },
 			code: "insufficient_balance", tr: jobs.Sent, inErr: "1113"},
-		{name: "glm 1302 in a 200", route: "glm", setup: func(f *apiFake, _ *env) { f.FailWith(200, f.Canned("GLMRateLimit")) },
+		{name: "glm 1302 in a 200", route: "glm", setup: func(f *modelFake, _ *env) { f.FailWith(200, f.Canned("GLMRateLimit")) },
 			code: "usage_limited", tr: jobs.Sent, inErr: "1302"},
-		{name: "dropped", route: "deepseek", setup: func(f *apiFake, _ *env) { f.SetDropConnection(true) },
+		{name: "dropped", route: "deepseek", setup: func(f *modelFake, _ *env) { f.SetDropConnection(true) },
 			code: "provider_unavailable", tr: jobs.Sent, inErr: "dropped the connection"},
-		{name: "empty answer", route: "custom", setup: func(f *apiFake, _ *env) { f.SetReply("") },
+		{name: "empty answer", route: "custom", setup: func(f *modelFake, _ *env) { f.SetReply("") },
 			code: "bad_output", tr: jobs.Sent, inErr: "empty answer"},
-		{name: "timeout", route: "deepseek", setup: func(f *apiFake, _ *env) { f.SetDelay(time.Hour) }, args: []string{"--timeout", "2s"},
+		{name: "timeout", route: "deepseek", setup: func(f *modelFake, _ *env) { f.SetDelay(time.Hour) }, args: []string{"--timeout", "2s"},
 			code: "timeout", tr: jobs.Sent},
-		{name: "refused", route: "deepseek", setup: func(f *apiFake, e *env) {
+		{name: "refused", route: "deepseek", setup: func(f *modelFake, e *env) {
 			e.extra = append(e.extra, "DEEPSEEK_BASE_URL="+apiClosedURL(t))
 		}, code: "provider_unavailable", tr: jobs.Sent, inErr: "connection refused", noSend: true},
-		{name: "no key", route: "glm", setup: func(f *apiFake, e *env) { e.extra = append(e.extra, "GLM_API_KEY=") },
+		{name: "no key", route: "glm", setup: func(f *modelFake, e *env) { e.extra = append(e.extra, "GLM_API_KEY=") },
 			code: "not_authenticated", tr: jobs.NotSent, inErr: "GLM_API_KEY is not set", noSend: true},
-		{name: "custom key not passed", route: "custom", setup: func(f *apiFake, e *env) {
+		{name: "custom key not passed", route: "custom", setup: func(f *modelFake, e *env) {
 			// The variable is set for relay-host but not listed in env, so
 			// the plugin never gets it.
 			cfg, _ := os.ReadFile(filepath.Join(e.home, ".config", "relay", "relay.hcl"))
 			e.config(strings.Replace(string(cfg), `"LOCAL_LLM_KEY",`, "", 1))
 		}, code: "not_authenticated", tr: jobs.NotSent, inErr: "listed in env", noSend: true},
-		{name: "custom unconfigured", route: "custom", setup: func(f *apiFake, e *env) {
+		{name: "custom unconfigured", route: "custom", setup: func(f *modelFake, e *env) {
 			cfg, _ := os.ReadFile(filepath.Join(e.home, ".config", "relay", "relay.hcl"))
 			e.config(strings.Replace(string(cfg), f.URL+"/v1", "", 1))
 		}, code: "config_invalid", tr: jobs.NotSent, inErr: "no base_url", noSend: true},
@@ -282,7 +174,7 @@ func TestAPIReviewerFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := startAPIFake(t)
+			fake := startModelFake(t)
 			e := apiEnv(t, fake, "")
 			tt.setup(fake, e)
 			r := e.run(append([]string{"review", "apireviewer", "--route", tt.route}, tt.args...)...)
@@ -340,7 +232,7 @@ func TestAPIReviewerAdmission(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fake := startAPIFake(t)
+			fake := startModelFake(t)
 			fake.SetDelay(time.Hour)
 			e := apiEnv(t, fake, "")
 			if tc.cap != "" {
@@ -408,7 +300,7 @@ func TestAPIReviewerWait(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fake := startAPIFake(t)
+			fake := startModelFake(t)
 			if tc.limit == 6 {
 				fake.SetDelay(20 * time.Second)
 				fake.SetReleaseAt(6)

@@ -2,11 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,8 +16,8 @@ import (
 )
 
 // These tests run the real provider CLIs (installed by
-// providers/install-clis.sh) through `relay-host review`, against a fake
-// model server on 127.0.0.1, each with a throwaway state directory.
+// providers/install-clis.sh) through `relay-host review`, against the fake
+// model server (modelFake), each with a throwaway state directory.
 
 // cliConfig is relay.hcl for one CLI provider: its env list and cli_path.
 func cliConfig(provider, cliPath string, env ...string) string {
@@ -57,31 +53,6 @@ func (e *env) startEnv(extra []string, args ...string) <-chan result {
 	ch := make(chan result, 1)
 	go func() { ch <- e.runEnv(extra, args...) }()
 	return ch
-}
-
-// waitRequests waits until the fake has received n model requests (a
-// bound, not a timing assertion).
-func waitRequests(t *testing.T, fake *fakeModel, format string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for modelRequests(fake, format) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the fake received %d %s requests, want %d", modelRequests(fake, format), format, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// modelRequests counts the fake's requests in one wire format (the CLIs
-// also send HEAD / and such).
-func modelRequests(fake *fakeModel, format string) int {
-	n := 0
-	for _, r := range fake.Requests() {
-		if r.Format == format {
-			n++
-		}
-	}
-	return n
 }
 
 // procWatch collects, while a run lasts, every process whose environment
@@ -157,7 +128,7 @@ func checkNoLeak(t *testing.T, e *env, r result, secrets ...string) {
 // claudeEnv is a test env with a fake model and a claude provider block.
 type claudeEnv struct {
 	*env
-	fake *fakeModel
+	fake *modelFake
 	cfg  string // CLAUDE_CONFIG_DIR
 	key  string
 }
@@ -165,7 +136,7 @@ type claudeEnv struct {
 func newClaudeEnv(t *testing.T) *claudeEnv {
 	cli := requireCLI(t, "claude")
 	e := newEnv(t)
-	c := &claudeEnv{env: e, fake: newFakeModel(t), cfg: filepath.Join(e.root, "claude-config"), key: "sk-ant-e2e-DUMMY-" + strconv.Itoa(os.Getpid())}
+	c := &claudeEnv{env: e, fake: startModelFake(t), cfg: filepath.Join(e.root, "claude-config"), key: "sk-ant-e2e-DUMMY-" + strconv.Itoa(os.Getpid())}
 	e.config(cliConfig("claude", cli, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CONFIG_DIR"))
 	e.extra = []string{"ANTHROPIC_BASE_URL=" + c.fake.URL, "ANTHROPIC_API_KEY=" + c.key, "CLAUDE_CONFIG_DIR=" + c.cfg}
 	return c
@@ -196,10 +167,11 @@ func TestClaudeReview(t *testing.T) {
 		if q.Format != formatAnthropic {
 			continue
 		}
-		if strings.Contains(q.Prompt, `println(\"hi\")`) || strings.Contains(q.Prompt, `println("hi")`) {
+		body := string(q.Body) // the whole request, not only its prompt text
+		if strings.Contains(body, `println(\"hi\")`) || strings.Contains(body, `println("hi")`) {
 			sent = true
 		}
-		if strings.Contains(q.Prompt, "e2e-repo-instructions") {
+		if strings.Contains(body, "e2e-repo-instructions") {
 			t.Error("the reviewed repository's CLAUDE.md reached the model")
 		}
 	}
@@ -229,7 +201,7 @@ func gitStatus(t *testing.T, e *env) string {
 func TestClaudeRateLimit(t *testing.T) {
 	t.Parallel()
 	c := newClaudeEnv(t)
-	c.fake.FailWith(429, anthropicRateLimit)
+	c.fake.FailWith(429, c.fake.Canned("AnthropicRateLimit"))
 	r := c.run("review", "claude", "--timeout", "40s")
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
@@ -339,111 +311,4 @@ func TestClaudeSharedConfigDir(t *testing.T) {
 	if n := c.active("claude", "subscription"); n != 0 {
 		t.Errorf("%d slots held after the runs", n)
 	}
-}
-
-// fakeModel is a minimal fake of the two model APIs the CLIs call, on
-// 127.0.0.1: Anthropic Messages (POST /v1/messages, SSE) and Gemini
-// (POST /v1beta/models/{m}:streamGenerateContent?alt=sse). It is local to
-// these tests because providers/internal/fakemodel, the shared fake, is
-// not importable from host/ (Go's internal rule).
-type fakeModel struct {
-	URL   string
-	mu    sync.Mutex
-	reqs  []fakeRequest
-	delay time.Duration
-	fail  int // HTTP status to answer with; 0 = a normal answer
-	body  string
-}
-
-type fakeRequest struct {
-	Format string // formatAnthropic, formatGemini or "" (other paths)
-	Path   string
-	Header http.Header
-	Prompt string // the raw request body
-}
-
-const (
-	formatAnthropic = "anthropic"
-	formatGemini    = "gemini"
-
-	fakeReply = "Looks fine.\n\nVerdict: APPROVE"
-
-	anthropicRateLimit = `{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed the rate limit for your organization of 50 requests per minute."}}`
-	geminiRateLimit    = `{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}`
-)
-
-func newFakeModel(t testing.TB) *fakeModel {
-	f := &fakeModel{}
-	srv := httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(srv.Close)
-	f.URL = srv.URL
-	return f
-}
-
-// FailWith makes every request answer status with body.
-func (f *fakeModel) FailWith(status int, body string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail, f.body = status, body
-}
-
-// SetDelay makes every answer wait d (or until the client goes away).
-func (f *fakeModel) SetDelay(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.delay = d
-}
-
-func (f *fakeModel) Requests() []fakeRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]fakeRequest(nil), f.reqs...)
-}
-
-func (f *fakeModel) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	format := ""
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/v1/messages":
-		format = formatAnthropic
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1beta/models/"):
-		format = formatGemini
-	}
-	f.mu.Lock()
-	f.reqs = append(f.reqs, fakeRequest{Format: format, Path: r.URL.Path, Header: r.Header.Clone(), Prompt: string(body)})
-	delay, fail, failBody := f.delay, f.fail, f.body
-	f.mu.Unlock()
-	if format == "" {
-		return // HEAD / and the like: 200, empty
-	}
-	select {
-	case <-time.After(delay):
-	case <-r.Context().Done():
-		return
-	}
-	if fail != 0 {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(fail)
-		io.WriteString(w, failBody)
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	text, _ := json.Marshal(fakeReply)
-	if format == formatGemini {
-		model := strings.TrimPrefix(r.URL.Path, "/v1beta/models/")
-		model, _, _ = strings.Cut(model, ":")
-		fmt.Fprintf(w, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":%s}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":12,\"candidatesTokenCount\":5,\"totalTokenCount\":17},\"modelVersion\":%q}\n\n", text, model)
-		return
-	}
-	var req struct {
-		Model string `json:"model"`
-	}
-	json.Unmarshal(body, &req)
-	ev := func(name, data string) { fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data) }
-	ev("message_start", fmt.Sprintf(`{"type":"message_start","message":{"id":"msg_e2e","type":"message","role":"assistant","model":%q,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}`, req.Model))
-	ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
-	ev("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%s}}`, text))
-	ev("content_block_stop", `{"type":"content_block_stop","index":0}`)
-	ev("message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":7}}`)
-	ev("message_stop", `{"type":"message_stop"}`)
 }

@@ -15,7 +15,7 @@ import (
 // geminiEnv is a test env with a fake model and a gemini provider block.
 type geminiEnv struct {
 	*env
-	fake    *fakeModel
+	fake    *modelFake
 	cliHome string // GEMINI_CLI_HOME; the state dir is its .gemini
 	key     string
 }
@@ -23,7 +23,7 @@ type geminiEnv struct {
 func newGeminiEnv(t *testing.T) *geminiEnv {
 	cli := requireCLI(t, "gemini")
 	e := newEnv(t)
-	g := &geminiEnv{env: e, fake: newFakeModel(t), cliHome: filepath.Join(e.root, "gemini-home"), key: "gemini-e2e-DUMMY-" + strconv.Itoa(os.Getpid())}
+	g := &geminiEnv{env: e, fake: startModelFake(t), cliHome: filepath.Join(e.root, "gemini-home"), key: "gemini-e2e-DUMMY-" + strconv.Itoa(os.Getpid())}
 	e.config(cliConfig("gemini", cli, "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_CLI_HOME", "GEMINI_CONFIG_DIR"))
 	e.extra = []string{"GOOGLE_GEMINI_BASE_URL=" + g.fake.URL, "GEMINI_API_KEY=" + g.key, "GEMINI_CLI_HOME=" + g.cliHome}
 	return g
@@ -57,10 +57,11 @@ func TestGeminiReview(t *testing.T) {
 		if q.Format != formatGemini {
 			continue
 		}
-		if strings.Contains(q.Prompt, `println(\"hi\")`) {
+		body := string(q.Body) // the whole request, not only its prompt text
+		if strings.Contains(body, `println(\"hi\")`) {
 			sent = true
 		}
-		if strings.Contains(q.Prompt, "e2e-repo-instructions") {
+		if strings.Contains(body, "e2e-repo-instructions") {
 			t.Error("the reviewed repository's GEMINI.md reached the model")
 		}
 		if k := q.Header.Get("X-Goog-Api-Key"); k != g.key {
@@ -94,7 +95,7 @@ func TestGeminiReview(t *testing.T) {
 func TestGeminiRateLimit(t *testing.T) {
 	t.Parallel()
 	g := newGeminiEnv(t)
-	g.fake.FailWith(429, geminiRateLimit)
+	g.fake.FailWith(429, g.fake.Canned("GeminiRateLimit"))
 	r := g.run("review", "gemini", "--timeout", "40s")
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)

@@ -40,12 +40,13 @@ provider "grokweb" {
 
 type grokwebEnv struct {
 	*env
-	fm *kgChatFake
+	fm *modelFake
 }
 
 func newGrokwebEnv(t *testing.T) *grokwebEnv {
 	t.Helper()
-	g := &grokwebEnv{env: newEnv(t), fm: newKGChatFake(t)}
+	g := &grokwebEnv{env: newEnv(t), fm: startModelFake(t)}
+	requireOnlyPath(t, g.fm, "/v1/chat/completions")
 	g.extra = []string{"TMPDIR=" + g.root}
 	g.config(grokwebConfig(""))
 	return g
@@ -75,7 +76,7 @@ func TestGrokwebWebReview(t *testing.T) {
 		t.Errorf("record: status %s, transmission %s, verdict %s, route %s, model %q", rec.Status, rec.Transmission, rec.Verdict, rec.Route, rec.Model)
 	}
 	reqs := g.fm.Requests()
-	if len(reqs) != 1 || reqs[0].Auth != "Bearer "+grokwebAPIKey || !strings.Contains(reqs[0].Prompt, `println("hi")`) {
+	if len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "Bearer "+grokwebAPIKey || !strings.Contains(reqs[0].Prompt, `println("hi")`) {
 		t.Fatalf("requests: %+v", reqs)
 	}
 	g.noLeak(t, r)
@@ -85,12 +86,13 @@ func TestGrokwebWebErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		status int
-		body   string
+		body   string // or canned, a fakemodel canned body's name
+		canned string
 		down   bool
 		code   string
 	}{
-		{name: "rate-limited", status: 429, body: kgRateLimit, code: "usage_limited"},
-		{name: "key-refused", status: 401, body: kgAuthFail, code: "not_authenticated"},
+		{name: "rate-limited", status: 429, canned: "OpenAIRateLimit", code: "usage_limited"},
+		{name: "key-refused", status: 401, canned: "OpenAIAuth", code: "not_authenticated"},
 		{name: "server-error", status: 500, body: `{"detail":"Internal Server Error"}`, code: "provider_unavailable"},
 		{name: "tunnel-down", down: true, code: "provider_unavailable"},
 	}
@@ -101,6 +103,8 @@ func TestGrokwebWebErrors(t *testing.T) {
 			endpoint := g.fm.URL
 			if tt.down {
 				endpoint = "http://127.0.0.1:1"
+			} else if tt.canned != "" {
+				g.fm.FailWith(tt.status, g.fm.Canned(tt.canned))
 			} else {
 				g.fm.FailWith(tt.status, tt.body)
 			}
@@ -159,7 +163,7 @@ func TestGrokwebWebManagedHome(t *testing.T) {
 		t.Fatalf("providers does not list the web route:\n%s\n%s", r.stdout, r.stderr)
 	}
 	r = kgRun(g.env, extra, "review", "grokweb", "--route", "web")
-	if r.code != 0 || len(g.fm.Requests()) != 1 || g.fm.Requests()[0].Auth != "" {
+	if r.code != 0 || len(g.fm.Requests()) != 1 || g.fm.Requests()[0].Header.Get("Authorization") != "" {
 		t.Fatalf("exit %d, %d requests (auth %v)\nstderr: %s", r.code, len(g.fm.Requests()), g.fm.Requests(), r.stderr)
 	}
 	g.noLeak(t, r, home)
@@ -186,7 +190,7 @@ func TestGrokwebWebConcurrency(t *testing.T) {
 			g := newGrokwebEnv(t)
 			g.fm.Hold() // the first review stays mid-call until Release
 			first := kgStart(t, g.env, g.webEnv(g.fm.URL, tt.adminA), "review", "grokweb", "--route", "web")
-			g.fm.waitRequests(t, 1)
+			waitRequests(t, g.fm, "", 1)
 
 			// Another spelling of the same endpoint.
 			other := strings.Replace(g.fm.URL, "http://", "HTTP://", 1) + "/v1/"
@@ -250,7 +254,7 @@ func TestGrokwebCLIReview(t *testing.T) {
 		t.Errorf("record: status %s, transmission %s, verdict %s, review %q", rec.Status, rec.Transmission, rec.Verdict, rec.Review)
 	}
 	reqs := g.fm.Requests()
-	if len(reqs) != 1 || reqs[0].Auth != "Bearer "+grokwebXAIKey || reqs[0].MaxTokens != 8192 || reqs[0].Model != "grok-e2e" || !strings.Contains(reqs[0].Prompt, `println("hi")`) {
+	if len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "Bearer "+grokwebXAIKey || reqs[0].MaxTokens != 8192 || reqs[0].Model != "grok-e2e" || !strings.Contains(reqs[0].Prompt, `println("hi")`) {
 		t.Fatalf("requests: %+v", reqs)
 	}
 	// grok ran in a scratch dir: nothing appeared in the repository, and no
@@ -269,7 +273,7 @@ func TestGrokwebCLIErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		status int
-		body   string
+		canned string // a fakemodel canned body's name
 		env    []string
 		big    bool
 		budget string
@@ -277,8 +281,8 @@ func TestGrokwebCLIErrors(t *testing.T) {
 		code   string
 		tr     jobs.Transmission
 	}{
-		{name: "rate-limited", status: 429, body: kgRateLimit, exit: 3, code: "usage_limited", tr: jobs.Sent},
-		{name: "key-refused", status: 401, body: kgAuthFail, exit: 3, code: "not_authenticated", tr: jobs.Sent},
+		{name: "rate-limited", status: 429, canned: "OpenAIRateLimit", exit: 3, code: "usage_limited", tr: jobs.Sent},
+		{name: "key-refused", status: 401, canned: "OpenAIAuth", exit: 3, code: "not_authenticated", tr: jobs.Sent},
 		{name: "no-key", env: []string{"GROK_API_KEY="}, exit: 3, code: "not_authenticated", tr: jobs.NotSent},
 		{name: "over-budget", big: true, exit: 2, code: "source_packet_too_large", tr: jobs.NotSent},
 		{name: "over-argv-limit", big: true, budget: `budget = "1MiB"`, exit: 3, code: "config_invalid", tr: jobs.NotSent},
@@ -293,7 +297,7 @@ func TestGrokwebCLIErrors(t *testing.T) {
 			}
 			g.config(cfg)
 			if tt.status != 0 {
-				g.fm.FailWith(tt.status, tt.body)
+				g.fm.FailWith(tt.status, g.fm.Canned(tt.canned))
 			}
 			if tt.big {
 				g.write("big.txt", strings.Repeat("a line of text in a large change\n", 4000)) // ~130 KiB
@@ -324,7 +328,7 @@ func TestGrokwebCLITimeout(t *testing.T) {
 	g.config(grokwebConfig(fmt.Sprintf("cli_path = %q", grok)))
 	g.fm.Hold() // the model never answers
 	wait := kgStart(t, g.env, g.grokEnv(), "review", "grokweb", "--route", "cli", "--timeout", "4s")
-	g.fm.waitRequests(t, 1)
+	waitRequests(t, g.fm, "", 1)
 	pids := procsWithCwdUnder(g.root)
 	if len(pids) == 0 {
 		t.Fatal("no process runs in a scratch dir under TMPDIR while grok waits for the model")

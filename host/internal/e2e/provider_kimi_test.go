@@ -2,11 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,124 +18,7 @@ import (
 // The real Kimi CLI (a Python package) cannot be installed here; these
 // tests drive relay-provider-kimi against providers/kimi/testdata/kimi, a
 // stand-in that mimics `kimi --print` (flags, stdin, stream-json, exit codes
-// 0/1/75, its share dir) and talks to a fake model on 127.0.0.1.
-
-// kgChatFake is a minimal OpenAI-compatible chat completions server (JSON,
-// no streaming) for the kimi and grokweb tests. providers/internal/fakemodel
-// is the full fake, but Go's internal rule keeps it out of host/.
-type kgChatFake struct {
-	URL string
-
-	mu     sync.Mutex
-	reply  string
-	status int
-	body   string
-	hold   chan struct{} // non-nil: requests wait until it is closed
-	reqs   []kgChatRequest
-}
-
-type kgChatRequest struct {
-	Path, Auth, Model, Prompt string
-	MaxTokens                 int
-}
-
-// Error bodies as OpenAI-compatible services send them.
-const (
-	kgRateLimit = `{"error":{"message":"Rate limit reached for requests. Please try again later.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`
-	kgAuthFail  = `{"error":{"message":"Incorrect API key provided.","type":"authentication_error","param":null,"code":"invalid_api_key"}}`
-)
-
-func newKGChatFake(t *testing.T) *kgChatFake {
-	f := &kgChatFake{reply: "Looks fine.\n\nVerdict: APPROVE"}
-	srv := httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(func() { f.Release(); srv.CloseClientConnections(); srv.Close() })
-	f.URL = srv.URL
-	return f
-}
-
-func (f *kgChatFake) SetReply(s string) { f.mu.Lock(); f.reply = s; f.mu.Unlock() }
-
-// FailWith answers every request with status and body.
-func (f *kgChatFake) FailWith(status int, body string) {
-	f.mu.Lock()
-	f.status, f.body = status, body
-	f.mu.Unlock()
-}
-
-// Hold keeps every request in flight (after recording it) until Release:
-// a review is provably mid-call while a test looks at the others.
-func (f *kgChatFake) Hold() { f.mu.Lock(); f.hold = make(chan struct{}); f.mu.Unlock() }
-
-func (f *kgChatFake) Release() {
-	f.mu.Lock()
-	if f.hold != nil {
-		close(f.hold)
-		f.hold = nil
-	}
-	f.mu.Unlock()
-}
-
-func (f *kgChatFake) Requests() []kgChatRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]kgChatRequest(nil), f.reqs...)
-}
-
-// waitRequests waits (boundedly, not a timing assertion) for n requests.
-func (f *kgChatFake) waitRequests(t *testing.T, n int) {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); len(f.Requests()) < n; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d requests reached the fake model", len(f.Requests()), n)
-		}
-	}
-}
-
-func (f *kgChatFake) serve(w http.ResponseWriter, r *http.Request) {
-	data, _ := io.ReadAll(r.Body)
-	var b struct {
-		Model     string `json:"model"`
-		MaxTokens int    `json:"max_tokens"`
-		Messages  []struct {
-			Role    string `json:"role"`
-			Content any    `json:"content"`
-		} `json:"messages"`
-	}
-	json.Unmarshal(data, &b)
-	var prompt []string
-	for _, m := range b.Messages {
-		if s, ok := m.Content.(string); ok && m.Role != "assistant" {
-			prompt = append(prompt, s)
-		}
-	}
-	f.mu.Lock()
-	f.reqs = append(f.reqs, kgChatRequest{Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Model: b.Model, Prompt: strings.Join(prompt, "\n"), MaxTokens: b.MaxTokens})
-	reply, status, body, hold := f.reply, f.status, f.body, f.hold
-	f.mu.Unlock()
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Path != "/v1/chat/completions" {
-		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, `{"error":{"message":"no route"}}`)
-		return
-	}
-	if status != 0 {
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-		return
-	}
-	json.NewEncoder(w).Encode(map[string]any{
-		"id": "chatcmpl-e2e", "object": "chat.completion", "created": 1700000000, "model": b.Model,
-		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": reply}}},
-		"usage":   map[string]any{"prompt_tokens": len(data) / 4, "completion_tokens": len(reply) / 4, "total_tokens": (len(data) + len(reply)) / 4},
-	})
-}
+// 0/1/75, its share dir) and talks to the fake model (modelFake).
 
 var (
 	kimiStandInOnce sync.Once
@@ -167,7 +46,7 @@ const kimiTestKey = "sk-kimi-e2e-secret-4242"
 
 type kimiEnv struct {
 	*env
-	fm    *kgChatFake
+	fm    *modelFake
 	share string
 }
 
@@ -175,7 +54,8 @@ type kimiEnv struct {
 // throwaway share dir and a key for the fake model.
 func newKimiEnv(t *testing.T) *kimiEnv {
 	t.Helper()
-	ke := &kimiEnv{env: newEnv(t), fm: newKGChatFake(t)}
+	ke := &kimiEnv{env: newEnv(t), fm: startModelFake(t)}
+	requireOnlyPath(t, ke.fm, "/v1/chat/completions")
 	ke.share = filepath.Join(ke.root, "kimi-share")
 	ke.extra = []string{"KIMI_SHARE_DIR=" + ke.share, "KIMI_API_KEY=" + kimiTestKey,
 		"KIMI_BASE_URL=" + ke.fm.URL + "/v1", "KIMI_MODEL_NAME=kimi-e2e", "TMPDIR=" + ke.root}
@@ -280,8 +160,8 @@ func TestKimiErrors(t *testing.T) {
 		code  string
 		tr    jobs.Transmission
 	}{
-		{"rate-limited", func(ke *kimiEnv) []string { ke.fm.FailWith(429, kgRateLimit); return nil }, "usage_limited", jobs.Sent},
-		{"key-refused", func(ke *kimiEnv) []string { ke.fm.FailWith(401, kgAuthFail); return nil }, "not_authenticated", jobs.Sent},
+		{"rate-limited", func(ke *kimiEnv) []string { ke.fm.FailWith(429, ke.fm.Canned("OpenAIRateLimit")); return nil }, "usage_limited", jobs.Sent},
+		{"key-refused", func(ke *kimiEnv) []string { ke.fm.FailWith(401, ke.fm.Canned("OpenAIAuth")); return nil }, "not_authenticated", jobs.Sent},
 		{"unavailable", func(ke *kimiEnv) []string { ke.fm.FailWith(503, `{"error":{"message":"overloaded"}}`); return nil }, "provider_unavailable", jobs.Sent},
 		{"failed", func(ke *kimiEnv) []string { ke.fm.FailWith(400, `{"error":{"message":"bad request"}}`); return nil }, "review_failed", jobs.Sent},
 		{"never-set-up", func(ke *kimiEnv) []string { return []string{"KIMI_API_KEY="} }, "not_authenticated", jobs.NotSent},

@@ -35,6 +35,7 @@ type Control struct {
 	KeepAlives *int   `json:"keep_alives,omitempty"`
 	Drop       *bool  `json:"drop,omitempty"`
 	ReleaseAt  *int   `json:"release_at,omitempty"`
+	Hold       bool   `json:"hold,omitempty"`
 	// Release runs last.
 	Release bool `json:"release,omitempty"`
 }
@@ -76,6 +77,9 @@ func (s *Server) Apply(c Control) {
 	}
 	if c.ReleaseAt != nil {
 		s.SetReleaseAt(*c.ReleaseAt)
+	}
+	if c.Hold {
+		s.Hold()
 	}
 	if c.Release {
 		s.Release()

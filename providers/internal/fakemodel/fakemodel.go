@@ -62,6 +62,7 @@ type Server struct {
 	delay       time.Duration
 	keepAlives  int
 	drop        bool
+	hold        bool
 	requests    []Request
 	inFlight    int
 	maxInFlight int
@@ -86,6 +87,8 @@ type Request struct {
 	// Prompt is all system and user text of the request, concatenated in
 	// order and separated by newlines.
 	Prompt string
+	// MaxTokens is the body's max_tokens (Anthropic, OpenAI); 0 if absent.
+	MaxTokens int
 }
 
 // New starts a fake on 127.0.0.1 and closes it when the test ends.
@@ -140,7 +143,7 @@ func (s *Server) FailNext(n int, status int, body string) {
 func (s *Server) Clear() {
 	s.mu.Lock()
 	s.failAll, s.failStatus, s.failBody, s.failNext = false, 0, "", 0
-	s.delay, s.keepAlives, s.drop, s.releaseAt = 0, 0, false, 0
+	s.delay, s.keepAlives, s.drop, s.releaseAt, s.hold = 0, 0, false, 0, false
 	s.mu.Unlock()
 }
 
@@ -148,12 +151,18 @@ func (s *Server) Clear() {
 // A client that disconnects ends the wait.
 func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
 
-// Release ends the delay of every request waiting now and sets the delay
-// to zero, so a test can hold requests with SetDelay and let them go when
-// it has seen what it waits for.
+// Hold makes every request wait, after it is recorded and before the
+// first byte of its answer, until Release (or Clear, for requests that
+// arrive later) or until its client disconnects: a test can keep a call
+// provably in flight for as long as it needs, with no timing.
+func (s *Server) Hold() { s.mu.Lock(); s.hold = true; s.mu.Unlock() }
+
+// Release ends the delay or hold of every request waiting now and sets the
+// delay to zero and ends Hold, so a test can hold requests with SetDelay or
+// Hold and let them go when it has seen what it waits for.
 func (s *Server) Release() {
 	s.mu.Lock()
-	s.delay = 0
+	s.delay, s.hold = 0, false
 	s.releaseLocked()
 	s.mu.Unlock()
 }
@@ -201,6 +210,7 @@ type plan struct {
 	status       int
 	body         string
 	delay        time.Duration
+	hold         bool
 	keepAlives   int
 	drop         bool
 }
@@ -224,7 +234,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.releaseAt > 0 && s.inFlight >= s.releaseAt {
 		s.releaseLocked()
 	}
-	p := plan{reply: s.reply, model: s.model, delay: s.delay, keepAlives: s.keepAlives, drop: s.drop}
+	p := plan{reply: s.reply, model: s.model, delay: s.delay, hold: s.hold, keepAlives: s.keepAlives, drop: s.drop}
 	switch {
 	case s.failAll:
 		p.fail, p.status, p.body = true, s.failStatus, s.failBody
@@ -242,7 +252,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		p.model = "fake-model"
 	}
 	ctx := r.Context()
-	if !wait(ctx, p.delay, release) {
+	if p.hold {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	} else if !wait(ctx, p.delay, release) {
 		return
 	}
 	if p.fail {

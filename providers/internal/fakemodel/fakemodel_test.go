@@ -534,3 +534,50 @@ func TestReleaseAndControl(t *testing.T) {
 		t.Errorf("canned %v", canned)
 	}
 }
+
+// TestHold: a held request stays in flight until Release, however long;
+// Hold comes through the control API too.
+func TestHold(t *testing.T) {
+	s := New(t)
+	if res := post(t, s.URL+"/_fakemodel/set", nil, `{"hold":true}`); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("set hold: %d", res.StatusCode)
+	}
+	done := make(chan int, 1)
+	go func() {
+		res, err := http.Post(s.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","max_tokens":8192,"messages":[]}`))
+		if err != nil {
+			done <- 0
+			return
+		}
+		res.Body.Close()
+		done <- res.StatusCode
+	}()
+	for deadline := time.Now().Add(10 * time.Second); len(s.Requests()) < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("request never arrived")
+		}
+	}
+	select {
+	case code := <-done:
+		t.Fatalf("a held request was answered (%d)", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if n := s.MaxInFlight(); n != 1 {
+		t.Errorf("in flight %d, want 1", n)
+	}
+	s.Release()
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Errorf("after Release: status %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Release did not end the hold")
+	}
+	if res := post(t, s.URL+"/v1/messages", nil, `{"model":"m","max_tokens":1024,"messages":[]}`); res.StatusCode != 200 {
+		t.Errorf("after Release, a new request: %d", res.StatusCode)
+	}
+	if r := s.Requests(); r[0].MaxTokens != 8192 || r[1].MaxTokens != 1024 {
+		t.Errorf("max_tokens recorded %d, %d; want 8192, 1024", r[0].MaxTokens, r[1].MaxTokens)
+	}
+}

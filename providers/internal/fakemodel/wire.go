@@ -11,16 +11,17 @@ func parse(req *Request) {
 	case req.Path == "/v1/messages":
 		req.Format = FormatAnthropic
 		var b struct {
-			Model    string          `json:"model"`
-			Stream   bool            `json:"stream"`
-			System   json.RawMessage `json:"system"`
-			Messages []struct {
+			Model     string          `json:"model"`
+			Stream    bool            `json:"stream"`
+			MaxTokens int             `json:"max_tokens"`
+			System    json.RawMessage `json:"system"`
+			Messages  []struct {
 				Role    string          `json:"role"`
 				Content json.RawMessage `json:"content"`
 			} `json:"messages"`
 		}
 		json.Unmarshal(req.Body, &b)
-		req.Model, req.Stream = b.Model, b.Stream
+		req.Model, req.Stream, req.MaxTokens = b.Model, b.Stream, b.MaxTokens
 		texts := blockTexts(b.System)
 		for _, m := range b.Messages {
 			if m.Role == "user" {
@@ -66,15 +67,16 @@ func parse(req *Request) {
 	case req.Path == "/v1/chat/completions" || req.Path == "/chat/completions" || req.Path == "/api/paas/v4/chat/completions":
 		req.Format = FormatOpenAI
 		var b struct {
-			Model    string `json:"model"`
-			Stream   bool   `json:"stream"`
-			Messages []struct {
+			Model     string `json:"model"`
+			Stream    bool   `json:"stream"`
+			MaxTokens int    `json:"max_tokens"`
+			Messages  []struct {
 				Role    string          `json:"role"`
 				Content json.RawMessage `json:"content"`
 			} `json:"messages"`
 		}
 		json.Unmarshal(req.Body, &b)
-		req.Model, req.Stream = b.Model, b.Stream
+		req.Model, req.Stream, req.MaxTokens = b.Model, b.Stream, b.MaxTokens
 		var texts []string
 		for _, m := range b.Messages {
 			if m.Role == "system" || m.Role == "developer" || m.Role == "user" {
