@@ -31,7 +31,6 @@ func TestFingerprint(t *testing.T) {
 // attempt is a shorthand record for resend cases.
 type attempt struct {
 	id    string
-	fp    string
 	st    Status
 	tx    Transmission
 	at    int // minutes after t0

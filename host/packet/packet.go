@@ -608,8 +608,6 @@ func (b *builder) taintCopies(changes []change, tracked, untracked []string, exc
 	return nil
 }
 
-func zeroID(n int) string { return strings.Repeat("0", n) }
-
 // fileBlobID is the git blob id of a working-tree file (a symlink's target
 // text for a symlink), or "" if it is missing or not a file. The content is
 // streamed, so a huge file costs no memory.

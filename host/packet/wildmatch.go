@@ -41,10 +41,6 @@ func dowild(p, text string, pathname bool) int {
 			if pi >= len(p) || tch != p[pi] {
 				return wmNoMatch
 			}
-		default:
-			if tch != pch {
-				return wmNoMatch
-			}
 		case '?':
 			if pathname && tch == '/' {
 				return wmNoMatch
@@ -190,6 +186,10 @@ func dowild(p, text string, pathname bool) int {
 				}
 			}
 			if matched == negated || (pathname && tch == '/') {
+				return wmNoMatch
+			}
+		default:
+			if tch != pch {
 				return wmNoMatch
 			}
 		}

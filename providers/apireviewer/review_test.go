@@ -45,6 +45,8 @@ func (e *events) Transmission() {
 
 // reviewAt runs one in-process review of route against fake, with the
 // route's base URL pointed at it.
+//
+//lint:ignore ST1008 the recorded events come last: callers check them after the result
 func reviewAt(t *testing.T, ctx context.Context, fake *fakemodel.Server, route string, settings map[string]string) (sdk.Result, error, *events) {
 	t.Helper()
 	env := map[string]string{"DEEPSEEK_API_KEY": testKey, "GLM_API_KEY": testKey, "CUSTOM_KEY": testKey}

@@ -127,7 +127,9 @@ func (s *userSettings) write() error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(s.mode); err == nil {
+	// One err for the whole chain: a failed write must stop the rename that
+	// would put a truncated file over the user's settings.
+	if err = f.Chmod(s.mode); err == nil {
 		if _, err = f.Write(data); err == nil {
 			err = f.Sync()
 		}

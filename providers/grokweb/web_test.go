@@ -44,6 +44,7 @@ func (e *events) sent() bool {
 
 var testReq = sdk.ReviewRequest{Route: "web", Prompt: "Review this diff.\n", Packet: "diff --git a/x b/x\n+hello\n"}
 
+//lint:ignore ST1008 the recorded events come last: callers check them after the result
 func webReview(t *testing.T, ctx context.Context, fm *fakemodel.Server, settings map[string]string) (sdk.Result, error, *events) {
 	t.Helper()
 	ev := &events{}

@@ -223,6 +223,7 @@ func setup(t *testing.T) (*fakemodel.Server, string) {
 	return fm, share
 }
 
+//lint:ignore ST1008 the recorded events come last: callers check them after the result
 func review(t *testing.T, ctx context.Context, s map[string]string) (sdk.Result, error, *events) {
 	t.Helper()
 	if s == nil {

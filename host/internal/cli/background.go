@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,7 +172,7 @@ func runWorker(g *Globals, id string) error {
 	st.Close()
 	o.g, o.jobID = g, id
 	g.Config, g.LogFile = o.Config, o.LogFile
-	if err := runReview(nil, &o); err != nil {
+	if err := runReview(context.Background(), &o); err != nil {
 		// Whatever happened before the pipeline took the job over.
 		if st, e := openStore(g); e == nil {
 			var ee *exitError

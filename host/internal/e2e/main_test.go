@@ -173,20 +173,6 @@ func (e *env) records() []*jobs.Record {
 	return recs
 }
 
-func (e *env) record(id string) *jobs.Record {
-	e.t.Helper()
-	st, err := jobs.Open(filepath.Join(e.state, "relay", "jobs"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer st.Close()
-	r, err := st.Get(id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
-}
-
 // latest is the newest record.
 func (e *env) latest() *jobs.Record {
 	e.t.Helper()
