@@ -374,3 +374,40 @@ func gitStatusPorcelain(t *testing.T, e *env) string {
 	}
 	return string(out)
 }
+
+// The web endpoint may come from relay.hcl's `endpoint` setting instead of
+// GROK2API_ENDPOINT: relay-host configures the plugin before it asks for the
+// facts, so the setting decides the admission key, and two reviews through
+// the same configured tunnel share one slot.
+func TestGrokwebWebEndpointSetting(t *testing.T) {
+	t.Parallel()
+	g := newGrokwebEnv(t)
+	g.config(grokwebConfig(fmt.Sprintf("endpoint = %q", g.fm.URL+"/v1")))
+	noEnvEndpoint := []string{"GROK2API_ENDPOINT=", "GROK2API_ADMIN_KEY=", "GROK2API_API_KEY=" + grokwebAPIKey}
+	r := kgRun(g.env, noEnvEndpoint, "review", "grokweb", "--route", "web")
+	if r.code != 0 {
+		t.Fatalf("review through the configured endpoint: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	if n := len(g.fm.Requests()); n != 1 {
+		t.Fatalf("%d requests at the configured tunnel, want 1", n)
+	}
+	out := kgRun(g.env, noEnvEndpoint, "providers", "--json")
+	if !strings.Contains(out.stdout, `"route": "web"`) {
+		t.Fatalf("providers does not offer the web route with a configured endpoint:\n%s", out.stdout)
+	}
+
+	g.fm.Hold()
+	g.write("main.go", "package main\n\nfunc main() { println(\"second\") }\n")
+	first := g.command("review", "grokweb", "--route", "web")
+	first.Env = append(first.Env, noEnvEndpoint...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { g.fm.Release(); first.Wait() }()
+	waitRequests(t, g.fm, formatOpenAI, 2)
+	blocked := kgRun(g.env, noEnvEndpoint, "review", "grokweb", "--route", "web", "--confirm-resend")
+	if blocked.code != 75 || !strings.Contains(blocked.stderr, "1/1 in use") {
+		t.Fatalf("a second review through the same configured tunnel: exit %d, want 75 (counts only)\nstderr: %s", blocked.code, blocked.stderr)
+	}
+	g.noLeak(t, blocked)
+}
