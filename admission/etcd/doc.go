@@ -1,0 +1,23 @@
+// Package etcdadm is the fleet admission backend: the counting semaphore of
+// package admission kept in etcd, so one route's limit holds across every
+// host that points at the same cluster.
+//
+// Layout under the prefix (default /relay/locks/v2), per concurrency key:
+//
+//	<prefix>/<key-slug>/holders/<lease-id>  one per lease, value {"limit","acquired_unix_ms"}
+//	<prefix>/<key-slug>/queue/<lease-id>    one per waiter; its create revision is its ticket
+//	<prefix>/_total/...                     the same for the global max_total cap
+//
+// Every key of one acquire is bound to one etcd lease with keep-alive, so a
+// holder that dies (SIGKILL included) frees its slots when the lease TTL runs
+// out, and Release is a single revoke.
+//
+// The guarantee is lease-based, not a fencing token: a holder that is paused
+// (or partitioned) for longer than the TTL loses its slot while it may still
+// be working. Such a lease reports it through Lost (admission.LossNotifier);
+// nothing stops a holder that does not listen.
+//
+// Like the local backend, refusals are *admission.BlockedError with counts
+// only. Nothing in this package falls back to the local backend: an
+// unreachable cluster fails closed with reason backend_unavailable.
+package etcdadm
