@@ -27,7 +27,11 @@ func main() {
 	if len(args) > 0 {
 		switch args[0] {
 		case "admission":
-			os.Exit(admissioncmd.Main(args[1:], admissioncmd.StdIO()))
+			// A fleet backend (--backend etcd) needs the etcd client, which
+			// only relay-host-core links: exec it like any other command.
+			if !admissioncmd.WantsCore(args[1:]) {
+				os.Exit(admissioncmd.Main(args[1:], admissioncmd.StdIO()))
+			}
 		case "version", "--version":
 			fmt.Printf("relay-host %s\n", version)
 			return
@@ -74,5 +78,6 @@ usage:
   relay-host admission run --key K --limit N [--wait DUR] [--max-total M] -- CMD [ARGS...]
   relay-host admission status [--json] [--holders]
   relay-host admission clean [--key K] [--yes]
+  relay-host admission run|status --backend etcd --endpoints A,B [--prefix P] [--ttl DUR] ...  (needs relay-host-core)
   relay-host version
 `

@@ -54,19 +54,59 @@ func StdIO() IO {
 
 const usage = `usage: relay-host admission run --key K --limit N [--wait DUR] [--max-total M] [--lock-root DIR] -- CMD [ARGS...]
        relay-host admission status [--json] [--holders] [--lock-root DIR]
-       relay-host admission clean [--key K] [--yes] [--lock-root DIR]`
+       relay-host admission clean [--key K] [--yes] [--lock-root DIR]
+       relay-host admission run --backend etcd --endpoints A,B [--prefix P] [--ttl DUR] --key K --limit N [--wait DUR] [--max-total M] -- CMD [ARGS...]
+       relay-host admission status --backend etcd --endpoints A,B [--prefix P] --key K [--json]`
+
+// Fleet is a fleet admission backend (etcd) as the relay-host-core binary
+// opens it. This package does not link one: the lean front binary would
+// pay for the client at every start.
+type Fleet interface {
+	admission.Backend
+	KeyStatus(ctx context.Context, key string) (admission.KeyStatus, error)
+}
+
+// FleetOpener opens the named fleet backend from the command line's
+// --endpoints, --prefix ("" for the default) and --ttl (0 for the default).
+type FleetOpener func(backend string, endpoints []string, prefix string, ttl time.Duration) (Fleet, error)
+
+// WantsCore reports whether `admission ARGS...` names a fleet backend
+// (--backend etcd before any --), which only relay-host-core serves: the
+// front binary must exec the core for it.
+func WantsCore(args []string) bool {
+	for i, a := range args {
+		if a == "--" {
+			return false
+		}
+		switch {
+		case a == "--backend" || a == "-backend":
+			if i+1 < len(args) && args[i+1] != "local" {
+				return true
+			}
+		case strings.HasPrefix(a, "--backend=") || strings.HasPrefix(a, "-backend="):
+			if _, v, _ := strings.Cut(a, "="); v != "local" {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Main runs `relay-host admission ARGS...` and returns the exit code.
-func Main(args []string, io IO) int {
+// Without a fleet opener, --backend etcd is refused.
+func Main(args []string, io IO) int { return MainWith(args, io, nil) }
+
+// MainWith is Main with a fleet backend opener (relay-host-core's).
+func MainWith(args []string, io IO, open FleetOpener) int {
 	if len(args) == 0 {
 		fmt.Fprintln(io.Err, usage)
 		return ExitUsage
 	}
 	switch args[0] {
 	case "run":
-		return run(args[1:], io)
+		return run(args[1:], io, open)
 	case "status":
-		return status(args[1:], io)
+		return status(args[1:], io, open)
 	case "clean":
 		return clean(args[1:], io)
 	case "-h", "--help", "help":
@@ -133,8 +173,58 @@ func parseLimit(name, s string) (int, error) {
 	return 0, fmt.Errorf("admission refused (invalid_limit): %s %q is not a positive integer", name, s)
 }
 
-func run(args []string, io IO) int {
+// fleetFlags are the flags that pick a fleet backend.
+type fleetFlags struct {
+	backend, endpoints, prefix *string
+	ttl                        *time.Duration
+}
+
+func addFleetFlags(fs *flag.FlagSet) fleetFlags {
+	return fleetFlags{
+		backend:   fs.String("backend", "local", "admission backend: local or etcd"),
+		endpoints: fs.String("endpoints", "", "etcd only: comma-separated endpoints"),
+		prefix:    fs.String("prefix", "", "etcd only: key prefix (default /relay/locks/v2)"),
+		ttl:       fs.Duration("ttl", 0, "etcd only: lease TTL, whole seconds (default 15s)"),
+	}
+}
+
+// open returns the fleet backend the flags name, or nil for local.
+func (f fleetFlags) open(io IO, open FleetOpener) (Fleet, int) {
+	switch *f.backend {
+	case "", "local":
+		if *f.endpoints != "" || *f.prefix != "" || *f.ttl != 0 {
+			return nil, fail(io, ExitUsage, "--endpoints, --prefix and --ttl are only used with --backend etcd")
+		}
+		return nil, ExitOK
+	case "etcd":
+	default:
+		return nil, fail(io, ExitUsage, "unknown --backend %q: use local or etcd", *f.backend)
+	}
+	if open == nil {
+		return nil, fail(io, ExitUsage, "--backend %s is served by relay-host-core, which is not installed beside relay-host", *f.backend)
+	}
+	var eps []string
+	for _, e := range strings.Split(*f.endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
+		}
+	}
+	if len(eps) == 0 {
+		return nil, fail(io, ExitUsage, "--backend etcd needs --endpoints host:port[,host:port...]")
+	}
+	if *f.ttl < 0 || *f.ttl%time.Second != 0 {
+		return nil, fail(io, ExitUsage, "--ttl must be a whole number of seconds, e.g. 15s")
+	}
+	b, err := open(*f.backend, eps, *f.prefix, *f.ttl)
+	if err != nil {
+		return nil, fail(io, ExitUsage, "%v", err)
+	}
+	return b, ExitOK
+}
+
+func run(args []string, io IO, open FleetOpener) int {
 	fs := newFlags("run", io)
+	ff := addFleetFlags(fs)
 	key := fs.String("key", "", "concurrency key")
 	limitS := fs.String("limit", "", "most holders of the key at once (positive integer)")
 	wait := fs.Duration("wait", 0, "wait this long for a slot, oldest waiter first (e.g. 30s)")
@@ -168,9 +258,22 @@ func run(args []string, io IO) int {
 		}
 		return fail(io, exitNoExec, "%s: %v", cmdArgs[0], err)
 	}
-	b, err := openBackend(*root, io)
-	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
+	fleet, code := ff.open(io, open)
+	if code != ExitOK {
+		return code
+	}
+	var b admission.Backend
+	if fleet != nil {
+		if *root != "" {
+			return fail(io, ExitUsage, "--lock-root is only used with the local backend")
+		}
+		b = fleet
+	} else {
+		local, err := openBackend(*root, io)
+		if err != nil {
+			return fail(io, ExitUsage, "%v", err)
+		}
+		b = local
 	}
 	defer b.Close()
 
@@ -193,7 +296,60 @@ func run(args []string, io IO) int {
 		return fail(io, ExitUsage, "%v", err)
 	}
 	defer lease.Release()
+	if fleet != nil {
+		return runFleetHolding(path, cmdArgs, lease, io)
+	}
 	return runHolding(path, cmdArgs, lease, io)
+}
+
+// runFleetHolding runs CMD under a fleet (etcd) lease. Unlike a local lease,
+// which CMD inherits as lock descriptors, an etcd lease lives only in this
+// process's keep-alive: once relay-host is dead nothing renews it and the
+// slot goes to someone else within the TTL. So CMD must not outlive
+// relay-host: it gets SIGKILL when relay-host dies (Pdeathsig, Linux), and
+// signals that would end relay-host are forwarded to CMD instead, so that
+// relay-host outlives CMD and releases the slot at once. A lease lost while
+// CMD runs (etcd partition, revoke) stops CMD: exit 75, admission_lost.
+func runFleetHolding(path string, argv []string, lease admission.Lease, io IO) int {
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args = argv
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = orReader(io.StdinFile, io.In), orWriter(io.StdoutFile, io.Out), orWriter(io.StderrFile, io.Err)
+	cmd.SysProcAttr = dieWithParent()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return fail(io, exitNoExec, "%s: %v", argv[0], err)
+	}
+	var lost <-chan struct{}
+	if ln, ok := lease.(admission.LossNotifier); ok {
+		lost = ln.Lost()
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			cmd.Process.Signal(sig)
+		case <-lost:
+			lost = nil
+			cmd.Process.Kill()
+			<-done
+			return fail(io, ExitBlocked, "admission lost (admission_lost): the etcd lease of %s ended while it ran (partition or revoke); it was stopped", argv[0])
+		case err := <-done:
+			if err == nil {
+				return 0
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return 128 + int(ws.Signal())
+				}
+				return ee.ExitCode()
+			}
+			return fail(io, exitNoExec, "%s: %v", argv[0], err)
+		}
+	}
 }
 
 // runHolding runs CMD with the lease's lock descriptors inherited (and no
@@ -252,6 +408,8 @@ func blockedLine(key string, wait time.Duration, b *admission.BlockedError) stri
 		return fmt.Sprintf("admission blocked: %s stayed at capacity for --wait %s (%s)", what, wait, counts)
 	case admission.ReasonAtCapacity:
 		return fmt.Sprintf("admission blocked: %s is at capacity (%s); retry later or pass --wait", what, counts)
+	case admission.ReasonBackendUnavailable:
+		return "admission blocked: the admission backend is unavailable (backend_unavailable); nothing was run; check that the etcd endpoints are reachable and retry"
 	default:
 		return b.Error()
 	}
@@ -266,13 +424,37 @@ func displayKey(slug string) string {
 	return slug
 }
 
-func status(args []string, io IO) int {
+func status(args []string, io IO, open FleetOpener) int {
 	fs := newFlags("status", io)
+	ff := addFleetFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	holders := fs.Bool("holders", false, "show each slot's holder (pid, host) on this terminal; never persisted")
 	root := fs.String("lock-root", "", "lock root directory")
+	key := fs.String("key", "", "etcd only: the key to show")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
+	}
+	fleet, code := ff.open(io, open)
+	if code != ExitOK {
+		return code
+	}
+	if fleet != nil {
+		defer fleet.Close()
+		if *key == "" || *holders || *root != "" {
+			return fail(io, ExitUsage, "admission status --backend etcd needs --key K and takes no --holders or --lock-root (holders are on other hosts)")
+		}
+		st, err := fleet.KeyStatus(context.Background(), *key)
+		if err != nil {
+			if bl, ok := admission.IsBlocked(err); ok {
+				return fail(io, ExitBlocked, "%s", bl.Error())
+			}
+			return fail(io, 1, "%v", err)
+		}
+		st.Slug = *key
+		return printStatus(io, []admission.KeyStatus{st}, *asJSON)
+	}
+	if *key != "" {
+		return fail(io, ExitUsage, "--key is only used with --backend etcd")
 	}
 	b, err := openBackend(*root, io)
 	if err != nil {
@@ -283,7 +465,11 @@ func status(args []string, io IO) int {
 	if err != nil {
 		return fail(io, 1, "%v", err)
 	}
-	if *asJSON {
+	return printStatus(io, sts, *asJSON)
+}
+
+func printStatus(io IO, sts []admission.KeyStatus, asJSON bool) int {
+	if asJSON {
 		type row struct {
 			Key         string `json:"key"`
 			ActiveCount int    `json:"active_count"`

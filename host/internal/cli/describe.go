@@ -33,6 +33,7 @@ type routeView struct {
 	Fact        string `json:"fact,omitempty"`
 	Limit       int    `json:"limit,omitempty"`
 	LimitSource string `json:"limit_source,omitempty"`
+	Backend     string `json:"backend"` // "local" or "etcd"
 	ActiveCount *int   `json:"active_count,omitempty"`
 	Error       string `json:"error,omitempty"`
 
@@ -99,7 +100,10 @@ func describeOne(ctx context.Context, g *Globals, cfg *config.Config, logs *host
 	}
 	v.Version, v.SDKVersion = sc.Field(d.Version), sc.Field(d.SDKVersion)
 	for _, rt := range d.Routes {
-		rv := routeView{Route: rt.Name, Fact: string(rt.Fact.Kind)}
+		rv := routeView{Route: rt.Name, Fact: string(rt.Fact.Kind), Backend: "local"}
+		if review.UsesEtcd(cfg, admission.Category(rt.Fact.Kind)) {
+			rv.Backend = "etcd"
+		}
 		in := admission.ResolveInput{Provider: p.Name, Route: rt.Name,
 			Fact:     admission.Fact{Category: admission.Category(rt.Fact.Kind), Directory: rt.Fact.Directory, Identity: rt.Fact.Identity, DefaultLimit: rt.Fact.DefaultLimit, EnvCapVar: rt.Fact.EnvCapVar},
 			LockRoot: cfg.Admission.LockRoot, Getenv: g.IO.Getenv}

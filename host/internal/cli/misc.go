@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/internal/admissioncmd"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/sdk/conformance"
@@ -33,7 +35,7 @@ func newAdmissionCmd(g *Globals) *cobra.Command {
 		Short:              "Generic lease wrapper and operator view of admission slots",
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if code := admissioncmd.Main(args, admissioncmd.StdIO()); code != 0 {
+			if code := admissioncmd.MainWith(args, admissioncmd.StdIO(), openFleet); code != 0 {
 				return silentExit(code)
 			}
 			return nil
@@ -105,4 +107,19 @@ func restrictEnv() {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
 	}
+}
+
+// openFleet serves `admission run|status --backend etcd` in the core, which
+// links the etcd client the lean front binary leaves out.
+func openFleet(backend string, endpoints []string, prefix string, ttl time.Duration) (admissioncmd.Fleet, error) {
+	if backend != "etcd" {
+		return nil, fmt.Errorf("unknown admission backend %q", backend)
+	}
+	if prefix == "" {
+		prefix = etcdadm.DefaultPrefix
+	}
+	if ttl <= 0 {
+		ttl = etcdadm.DefaultTTL
+	}
+	return etcdadm.Open(endpoints, etcdadm.WithPrefix(prefix), etcdadm.WithTTL(ttl))
 }

@@ -9,6 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/admission"
+	etcdadm "github.com/relay-host/relay-host/admission/etcd"
+	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/review"
 )
 
 // ProvidersOptions are `relay-host providers`'s flags.
@@ -49,14 +52,24 @@ func runProviders(ctx context.Context, o *ProvidersOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tROUTE\tVERSION\tFACT\tLIMIT\tSOURCE")
+	// The BACKEND column appears when relay.hcl configures a fleet
+	// backend; with the local one every route is local and the table keeps
+	// its columns (the JSON always carries "backend").
+	withBackend := fleetBackend(cfg)
+	col := func(s string) string {
+		if withBackend {
+			return "\t" + s
+		}
+		return ""
+	}
+	fmt.Fprintln(tw, "PROVIDER\tROUTE\tVERSION\tFACT\tLIMIT\tSOURCE"+col("BACKEND"))
 	for _, v := range views {
 		if v.Error != "" && len(v.Routes) == 0 {
 			status := "not installed"
 			if v.Installed {
 				status = "unusable"
 			}
-			fmt.Fprintf(tw, "%s\t-\t%s\t-\t-\t-\n", v.Provider, status)
+			fmt.Fprintf(tw, "%s\t-\t%s\t-\t-\t-%s\n", v.Provider, status, col("-"))
 			continue
 		}
 		for _, r := range v.Routes {
@@ -66,7 +79,7 @@ func runProviders(ctx context.Context, o *ProvidersOptions) error {
 			} else {
 				source = "refused"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Provider, r.Route, v.Version, r.Fact, limit, source)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%s\n", v.Provider, r.Route, v.Version, r.Fact, limit, source, col(r.Backend))
 		}
 	}
 	tw.Flush()
@@ -112,6 +125,7 @@ type capacityRow struct {
 	Route       string `json:"route"`
 	ActiveCount int    `json:"active_count"`
 	Limit       int    `json:"limit"`
+	Backend     string `json:"backend"`
 }
 
 func runCapacity(ctx context.Context, o *CapacityOptions) error {
@@ -132,6 +146,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 	defer logs.Close()
 	views := describeProviders(ctx, o.g, cfg, logs, o.Provider)
 	backends := map[string]*admission.Local{}
+	var etcdB *etcdadm.Backend
 	rows := []capacityRow{}
 	failed := false
 	for _, v := range views {
@@ -145,29 +160,50 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 				fmt.Fprintf(o.g.IO.Err, "relay-host: %s\n", r.Error)
 				continue
 			}
-			b := backends[r.lockRoot]
-			if b == nil {
-				if b, err = admission.OpenLocal(r.lockRoot, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(o.g.IO.Getenv), Logger: logs.Host}); err != nil {
-					return exit(2, "%v", err)
+			var b admission.Backend
+			if r.Backend == "etcd" {
+				if etcdB == nil {
+					if etcdB, err = review.OpenEtcd(cfg, logs.Host); err != nil {
+						return exit(2, "admission backend etcd: %s", logs.Scrubber.Message(err.Error()))
+					}
+					defer etcdB.Close()
 				}
-				defer b.Close()
-				backends[r.lockRoot] = b
+				b = etcdB
+			} else {
+				lb := backends[r.lockRoot]
+				if lb == nil {
+					if lb, err = admission.OpenLocal(r.lockRoot, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(o.g.IO.Getenv), Logger: logs.Host}); err != nil {
+						return exit(2, "%v", err)
+					}
+					defer lb.Close()
+					backends[r.lockRoot] = lb
+				}
+				b = lb
 			}
 			c, err := b.Status(ctx, r.key)
 			if err != nil {
 				fmt.Fprintf(o.g.IO.Err, "relay-host: %s/%s: cannot read its slots: %s\n", v.Provider, r.Route, logs.Scrubber.Message(err.Error()))
 				continue
 			}
-			rows = append(rows, capacityRow{v.Provider, r.Route, c.ActiveCount, r.Limit})
+			rows = append(rows, capacityRow{v.Provider, r.Route, c.ActiveCount, r.Limit, r.Backend})
 		}
 	}
 	if o.JSON {
 		printJSON(o.g.IO.Out, rows)
 	} else {
 		tw := tabwriter.NewWriter(o.g.IO.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PROVIDER\tROUTE\tACTIVE\tLIMIT")
+		withBackend := fleetBackend(cfg)
+		if withBackend {
+			fmt.Fprintln(tw, "PROVIDER\tROUTE\tACTIVE\tLIMIT\tBACKEND")
+		} else {
+			fmt.Fprintln(tw, "PROVIDER\tROUTE\tACTIVE\tLIMIT")
+		}
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", r.Provider, r.Route, r.ActiveCount, r.Limit)
+			if withBackend {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, r.Backend)
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", r.Provider, r.Route, r.ActiveCount, r.Limit)
+			}
 		}
 		tw.Flush()
 	}
@@ -175,4 +211,10 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		return silentExit(3)
 	}
 	return nil
+}
+
+// fleetBackend reports whether relay.hcl configures a backend other than
+// the local one, so that tables show which backend each route uses.
+func fleetBackend(cfg *config.Config) bool {
+	return cfg.Admission.Backend != "" && cfg.Admission.Backend != "local"
 }

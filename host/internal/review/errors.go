@@ -27,6 +27,7 @@ const (
 	CodePluginProtocol     = "plugin_protocol_error"
 	CodeConfigInvalid      = "config_invalid"
 	CodeAdmissionFailed    = "admission_unavailable"
+	CodeAdmissionLost      = "admission_lost"
 	CodeTimeout            = "timeout"
 	CodeCancelled          = "cancelled"
 	CodeInternal           = "internal"

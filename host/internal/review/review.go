@@ -278,8 +278,8 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Admission.Backend != "" && cfg.Admission.Backend != "local" {
-		return r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission backend %q is not available in this relay-host build: use backend = \"local\" in relay.hcl", cfg.Admission.Backend))
+	if b := cfg.Admission.Backend; b != "" && b != "local" && b != "etcd" {
+		return r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission backend %q is not available in this relay-host build: use backend = \"local\" or \"etcd\" in relay.hcl", b))
 	}
 
 	budget := int64(packet.DefaultBudget)
@@ -326,6 +326,25 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	lease, err := r.acquire(ctx, prov.Name, route, res)
 	if err != nil {
 		return err
+	}
+	// A lease that can be lost (etcd) cancels the review when it is: the
+	// slot may already be someone else's, so the work must stop.
+	var lost <-chan struct{}
+	if ln, ok := lease.(admission.LossNotifier); ok {
+		lost = ln.Lost()
+		var cancelLost context.CancelCauseFunc
+		ctx, cancelLost = context.WithCancelCause(ctx)
+		stopWatch := make(chan struct{})
+		defer close(stopWatch)
+		defer cancelLost(nil)
+		go func() {
+			select {
+			case <-lost:
+				r.log.Warn("admission lease lost while holding the slot; cancelling the review")
+				cancelLost(errAdmissionLost)
+			case <-stopWatch:
+			}
+		}()
 	}
 	// The plugin (and any CLI it runs) is stopped before the slot frees, so
 	// the lease covers all of the work.

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/relay-host/relay-host/admission"
+	etcdadm "github.com/relay-host/relay-host/admission/etcd"
+	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
 	"github.com/relay-host/relay-host/host/sanitize"
@@ -40,6 +42,24 @@ func (r *run) cancelled(ctx context.Context, tr jobs.Transmission) *Error {
 	return e
 }
 
+// errAdmissionLost is the cancellation cause when a held lease is lost.
+var errAdmissionLost = errors.New("the admission lease was lost")
+
+// admissionLost records a review stopped because its lease ended while it
+// held the slot (etcd keep-alive failed or the lease was revoked).
+//
+// Exit 75, not 3: nothing is wrong with the plugin or the provider; the
+// admission backend withdrew the slot, which is the same class of temporary,
+// retry-later failure as backend_unavailable (fail closed). A retry is still
+// guarded: the record says sent or may_be_sent, so the resend guard asks for
+// confirmation before the same source goes out again.
+func (r *run) admissionLost(tr jobs.Transmission) *Error {
+	e := errorf(CodeAdmissionLost, ExitBlocked, "%s/%s: the admission slot was lost while the review ran (etcd lease expired or revoked); the review was stopped and the source %s; retry once the etcd cluster is healthy",
+		r.rec.Provider, r.rec.Route, map[bool]string{true: "was sent", false: "may have been sent"}[tr == jobs.Sent])
+	r.finish(jobs.StatusFailed, e.Code, e.Msg, tr)
+	return e
+}
+
 func cause(ctx context.Context) string {
 	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
 		return c.Error()
@@ -47,12 +67,43 @@ func cause(ctx context.Context) string {
 	return "interrupted"
 }
 
+// UsesEtcd reports whether a route of category cat acquires through the
+// etcd backend: only stateless routes do (an API account's quota is
+// fleet-wide); shared_state keys are a host-local identity and always stay
+// on the local backend.
+func UsesEtcd(cfg *config.Config, cat admission.Category) bool {
+	return cfg.Admission.Backend == "etcd" && cat == admission.Stateless
+}
+
+// OpenEtcd opens the etcd backend relay.hcl configures.
+func OpenEtcd(cfg *config.Config, log admission.Logger) (*etcdadm.Backend, error) {
+	prefix, ttl := cfg.Admission.Prefix, cfg.Admission.TTL
+	if prefix == "" {
+		prefix = etcdadm.DefaultPrefix
+	}
+	if ttl <= 0 {
+		ttl = etcdadm.DefaultTTL
+	}
+	return etcdadm.Open(cfg.Admission.Endpoints, etcdadm.WithPrefix(prefix), etcdadm.WithTTL(ttl), etcdadm.WithLogger(log))
+}
+
 func (r *run) acquire(ctx context.Context, provider, route string, res admission.Resolution) (admission.Lease, error) {
 	cfg := r.o.Config
-	backend, err := admission.OpenLocal(res.LockRoot, admission.Options{
-		GateTimeout: admission.GateTimeoutFromEnv(r.o.Getenv),
-		Logger:      r.log,
-	})
+	var backend admission.Backend
+	var err error
+	if UsesEtcd(cfg, res.Category) {
+		// The client lives as long as the process: the lease's keep-alive
+		// runs on it.
+		backend, err = OpenEtcd(cfg, r.log)
+		if err != nil {
+			return nil, r.fail(errorf(CodeConfigInvalid, ExitUsage, "admission backend etcd: %s: fix admission.endpoints in %s", r.o.Logs.Scrubber.Message(err.Error()), cfgName(cfg)))
+		}
+	} else {
+		backend, err = admission.OpenLocal(res.LockRoot, admission.Options{
+			GateTimeout: admission.GateTimeoutFromEnv(r.o.Getenv),
+			Logger:      r.log,
+		})
+	}
 	if err != nil {
 		// A RootError names the lock root and its fix: print it, but keep
 		// the path out of the record.
@@ -101,6 +152,8 @@ func blockedLine(provider, route string, wait time.Duration, b *admission.Blocke
 		return fmt.Sprintf("admission blocked: %s is at capacity (%s); retry later or pass --wait 5m to queue", what, counts)
 	case admission.ReasonWaitTimeout:
 		return fmt.Sprintf("admission blocked: %s stayed at capacity for --wait %s (%s); retry later or pass a longer --wait", what, wait, counts)
+	case admission.ReasonBackendUnavailable:
+		return fmt.Sprintf("admission blocked: the admission backend for %s is unavailable (backend_unavailable); nothing was sent (fail closed, no fallback to the local backend); check that the etcd cluster in relay.hcl is reachable and retry", what)
 	default:
 		return b.Error()
 	}
@@ -145,6 +198,8 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 	// Stop a failed plugin at once: a crashed or hung one gets no grace.
 	r.plugin.KillNow()
 	switch {
+	case errors.Is(context.Cause(ctx), errAdmissionLost):
+		return r.admissionLost(tr)
 	case ctx.Err() != nil:
 		return r.cancelled(ctx, tr)
 	case rctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || status.Code(errors.Unwrap(err)) == codes.DeadlineExceeded:
