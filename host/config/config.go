@@ -35,6 +35,11 @@ type Admission struct {
 	Endpoints []string      // etcd only; required for etcd
 	Prefix    string        // etcd only
 	TTL       time.Duration // etcd only; whole seconds
+	// etcd TLS and authentication (etcd only). Files are absolute paths;
+	// the password is never in the file: PasswordEnv names the variable of
+	// relay-host's environment that holds it.
+	CAFile, CertFile, KeyFile string
+	Username, PasswordEnv     string
 }
 
 // Provider is a provider "<name>" block.

@@ -132,12 +132,18 @@ func TestParseEtcd(t *testing.T) {
   prefix    = "/relay/"
   ttl       = "30s"
   max_total = 4
+  ca_file      = "/etc/relay/etcd-ca.pem"
+  cert_file    = "/etc/relay/client.pem"
+  key_file     = "/etc/relay/client-key.pem"
+  username     = "relay"
+  password_env = "RELAY_ETCD_PASSWORD"
 }`
 	cfg, err := Parse([]byte(src), "etcd.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Admission{Backend: "etcd", MaxTotal: 4, Endpoints: []string{"https://e1:2379", "e2:2379"}, Prefix: "/relay/", TTL: 30 * time.Second}
+	want := Admission{Backend: "etcd", MaxTotal: 4, Endpoints: []string{"https://e1:2379", "e2:2379"}, Prefix: "/relay/", TTL: 30 * time.Second,
+		CAFile: "/etc/relay/etcd-ca.pem", CertFile: "/etc/relay/client.pem", KeyFile: "/etc/relay/client-key.pem", Username: "relay", PasswordEnv: "RELAY_ETCD_PASSWORD"}
 	if !reflect.DeepEqual(cfg.Admission, want) {
 		t.Errorf("admission = %+v, want %+v", cfg.Admission, want)
 	}
@@ -186,6 +192,11 @@ func TestParseDiagnostics(t *testing.T) {
 		{"etcd with empty endpoints", "admission {\n  backend = \"etcd\"\n  endpoints = []\n}", 3, `at least one etcd endpoint`},
 		{"etcd endpoint with space", "admission {\n  backend = \"etcd\"\n  endpoints = [\"a b\"]\n}", 3, `without spaces`},
 		{"etcd with lock_root", "admission {\n  backend = \"etcd\"\n  endpoints = [\"e:2379\"]\n  lock_root = \"/l\"\n}", 4, `only used by backend = "local"`},
+		{"etcd cert without key", "admission {\n  backend = \"etcd\"\n  endpoints = [\"e:2379\"]\n  cert_file = \"/c.pem\"\n}", 1, `cert_file and key_file go together`},
+		{"etcd user without password_env", "admission {\n  backend = \"etcd\"\n  endpoints = [\"e:2379\"]\n  username = \"u\"\n}", 1, `username and password_env go together`},
+		{"etcd password in place of a variable name", "admission {\n  backend = \"etcd\"\n  endpoints = [\"e:2379\"]\n  username = \"u\"\n  password_env = \"hunter2!\"\n}", 5, `never goes in relay.hcl`},
+		{"relative ca_file", "admission {\n  backend = \"etcd\"\n  endpoints = [\"e:2379\"]\n  ca_file = \"ca.pem\"\n}", 4, `is relative`},
+		{"ca_file with local backend", "admission {\n  ca_file = \"/ca.pem\"\n}", 2, `only used by backend = "etcd"`},
 		{"fractional ttl", "admission {\n  backend = \"etcd\"\n  endpoints = [\"e:2379\"]\n  ttl = \"1500ms\"\n}", 4, `whole number of seconds`},
 		{"duplicate admission", "admission {}\nadmission {}", 2, `Duplicate admission block`},
 		{"relative lock_root", "admission {\n  lock_root = \"locks\"\n}", 2, `"locks" is relative`},

@@ -36,6 +36,7 @@ var (
 		Attributes: []hcl.AttributeSchema{
 			{Name: "backend"}, {Name: "lock_root"}, {Name: "max_total"}, {Name: "wait"},
 			{Name: "endpoints"}, {Name: "prefix"}, {Name: "ttl"},
+			{Name: "ca_file"}, {Name: "cert_file"}, {Name: "key_file"}, {Name: "username"}, {Name: "password_env"},
 		},
 	}
 	providerSchema = &hcl.BodySchema{
@@ -55,7 +56,7 @@ var (
 // Setting one with backend "local" is an error rather than silently
 // ignored: an operator who believes a fleet shares one limit while each
 // machine counts alone would overrun the quota.
-var etcdOnly = []string{"endpoints", "prefix", "ttl"}
+var etcdOnly = []string{"endpoints", "prefix", "ttl", "ca_file", "cert_file", "key_file", "username", "password_env"}
 
 // Parse parses and checks relay.hcl source. filename names the source in
 // diagnostics and becomes Config.Path. Paths starting with ~ or $HOME expand
@@ -227,6 +228,33 @@ func (d *decoder) admission(b *hcl.Block) Admission {
 				a.TTL = v
 			}
 		}
+	}
+	for name, dst := range map[string]*string{"ca_file": &a.CAFile, "cert_file": &a.CertFile, "key_file": &a.KeyFile} {
+		if at := attrs[name]; at != nil {
+			if s, ok := d.str(at); ok {
+				*dst, _ = d.path(at, at.Expr.Range(), s)
+			}
+		}
+	}
+	if (attrs["cert_file"] == nil) != (attrs["key_file"] == nil) {
+		d.errorf(b.DefRange, nil, "Incomplete client certificate", "cert_file and key_file go together: set both for TLS client authentication, or neither.")
+	}
+	if at := attrs["username"]; at != nil {
+		if s, ok := d.str(at); ok {
+			a.Username = s
+		}
+	}
+	if at := attrs["password_env"]; at != nil {
+		if s, ok := d.str(at); ok {
+			if !envNameRE.MatchString(s) {
+				d.attrErr(at, "password_env names an environment variable that holds the etcd password (the password itself never goes in relay.hcl); got %q.", s)
+			} else {
+				a.PasswordEnv = s
+			}
+		}
+	}
+	if (attrs["username"] == nil) != (attrs["password_env"] == nil) {
+		d.errorf(b.DefRange, nil, "Incomplete etcd credentials", "username and password_env go together: set both to authenticate to etcd, or neither.")
 	}
 	if !backendOK {
 		return a

@@ -11,8 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
+	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/admissioncmd"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
+	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/sdk/conformance"
 )
 
@@ -35,7 +37,7 @@ func newAdmissionCmd(g *Globals) *cobra.Command {
 		Short:              "Generic lease wrapper and operator view of admission slots",
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if code := admissioncmd.MainWith(args, admissioncmd.StdIO(), openFleet); code != 0 {
+			if code := admissioncmd.MainWith(args, admissioncmd.StdIO(), openFleet(g)); code != 0 {
 				return silentExit(code)
 			}
 			return nil
@@ -110,16 +112,26 @@ func restrictEnv() {
 }
 
 // openFleet serves `admission run|status --backend etcd` in the core, which
-// links the etcd client the lean front binary leaves out.
-func openFleet(backend string, endpoints []string, prefix string, ttl time.Duration) (admissioncmd.Fleet, error) {
-	if backend != "etcd" {
-		return nil, fmt.Errorf("unknown admission backend %q", backend)
+// links the etcd client the lean front binary leaves out. Endpoints, prefix
+// and TTL come from the flags; TLS and credentials from relay.hcl's
+// admission block when it is an etcd one.
+func openFleet(g *Globals) func(string, []string, string, time.Duration) (admissioncmd.Fleet, error) {
+	return func(backend string, endpoints []string, prefix string, ttl time.Duration) (admissioncmd.Fleet, error) {
+		if backend != "etcd" {
+			return nil, fmt.Errorf("unknown admission backend %q", backend)
+		}
+		a := config.Admission{Backend: backend, Endpoints: endpoints, Prefix: prefix, TTL: ttl}
+		cfg, err := config.Load(g.Config, g.IO.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		if c := cfg.Admission; c.Backend == "etcd" {
+			a.CAFile, a.CertFile, a.KeyFile, a.Username, a.PasswordEnv = c.CAFile, c.CertFile, c.KeyFile, c.Username, c.PasswordEnv
+		}
+		opts, err := review.EtcdOptions(a, g.IO.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return etcdadm.Open(endpoints, opts...)
 	}
-	if prefix == "" {
-		prefix = etcdadm.DefaultPrefix
-	}
-	if ttl <= 0 {
-		ttl = etcdadm.DefaultTTL
-	}
-	return etcdadm.Open(endpoints, etcdadm.WithPrefix(prefix), etcdadm.WithTTL(ttl))
 }

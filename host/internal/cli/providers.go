@@ -163,7 +163,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 			var b admission.Backend
 			if r.Backend == "etcd" {
 				if etcdB == nil {
-					if etcdB, err = review.OpenEtcd(cfg, logs.Host); err != nil {
+					if etcdB, err = review.OpenEtcd(cfg, o.g.IO.Getenv, logs.Host); err != nil {
 						return exit(2, "admission backend etcd: %s", logs.Scrubber.Message(err.Error()))
 					}
 					defer etcdB.Close()

@@ -2,8 +2,11 @@ package review
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -76,15 +79,56 @@ func UsesEtcd(cfg *config.Config, cat admission.Category) bool {
 }
 
 // OpenEtcd opens the etcd backend relay.hcl configures.
-func OpenEtcd(cfg *config.Config, log admission.Logger) (*etcdadm.Backend, error) {
-	prefix, ttl := cfg.Admission.Prefix, cfg.Admission.TTL
+func OpenEtcd(cfg *config.Config, getenv func(string) string, log admission.Logger) (*etcdadm.Backend, error) {
+	opts, err := EtcdOptions(cfg.Admission, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return etcdadm.Open(cfg.Admission.Endpoints, append(opts, etcdadm.WithLogger(log))...)
+}
+
+// EtcdOptions turns relay.hcl's admission block into etcd backend options:
+// prefix and TTL (defaults when unset), TLS from ca_file / cert_file /
+// key_file, and a username whose password is read from the variable
+// password_env names.
+func EtcdOptions(a config.Admission, getenv func(string) string) ([]etcdadm.Option, error) {
+	prefix, ttl := a.Prefix, a.TTL
 	if prefix == "" {
 		prefix = etcdadm.DefaultPrefix
 	}
 	if ttl <= 0 {
 		ttl = etcdadm.DefaultTTL
 	}
-	return etcdadm.Open(cfg.Admission.Endpoints, etcdadm.WithPrefix(prefix), etcdadm.WithTTL(ttl), etcdadm.WithLogger(log))
+	opts := []etcdadm.Option{etcdadm.WithPrefix(prefix), etcdadm.WithTTL(ttl)}
+	if a.CAFile != "" || a.CertFile != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if a.CAFile != "" {
+			pem, err := os.ReadFile(a.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("etcd ca_file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("etcd ca_file %s holds no PEM certificate", a.CAFile)
+			}
+		}
+		if a.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(a.CertFile, a.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("etcd cert_file/key_file: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, etcdadm.WithTLS(tc))
+	}
+	if a.Username != "" {
+		pw := getenv(a.PasswordEnv)
+		if pw == "" {
+			return nil, fmt.Errorf("etcd password_env %s is empty or unset: export it for relay-host", a.PasswordEnv)
+		}
+		opts = append(opts, etcdadm.WithAuth(a.Username, pw))
+	}
+	return opts, nil
 }
 
 func (r *run) acquire(ctx context.Context, provider, route string, res admission.Resolution) (admission.Lease, error) {
@@ -94,7 +138,7 @@ func (r *run) acquire(ctx context.Context, provider, route string, res admission
 	if UsesEtcd(cfg, res.Category) {
 		// The client lives as long as the process: the lease's keep-alive
 		// runs on it.
-		backend, err = OpenEtcd(cfg, r.log)
+		backend, err = OpenEtcd(cfg, r.o.Getenv, r.log)
 		if err != nil {
 			return nil, r.fail(errorf(CodeConfigInvalid, ExitUsage, "admission backend etcd: %s: fix admission.endpoints in %s", r.o.Logs.Scrubber.Message(err.Error()), cfgName(cfg)))
 		}
