@@ -57,7 +57,12 @@ func TestEtcdOptions(t *testing.T) {
 	for name, a := range map[string]config.Admission{
 		"password variable unset": full,
 		"missing ca file":         func() config.Admission { b := base; b.CAFile = filepath.Join(dir, "none.pem"); return b }(),
-		"ca file without PEM":     func() config.Admission { b := base; b.CAFile = key + ".txt"; os.WriteFile(b.CAFile, []byte("x"), 0o600); return b }(),
+		"ca file without PEM": func() config.Admission {
+			b := base
+			b.CAFile = key + ".txt"
+			os.WriteFile(b.CAFile, []byte("x"), 0o600)
+			return b
+		}(),
 		"key that does not match": func() config.Admission { b := base; b.CertFile, b.KeyFile = cert, cert; return b }(),
 	} {
 		_, err := EtcdOptions(a, env(nil))
