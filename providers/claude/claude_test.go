@@ -270,36 +270,3 @@ func TestMissingCLI(t *testing.T) {
 		t.Errorf("err %#v, want cli_not_found, not sent", err)
 	}
 }
-
-// stdinProbe is a CLI's stdin that checks, at the first byte, that the
-// transmission event came first.
-type stdinProbe struct {
-	ev        *events
-	early     chan bool // true if a byte arrived before the event
-	closeOnce sync.Once
-}
-
-func (p *stdinProbe) Write(b []byte) (int, error) {
-	p.ev.mu.Lock()
-	early := p.ev.transmissions == 0
-	p.ev.mu.Unlock()
-	select {
-	case p.early <- early:
-	default:
-	}
-	return len(b), nil
-}
-
-func (p *stdinProbe) Close() error { p.closeOnce.Do(func() { close(p.early) }); return nil }
-
-func TestFeedEmitsTransmissionFirst(t *testing.T) {
-	ev := &events{}
-	p := &stdinProbe{ev: ev, early: make(chan bool, 1)}
-	feed(ev, p, "the source")
-	if early, ok := <-p.early; !ok || early {
-		t.Errorf("source written before the transmission event (written: %v)", ok)
-	}
-	if ev.transmissions != 1 {
-		t.Errorf("%d transmission events", ev.transmissions)
-	}
-}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -61,19 +60,6 @@ func expandHome(dir string, getenv func(string) string) string {
 		return filepath.Join(home, strings.TrimPrefix(dir, "~"))
 	}
 	return dir
-}
-
-// findCLI resolves the claude binary from the cli_path setting or PATH.
-func findCLI(settings map[string]string) (string, error) {
-	name := settings[settingCLIPath]
-	if name == "" {
-		name = "claude"
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", sdk.Errorf(sdk.CodeCLINotFound, "the claude CLI was not found: install it (npm install -g @anthropic-ai/claude-code) or set cli_path in the claude provider block")
-	}
-	return p, nil
 }
 
 // hasKey reports whether an API key or auth token is in the environment.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -93,19 +92,6 @@ func expandHome(p string, getenv func(string) string) string {
 		return filepath.Join(h, strings.TrimPrefix(p, "~"))
 	}
 	return p
-}
-
-// findCLI resolves the gemini binary from the cli_path setting or PATH.
-func findCLI(settings map[string]string) (string, error) {
-	name := settings[settingCLIPath]
-	if name == "" {
-		name = "gemini"
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", sdk.Errorf(sdk.CodeCLINotFound, "the gemini CLI was not found: install it (npm install -g @google/gemini-cli) or set cli_path in the gemini provider block")
-	}
-	return p, nil
 }
 
 func model(settings map[string]string) string {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/relay-host/relay-host/sdk"
@@ -21,7 +19,7 @@ const (
 // review runs one review through the gemini CLI.
 func review(ctx context.Context, getenv func(string) string, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
 	log := sdk.Logger(ctx)
-	bin, err := findCLI(req.Settings)
+	bin, err := sdk.FindCLI(req.Settings[settingCLIPath], "gemini", "install it (npm install -g @google/gemini-cli)")
 	if err != nil {
 		return sdk.Result{}, err
 	}
@@ -60,36 +58,13 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 	cmd := sdk.Command(ctx, bin, args(req.Settings)...)
 	cmd.Dir = work
 	cmd.Env = childEnv(os.Environ(), h, tmp, getenv)
-	stdout, stderr := &capped{max: maxStdout}, &capped{max: maxStderr}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "stdin pipe: %v", err)
-	}
-
 	ev.Progress("running gemini")
-	if err := cmd.Start(); err != nil {
-		if ctx.Err() != nil {
-			return sdk.Result{}, ctx.Err()
-		}
-		return sdk.Result{}, sdk.Errorf(sdk.CodeCLINotFound, "the gemini CLI could not be started: reinstall it or fix cli_path in the gemini provider block")
-	}
-	feed(ev, stdin, input(req))
-	err = cmd.Wait()
-	if ctx.Err() != nil {
-		// sdk.Command has SIGKILLed the CLI's whole process group.
-		return sdk.Result{}, ctx.Err()
-	}
-	code := 0
+	out, err := sdk.RunCLI(ctx, ev, cmd, input(req), maxStdout, maxStderr)
 	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			return sdk.Result{}, sent(sdk.CodeReviewFailed, "running gemini failed: "+err.Error())
-		}
-		code = ee.ExitCode()
+		return sdk.Result{}, err
 	}
-	log.Debug("gemini finished", "exit", code, "stdout_bytes", stdout.n, "stderr_bytes", stderr.n)
-	return parseResult(stdout.buf, stderr.buf, code)
+	log.Debug("gemini finished", "exit", out.ExitCode, "stdout_bytes", out.StdoutBytes, "stderr_bytes", out.StderrBytes)
+	return parseResult(out.Stdout, out.Stderr, out.ExitCode)
 }
 
 // provablyNoCredentials reports whether the CLI is certain to stop at its
@@ -116,33 +91,4 @@ func provablyNoCredentials(s *userSettings, stateDir string, apiKey bool, getenv
 		return errors.Is(err, os.ErrNotExist)
 	}
 	return false
-}
-
-// feed hands the source to the CLI: the transmission event first, then
-// the write, which runs on its own goroutine (a large input blocks until the
-// CLI reads it) and closes stdin at the end. The CLI sends what it reads, so
-// the source leaves the machine only after the event.
-func feed(ev sdk.Events, stdin io.WriteCloser, data string) {
-	ev.Transmission()
-	go func() {
-		// A CLI that exits early closes the pipe: the write error is
-		// expected then, and the exit status tells the story.
-		io.WriteString(stdin, data)
-		stdin.Close()
-	}()
-}
-
-// capped is an io.Writer that keeps the first max bytes and counts the rest.
-type capped struct {
-	buf []byte
-	max int
-	n   int
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	c.n += len(p)
-	if room := c.max - len(c.buf); room > 0 {
-		c.buf = append(c.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
 }

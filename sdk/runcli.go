@@ -1,0 +1,96 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+)
+
+// FindCLI resolves a provider's CLI: the path or name in setting (a
+// provider's cli_path), else name on PATH. A CLI that cannot be found is a
+// pre-send failure (CodeCLINotFound, not sent); install says how to get it.
+func FindCLI(setting, name, install string) (string, error) {
+	if setting != "" {
+		name = setting
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", Errorf(CodeCLINotFound, "the %s CLI was not found: %s, or set cli_path in the provider block", name, install)
+	}
+	return p, nil
+}
+
+// CLIOutput is what a CLI run by [RunCLI] printed, each stream capped, and
+// how it exited.
+type CLIOutput struct {
+	Stdout, Stderr           []byte
+	StdoutBytes, StderrBytes int // bytes written, counting what the caps dropped
+	ExitCode                 int
+}
+
+// RunCLI runs cmd (made with [Command], so cancelling ctx kills its whole
+// process group) with input on its stdin, and waits for it. The transmission
+// event is emitted after the CLI has started and immediately before input is
+// written: a CLI that cannot start has been sent nothing (CodeCLINotFound,
+// not sent). A non-zero exit is not an error: CLIOutput.ExitCode says it.
+// Errors: ctx.Err() when ctx ended; CodeReviewFailed when waiting failed.
+func RunCLI(ctx context.Context, ev Events, cmd *exec.Cmd, input string, maxStdout, maxStderr int) (CLIOutput, error) {
+	stdout, stderr := &capped{max: maxStdout}, &capped{max: maxStderr}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return CLIOutput{}, Errorf(CodeInternal, "stdin pipe: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			return CLIOutput{}, ctx.Err()
+		}
+		return CLIOutput{}, &Error{Code: CodeCLINotFound, NotSent: true,
+			Message: fmt.Sprintf("the CLI %s could not be started: reinstall it or fix cli_path in the provider block", cmd.Path)}
+	}
+	feed(ev, stdin, input)
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		return CLIOutput{}, ctx.Err()
+	}
+	out := CLIOutput{Stdout: stdout.buf, Stderr: stderr.buf, StdoutBytes: stdout.n, StderrBytes: stderr.n}
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return out, Errorf(CodeReviewFailed, "running the CLI failed: %v", err)
+		}
+		out.ExitCode = ee.ExitCode()
+	}
+	return out, nil
+}
+
+// feed hands the source to the CLI: the transmission event first, then the
+// write, on its own goroutine (a large input blocks until the CLI reads it),
+// closing stdin at the end. The CLI sends what it reads, so the source leaves
+// the machine only after the event.
+func feed(ev Events, stdin io.WriteCloser, input string) {
+	ev.Transmission()
+	go func() {
+		// A CLI that exits early closes the pipe: the write error is
+		// expected then, and the exit status tells the story.
+		io.WriteString(stdin, input)
+		stdin.Close()
+	}()
+}
+
+// capped is an io.Writer that keeps the first max bytes and counts the rest.
+type capped struct {
+	buf []byte
+	max int
+	n   int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.n += len(p)
+	if room := c.max - len(c.buf); room > 0 {
+		c.buf = append(c.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
