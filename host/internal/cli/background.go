@@ -93,8 +93,18 @@ func startBackground(o *ReviewOptions, cfg *config.Config) error {
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release()
-	// Identity is captured now, while the pid certainly names our worker.
-	if info, err := admission.CaptureProcess(pid); err == nil {
+	// Identity is captured now, while the pid certainly names our worker
+	// (it is our child and we have not waited for it). Right after exec its
+	// /proc entry can briefly show no command line: look again for a moment.
+	var info admission.ProcessInfo
+	var cerr error
+	for try := 0; try < 50; try++ {
+		if info, cerr = admission.CaptureProcess(pid); cerr == nil && info.StartTime != "" && info.Argv0 != "" {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if cerr == nil {
 		if err := st.PutWorker(rec.JobID, jobs.Worker{PID: info.PID, StartTime: info.StartTime, Argv0: info.Argv0}); err != nil {
 			fmt.Fprintf(g.IO.Err, "relay-host: job %s started, but cannot record its worker (cancel will not work): %v\n", rec.JobID, err)
 		}
