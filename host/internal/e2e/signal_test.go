@@ -36,18 +36,7 @@ provider "fault" {
 	if len(pids) != 3 {
 		t.Fatalf("want the plugin, its sdk.Command helper and its plain os/exec helper, got %v", pids)
 	}
-	// Kill the host once it has recorded the transmission (the plugin
-	// writes its pidfile around the same moment, not after it).
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if recs := e.records(); len(recs) > 0 && recs[0].Transmission == jobs.Sent {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the review never recorded the transmission")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitSent(t, e)
 	cmd.Process.Kill()
 	cmd.Wait()
 	requireGone(t, pids, 5*time.Second)
@@ -93,6 +82,7 @@ func TestSignalCancelsTheReview(t *testing.T) {
 			}
 			waitForFile(t, pidfile, 20*time.Second)
 			pids := readPids(t, pidfile)
+			waitSent(t, e)
 			cmd.Process.Signal(sig)
 			err := cmd.Wait()
 			if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
@@ -107,5 +97,22 @@ func TestSignalCancelsTheReview(t *testing.T) {
 				t.Errorf("%d slots held after the signal", n)
 			}
 		})
+	}
+}
+
+// waitSent waits until the running review has recorded its transmission:
+// the plugin writes its pidfile around the same moment, not after it, so a
+// test that signals the host on the pidfile alone races the record.
+func waitSent(t *testing.T, e *env) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if recs := e.records(); len(recs) > 0 && recs[0].Transmission == jobs.Sent {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the review never recorded the transmission")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
