@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
@@ -22,7 +24,8 @@ const totalSlug = "_total"
 var ErrNoEndpoints = errors.New("etcdadm: no etcd endpoints configured")
 
 // Backend is admission.Backend on an etcd cluster. It is safe for
-// concurrent use; each Acquire takes its own etcd lease.
+// concurrent use. All its acquires share one etcd lease (a session), made on
+// the first acquire and replaced by a new one once it is lost.
 type Backend struct {
 	cli  *clientv3.Client
 	own  bool
@@ -30,6 +33,12 @@ type Backend struct {
 
 	mu     sync.Mutex
 	closed bool
+
+	// sessMu (a one-slot semaphore, so waiting honours ctx) guards sess,
+	// the shared session; nil until the first acquire.
+	sessMu chan struct{}
+	sess   *concurrency.Session
+	seq    atomic.Uint64 // makes each acquire's keys unique under the shared lease
 }
 
 var _ admission.Backend = (*Backend)(nil)
@@ -57,12 +66,12 @@ func Open(endpoints []string, opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcdadm: connect: %w", err)
 	}
-	return &Backend{cli: cli, own: true, opts: o}, nil
+	return &Backend{cli: cli, own: true, opts: o, sessMu: make(chan struct{}, 1)}, nil
 }
 
 // New uses an existing client, which Close leaves open.
 func New(cli *clientv3.Client, opts ...Option) *Backend {
-	return &Backend{cli: cli, opts: buildOptions(opts)}
+	return &Backend{cli: cli, opts: buildOptions(opts), sessMu: make(chan struct{}, 1)}
 }
 
 // Acquire takes a slot of req.Key, after one of the max_total cap when
@@ -86,36 +95,86 @@ func (b *Backend) Acquire(ctx context.Context, req admission.Request) (admission
 	if req.Wait > 0 {
 		deadline = time.Now().Add(req.Wait)
 	}
-	sess, err := b.session(ctx)
-	if err != nil {
-		return nil, b.fail(ctx, admission.ScopeKey, err)
-	}
-	l := newLease(b, sess)
-	if req.MaxTotal > 0 {
-		if err := b.sem(totalSlug).acquire(ctx, sess, req.MaxTotal, deadline); err != nil {
-			l.abandon()
-			return nil, b.fail(ctx, admission.ScopeMaxTotal, err)
+	for retried := false; ; retried = true {
+		sess, err := b.session(ctx)
+		if err != nil {
+			return nil, b.fail(ctx, admission.ScopeKey, err)
 		}
+		l, scope, err := b.acquire(ctx, sess, req, deadline)
+		if err == nil {
+			return l, nil
+		}
+		if !retried && errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			// The shared lease ended before its keep-alive noticed: drop it
+			// (its holders' Lost fires) and start over on a new one.
+			b.dropSession(sess)
+			continue
+		}
+		return nil, b.fail(ctx, scope, err)
 	}
-	if err := b.sem(admission.KeySlug(req.Key)).acquire(ctx, sess, req.Limit, deadline); err != nil {
-		l.abandon()
-		return nil, b.fail(ctx, admission.ScopeKey, err)
-	}
-	l.watch()
-	return l, nil
 }
 
-// session grants a lease and keeps it alive until the session is orphaned.
-// The grant is bounded by the op timeout; the keep-alive lives on the
-// client's own context, not on ctx, because the lease outlives Acquire.
+// acquire takes the max_total slot (if any) and the key's slot under sess.
+// On error it removes whatever keys it made and reports the failing scope.
+func (b *Backend) acquire(ctx context.Context, sess *concurrency.Session, req admission.Request, deadline time.Time) (*Lease, admission.Scope, error) {
+	l := newLease(b, sess, fmt.Sprintf("%x-%x", int64(sess.Lease()), b.seq.Add(1)))
+	if req.MaxTotal > 0 {
+		if err := l.take(ctx, b.sem(totalSlug), req.MaxTotal, deadline); err != nil {
+			l.abandon()
+			return nil, admission.ScopeMaxTotal, err
+		}
+	}
+	if err := l.take(ctx, b.sem(admission.KeySlug(req.Key)), req.Limit, deadline); err != nil {
+		l.abandon()
+		return nil, admission.ScopeKey, err
+	}
+	l.watch()
+	return l, admission.ScopeKey, nil
+}
+
+// session returns the Backend's shared session, granting a new lease (kept
+// alive until the session is lost or orphaned) when there is none or the
+// last one was lost. The grant is bounded by the op timeout; the keep-alive
+// lives on the client's own context, not on ctx, because the lease outlives
+// Acquire.
 func (b *Backend) session(ctx context.Context) (*concurrency.Session, error) {
+	select {
+	case b.sessMu <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-b.sessMu }()
+	if s := b.sess; s != nil {
+		select {
+		case <-s.Done():
+			b.sess = nil // lost: never reused
+		default:
+			return s, nil
+		}
+	}
 	octx, cancel := b.opCtx(ctx)
 	defer cancel()
 	g, err := b.cli.Grant(octx, b.opts.ttlSeconds())
 	if err != nil {
 		return nil, err
 	}
-	return concurrency.NewSession(b.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(b.opts.ttlSeconds())))
+	s, err := concurrency.NewSession(b.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(b.opts.ttlSeconds())))
+	if err != nil {
+		return nil, err
+	}
+	b.sess = s
+	return s, nil
+}
+
+// dropSession ends sess (found dead by etcd) so that every lease on it
+// reports Lost and the next acquire makes a new one.
+func (b *Backend) dropSession(sess *concurrency.Session) {
+	sess.Orphan()
+	b.sessMu <- struct{}{}
+	if b.sess == sess {
+		b.sess = nil
+	}
+	<-b.sessMu
 }
 
 // fail maps an acquire error: refusals get their scope, the caller's own

@@ -158,15 +158,22 @@ func TestUnavailableFailsClosed(t *testing.T) {
 }
 
 // Lease revoked behind the holder's back (as an operator or a partition
-// would) ⇒ Lost fires; a normal Release never fires it.
+// would) ⇒ Lost fires, for every lease of the Backend (they share the etcd
+// lease), and the next acquire gets a new etcd lease; a normal Release never
+// fires it.
 func TestLostOnRevoke(t *testing.T) {
 	b := open(t, shared, WithTTL(2*time.Second))
+	other := open(t, shared, WithTTL(2*time.Second))
 	ctx := context.Background()
 	l, err := b.Acquire(ctx, req("lost", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, err := b.Acquire(ctx, req("kept", 1))
+	sibling, err := b.Acquire(ctx, req("sibling", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := other.Acquire(ctx, req("kept", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,13 +185,28 @@ func TestLostOnRevoke(t *testing.T) {
 	if _, err := cli.Revoke(ctx, l.(*Lease).ID()); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-l.(admission.LossNotifier).Lost():
-	case <-time.After(5 * time.Second):
-		t.Fatal("Lost did not fire after the lease was revoked")
+	for _, x := range []admission.Lease{l, sibling} {
+		select {
+		case <-x.(admission.LossNotifier).Lost():
+		case <-time.After(5 * time.Second):
+			t.Fatal("Lost did not fire after the lease was revoked")
+		}
 	}
 	if err := l.Release(); err != nil {
 		t.Fatalf("release of a lost lease: %v", err)
+	}
+	if err := sibling.Release(); err != nil {
+		t.Fatalf("release of a lost lease: %v", err)
+	}
+	again, err := b.Acquire(ctx, req("lost", 1))
+	if err != nil {
+		t.Fatalf("acquire after the lease was lost: %v", err)
+	}
+	if again.(*Lease).ID() == l.(*Lease).ID() {
+		t.Fatal("a lost etcd lease was reused")
+	}
+	if err := again.Release(); err != nil {
+		t.Fatal(err)
 	}
 	if err := kept.Release(); err != nil {
 		t.Fatal(err)
@@ -192,7 +214,45 @@ func TestLostOnRevoke(t *testing.T) {
 	select {
 	case <-kept.(admission.LossNotifier).Lost():
 		t.Fatal("Lost fired after a normal Release")
+	case <-again.(admission.LossNotifier).Lost():
+		t.Fatal("Lost fired after a normal Release")
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// Leases of one Backend share an etcd lease but not keys: each Release
+// frees only its own slot, and the shared lease survives it.
+func TestSharedLeaseReleaseFreesOwnSlot(t *testing.T) {
+	b := open(t, shared)
+	ctx := context.Background()
+	l1, err := b.Acquire(ctx, admission.Request{Key: "s", Limit: 2, MaxTotal: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := b.Acquire(ctx, admission.Request{Key: "s", Limit: 2, MaxTotal: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l1.(*Lease).ID() != l2.(*Lease).ID() {
+		t.Fatal("two acquires of one Backend took two etcd leases")
+	}
+	if err := l1.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b.Status(ctx, "s"); err != nil || st.ActiveCount != 1 {
+		t.Fatalf("status after one release %+v %v", st, err)
+	}
+	if tot, _ := b.sem(totalSlug).look(ctx, 0, ""); tot.holders != 1 {
+		t.Fatalf("max_total holders %d after one release, want 1", tot.holders)
+	}
+	select {
+	case <-l2.(admission.LossNotifier).Lost():
+		t.Fatal("a Release ended the shared lease")
+	case <-time.After(200 * time.Millisecond):
+	}
+	l2.Release()
+	if st, _ := b.Status(ctx, "s"); st.ActiveCount != 0 {
+		t.Fatalf("status after releases %+v", st)
 	}
 }
 
@@ -234,9 +294,35 @@ func TestAdmitGuardRefusesStaleRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer newLease(b, sess).abandon()
 	ok, err := s.admit(ctx, sess, v.rev, s.holders+"stale", []byte(`{"limit":1}`), "", 0)
 	if err != nil || ok {
 		t.Fatalf("admitted on a stale read: ok=%v err=%v", ok, err)
+	}
+}
+
+// An acquire right after the shared lease was revoked, before the keep-alive
+// noticed, is not refused: it drops the dead lease and takes a new one.
+func TestAcquireRightAfterRevoke(t *testing.T) {
+	b := open(t, shared)
+	ctx := context.Background()
+	l, err := b.Acquire(ctx, req("r", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.cli.Revoke(ctx, l.(*Lease).ID()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.Acquire(ctx, req("r", 1))
+	if err != nil {
+		t.Fatalf("acquire right after a revoke: %v", err)
+	}
+	defer again.Release()
+	if again.(*Lease).ID() == l.(*Lease).ID() {
+		t.Fatal("a revoked etcd lease was reused")
+	}
+	select {
+	case <-l.(admission.LossNotifier).Lost():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Lost did not fire after the lease was revoked")
 	}
 }

@@ -4,13 +4,16 @@
 //
 // Layout under the prefix (default /relay/locks/v2), per concurrency key:
 //
-//	<prefix>/<key-slug>/holders/<lease-id>  one per lease, value {"limit","acquired_unix_ms"}
-//	<prefix>/<key-slug>/queue/<lease-id>    one per waiter; its create revision is its ticket
-//	<prefix>/_total/...                     the same for the global max_total cap
+//	<prefix>/<key-slug>/holders/<lease-id>-<seq>  one per lease, value {"limit","acquired_unix_ms"}
+//	<prefix>/<key-slug>/queue/<lease-id>-<seq>    one per waiter; its create revision is its ticket
+//	<prefix>/_total/...                           the same for the global max_total cap
 //
-// Every key of one acquire is bound to one etcd lease with keep-alive, so a
-// holder that dies (SIGKILL included) frees its slots when the lease TTL runs
-// out, and Release is a single revoke.
+// One Backend binds all its keys to one etcd lease with keep-alive (a
+// session made on the first acquire, and made anew after it is lost); <seq>
+// keeps each acquire's keys apart. A process that dies (SIGKILL included)
+// frees its slots when the lease TTL runs out, and Release is a single
+// delete txn of its own keys. When the shared lease is lost, every lease
+// held on it reports Lost.
 //
 // The guarantee is lease-based, not a fencing token: a holder that is paused
 // (or partitioned) for longer than the TTL loses its slot while it may still

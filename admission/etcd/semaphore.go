@@ -120,10 +120,10 @@ func (s *semaphore) look(ctx context.Context, myRev int64, myQueue string) (view
 	return v, nil
 }
 
-// acquire puts a holder key for sess's lease, waiting in the queue until
-// deadline (zero: no waiting).
-func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, limit int, deadline time.Time) error {
-	id := fmt.Sprintf("%x", int64(sess.Lease()))
+// acquire puts the holder key <holders>id bound to sess's lease, waiting in
+// the queue (as <queue>id) until deadline (zero: no waiting). id is unique
+// per acquire, as many acquires share the lease.
+func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id string, limit int, deadline time.Time) error {
 	holderKey, queueKey := s.holders+id, s.queue+id
 	val, _ := json.Marshal(record{Limit: limit, AcquiredMS: time.Now().UnixMilli()})
 	warned := false
@@ -174,7 +174,7 @@ func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, limi
 		}
 		if !time.Now().Before(deadline) {
 			// Leaving the queue wakes the waiter behind us. Best effort: the
-			// caller revokes the lease, which removes the key anyway.
+			// caller deletes the key again, and the lease TTL bounds it.
 			dctx, cancel := s.b.opCtx(context.Background())
 			s.b.cli.Delete(dctx, queueKey)
 			cancel()
@@ -198,7 +198,7 @@ func (s *semaphore) enqueue(ctx context.Context, sess *concurrency.Session, queu
 		return 0, err
 	}
 	if !resp.Succeeded {
-		return 0, fmt.Errorf("etcdadm: queue key for lease %x already exists", int64(sess.Lease()))
+		return 0, fmt.Errorf("etcdadm: queue key %s already exists", queueKey)
 	}
 	return resp.Header.Revision, nil
 }
