@@ -265,34 +265,9 @@ func statelessLimit(in ResolveInput, where string, getenv func(string) string) (
 	return limit, source, nil, nil
 }
 
-// lockRootFor is the lock root for in, expanded and absolute, plus a warning
-// when an override was ignored.
+// lockRootFor is the lock root for in (see ResolveLockRoot).
 func lockRootFor(in ResolveInput, getenv func(string) string) (string, string, error) {
-	root, warn := in.LockRoot, ""
-	if override := strings.TrimSpace(getenv(lockDirOverrideEnv)); override != "" {
-		// A shared_state key stands for one account's state, used by every
-		// process that touches it, whatever its environment. Were the override
-		// honoured there, two processes with different overrides would lock one
-		// key under two roots and both run. Stateless keys only bound load, so
-		// moving them cannot break mutual exclusion. Tests opt in explicitly.
-		if in.Fact.Category == Stateless || getenv(workloadTestModeEnv) != "" {
-			root = override
-		} else {
-			warn = lockDirOverrideEnv + " is ignored for shared_state routes, so one account's lock is never split; use admission.lock_root in relay.hcl"
-		}
-	}
-	if root == "" {
-		r, err := DefaultLockRoot(getenv)
-		return r, warn, err
-	}
-	p, err := expandUserPath(root, getenv, os.UserHomeDir)
-	if err == nil {
-		p, err = filepath.Abs(p)
-	}
-	if err != nil {
-		return "", "", &FactError{FactNoLockRoot, "cannot resolve the lock root: " + withoutPath(err).Error() + "; set an absolute admission.lock_root in relay.hcl"}
-	}
-	return p, warn, nil
+	return ResolveLockRoot(LockRootInput{Configured: in.LockRoot, Category: in.Fact.Category, Getenv: getenv})
 }
 
 // DefaultLockRoot is $XDG_STATE_HOME/relay/locks/v2, else
@@ -328,20 +303,16 @@ func homeDir(getenv func(string) string, userHome func() (string, error)) (strin
 	return h, err
 }
 
-// expandUserPath expands a leading "~" or "~/". "~user" is refused rather
-// than looked up: nothing else in relay-host resolves other users' homes.
+// expandUserPath is ExpandHome with HOME from getenv, else userHome.
 func expandUserPath(p string, getenv func(string) string, userHome func() (string, error)) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") {
-		if strings.HasPrefix(p, "~") {
-			return "", errors.New("~user paths are not supported")
-		}
+	if p != "~" && !strings.HasPrefix(p, "~") && !strings.HasPrefix(p, "$HOME") {
 		return p, nil
 	}
 	home, err := homeDir(getenv, userHome)
 	if err != nil {
 		return "", errors.New("HOME is not set")
 	}
-	return filepath.Join(home, p[1:]), nil
+	return ExpandHome(p, home)
 }
 
 // withoutPath drops the path from an *fs.PathError so a message never names a

@@ -10,19 +10,101 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Config is a parsed and checked relay.hcl.
+// Config is the effective configuration: every layer Load used, merged
+// (see merge.go for the rules), and checked as a whole.
 type Config struct {
-	Path       string // file it came from, or "<embedded>"
+	// Path is the most specific file in effect, or EmbeddedPath when only
+	// the built-in default is.
+	Path       string
 	Admission  Admission
 	PluginDirs []string    // absolute, ~ and $HOME expanded
-	Providers  []*Provider // in file order
+	Providers  []*Provider // in declaration order, earlier layers first
+	// Exclude are gitignore-style patterns of files never sent, from every
+	// layer (a later layer adds to them, never removes). None starts with
+	// "!": re-including a file is the repository's .relayignore's business.
+	Exclude []string
+	// Sources are the files Load considered, in layer order, with what it
+	// did with each; Warnings are one line each, for files it ignored.
+	Sources  []Source
+	Warnings []string
 
-	files map[string]*hcl.File // for rendering diagnostics with snippets
+	files   map[string]*hcl.File // for rendering diagnostics with snippets
+	origins map[string]origin    // attribute path → where its value was set
+}
+
+// Layer is the kind of a configuration file, in the order layers apply.
+type Layer string
+
+const (
+	LayerEmbedded Layer = "embedded" // relay.hcl built into the binary
+	LayerUser     Layer = "user"     // $XDG_CONFIG_HOME/relay/relay.hcl
+	LayerExplicit Layer = "explicit" // --config FILE or RELAY_CONFIG
+	// LayerRepo is a reviewed repository's ./relay.hcl or ./.relay.hcl,
+	// read only when the user trusted that exact content, and only to
+	// narrow the layers above.
+	LayerRepo Layer = "repo"
+)
+
+// Source is one file Load considered.
+type Source struct {
+	Path   string `json:"path"`
+	Layer  Layer  `json:"layer"`
+	Status string `json:"status"` // SourceUsed, SourceAbsent or SourceIgnored
+	// Reason says why a file was ignored (one line, with the fix).
+	Reason string `json:"reason,omitempty"`
+	// Trusted is set for a repository file whose content the user trusted.
+	Trusted bool `json:"trusted,omitempty"`
+}
+
+// Source statuses.
+const (
+	SourceUsed    = "used"
+	SourceAbsent  = "not found"
+	SourceIgnored = "ignored"
+)
+
+// Origin is where a value of the effective configuration was set.
+type Origin struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+// Origin returns where the attribute at path was set, by the layer whose
+// value is in effect. Paths are dotted: "admission.max_total",
+// "plugin_dirs", "provider.claude.env", "provider.apireviewer.route.glm.limit",
+// "provider.apireviewer.route.glm.settings.model".
+func (c *Config) Origin(path string) (Origin, bool) {
+	if c == nil {
+		return Origin{}, false
+	}
+	o, ok := c.origins[path]
+	if !ok {
+		return Origin{}, false
+	}
+	return Origin{File: o.all.Filename, Line: o.all.Start.Line}, true
+}
+
+// Name says which configuration is in effect, for messages.
+func (c *Config) Name() string {
+	var used []string
+	for _, s := range c.Sources {
+		if s.Status == SourceUsed && s.Layer != LayerEmbedded {
+			used = append(used, s.Path)
+		}
+	}
+	if len(used) == 0 {
+		if c.Path != "" && c.Path != EmbeddedPath {
+			return c.Path
+		}
+		return "the built-in relay.hcl"
+	}
+	return "the built-in relay.hcl + " + strings.Join(used, " + ")
 }
 
 // Admission is the admission block. Zero values mean "not set"; the host
@@ -65,9 +147,40 @@ type Route struct {
 	Timeout  time.Duration // 0 = not set
 	Settings map[string]string
 
+	// Caps from a trusted repository layer: the most the route may use,
+	// applied after the plugin's defaults (0 = no cap). A repository may
+	// only narrow, so its values are ceilings, never settings.
+	LimitCap   int
+	BudgetCap  int64
+	TimeoutCap time.Duration
+
 	DeclRange, LimitRange hcl.Range // LimitRange valid only when Limit != 0
 	BudgetRange           hcl.Range // valid only when Budget != 0
 	SettingRanges         map[string]hcl.Range
+}
+
+// CapLimit lowers a resolved limit to the repository layer's cap.
+func (r *Route) CapLimit(n int) int {
+	if r != nil && r.LimitCap > 0 && r.LimitCap < n {
+		return r.LimitCap
+	}
+	return n
+}
+
+// CapBudget lowers a budget to the repository layer's cap.
+func (r *Route) CapBudget(n int64) int64 {
+	if r != nil && r.BudgetCap > 0 && r.BudgetCap < n {
+		return r.BudgetCap
+	}
+	return n
+}
+
+// CapTimeout lowers a timeout to the repository layer's cap.
+func (r *Route) CapTimeout(d time.Duration) time.Duration {
+	if r != nil && r.TimeoutCap > 0 && r.TimeoutCap < d {
+		return r.TimeoutCap
+	}
+	return d
 }
 
 // Provider returns the provider block with the given name, or nil.

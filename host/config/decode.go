@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/relay-host/relay-host/admission"
 )
 
 var (
@@ -26,7 +28,7 @@ var (
 
 var (
 	rootSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "plugin_dirs"}},
+		Attributes: []hcl.AttributeSchema{{Name: "plugin_dirs"}, {Name: "exclude"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "admission"},
 			{Type: "provider", LabelNames: []string{"name"}},
@@ -62,25 +64,59 @@ var etcdOnly = []string{"endpoints", "prefix", "ttl", "ca_file", "cert_file", "k
 // diagnostics and becomes Config.Path. Paths starting with ~ or $HOME expand
 // to the current user's home directory (os.UserHomeDir); Load takes HOME from
 // its getenv instead.
+//
+// Parse reads one file on its own, as if it were the only layer; Load
+// layers the embedded default, the user's file, --config and a trusted
+// repository file.
 func Parse(src []byte, filename string) (*Config, error) {
 	home, _ := os.UserHomeDir()
 	return parse(src, filename, home)
 }
 
 func parse(src []byte, filename, home string) (*Config, error) {
+	l, err := decodeLayer(src, filename, home, LayerExplicit)
+	if err != nil {
+		return nil, err
+	}
+	cfg := newConfig()
+	cfg.files[filename] = l.file
+	var diags hcl.Diagnostics
+	cfg.merge(l, &diags)
+	cfg.finish(&diags)
+	if diags.HasErrors() {
+		return nil, newDiagError(diags, cfg.files)
+	}
+	cfg.Path = filename
+	return cfg, nil
+}
+
+// layer is one decoded file: its values (only what it sets is meaningful)
+// and where each set attribute is.
+type layer struct {
+	kind    Layer
+	path    string
+	file    *hcl.File
+	cfg     *Config
+	origins map[string]origin
+	blocks  map[string]hcl.Range // "admission", "provider.x", "provider.x.route.y" → DefRange
+}
+
+// decodeLayer parses and checks one file's own values. Checks that depend
+// on other layers (etcd attributes against the backend, pairs of
+// attributes) are made after merging, in finish.
+func decodeLayer(src []byte, filename, home string, kind Layer) (*layer, error) {
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	files := map[string]*hcl.File{filename: file}
 	if diags.HasErrors() {
 		return nil, newDiagError(diags, files)
 	}
-	d := &decoder{home: home, src: src}
-	cfg := d.root(file.Body)
+	d := &decoder{home: home, src: src, layer: kind, origins: map[string]origin{}}
+	l := &layer{kind: kind, path: filename, file: file, origins: d.origins, blocks: map[string]hcl.Range{}}
+	l.cfg = d.root(file.Body, l.blocks)
 	if d.diags.HasErrors() {
 		return nil, newDiagError(d.diags, files)
 	}
-	cfg.Path = filename
-	cfg.files = files
-	return cfg, nil
+	return l, nil
 }
 
 // decoder walks the body by hand (not gohcl) so that each check can point
@@ -90,6 +126,21 @@ type decoder struct {
 	home  string
 	src   []byte
 	diags hcl.Diagnostics
+	// layer is the kind of file being read; a repository layer may set
+	// only what narrows (see repoAllowed).
+	layer Layer
+	// origins records where each attribute this file sets is, keyed by its
+	// path ("admission.max_total", "provider.x.route.y.limit",
+	// "provider.x.settings.model"); merge copies exactly these.
+	origins map[string]origin
+}
+
+// origin is where one attribute was set: name is its name's range (for
+// "this attribute is not allowed here"), all is the whole attribute.
+type origin struct{ name, all hcl.Range }
+
+func (d *decoder) set(path string, at *hcl.Attribute) {
+	d.origins[path] = origin{at.NameRange, at.Range}
 }
 
 // source returns what the user wrote for expr, for "got …" in a message.
@@ -124,15 +175,53 @@ func (d *decoder) attrErr(at *hcl.Attribute, format string, args ...any) {
 	d.errorf(at.Expr.Range(), at.Range.Ptr(), "Invalid "+at.Name, format, args...)
 }
 
-func (d *decoder) root(body hcl.Body) *Config {
+// repoAllowed are the only attributes a repository's relay.hcl may set:
+// each can only narrow what the user's own layers allow (a limit, budget
+// or timeout is a cap there, max_total only lowers, exclude only adds).
+// Everything else (plugin, plugin_dirs, checksum, env, settings, the rest
+// of admission) would let a repository choose what runs, where the source
+// goes or which secrets go with it.
+var repoAllowed = map[string]bool{
+	"exclude": true, "admission.max_total": true,
+	"route.limit": true, "route.budget": true, "route.timeout": true,
+}
+
+// allowed reports whether this layer may set at (kind is its schema path
+// such as "route.limit"), reporting a diagnostic when it may not.
+func (d *decoder) allowed(kind string, at *hcl.Attribute) bool {
+	if d.layer != LayerRepo || repoAllowed[kind] {
+		return true
+	}
+	d.errorf(at.NameRange, at.Range.Ptr(), "Not allowed in a repository's relay.hcl",
+		"A repository's configuration may only narrow yours (lower limit, budget, timeout or max_total; add exclude patterns); %s can only be set in your own ~/.config/relay/relay.hcl or --config file.", at.Name)
+	return false
+}
+
+func (d *decoder) root(body hcl.Body, blocks map[string]hcl.Range) *Config {
 	content, diags := body.Content(rootSchema)
 	d.add(diags)
-	cfg := &Config{Admission: Admission{Backend: "local"}}
-	if at := content.Attributes["plugin_dirs"]; at != nil {
+	cfg := &Config{}
+	if at := content.Attributes["plugin_dirs"]; at != nil && d.allowed("plugin_dirs", at) {
+		d.set("plugin_dirs", at)
 		vals, rngs, _ := d.stringList(at)
 		for i, v := range vals {
 			if p, ok := d.path(at, rngs[i], v); ok {
 				cfg.PluginDirs = append(cfg.PluginDirs, p)
+			}
+		}
+	}
+	if at := content.Attributes["exclude"]; at != nil {
+		d.set("exclude", at)
+		vals, rngs, _ := d.stringList(at)
+		for i, v := range vals {
+			switch {
+			case strings.TrimSpace(v) == "":
+				d.errorf(rngs[i], at.Range.Ptr(), "Invalid exclude", "An exclude pattern must not be empty.")
+			case strings.HasPrefix(v, "!"):
+				d.errorf(rngs[i], at.Range.Ptr(), "Invalid exclude",
+					"exclude only leaves files out; %q would bring one back in. Use a !pattern in the repository's .relayignore instead.", v)
+			default:
+				cfg.Exclude = append(cfg.Exclude, v)
 			}
 		}
 	}
@@ -147,15 +236,17 @@ func (d *decoder) root(body hcl.Body) *Config {
 				continue
 			}
 			admission = b
+			blocks["admission"] = b.DefRange
 			cfg.Admission = d.admission(b)
 		case "provider":
-			p := d.provider(b)
+			p := d.provider(b, blocks)
 			if prev := providers[p.Name]; prev != nil {
 				d.errorf(b.LabelRanges[0], b.DefRange.Ptr(), "Duplicate provider block",
 					"A provider %q was already declared at %s; each provider may be declared once.", p.Name, pos(prev.DefRange))
 				continue
 			}
 			providers[p.Name] = b
+			blocks["provider."+p.Name] = b.DefRange
 			cfg.Providers = append(cfg.Providers, p)
 		}
 	}
@@ -165,19 +256,20 @@ func (d *decoder) root(body hcl.Body) *Config {
 func (d *decoder) admission(b *hcl.Block) Admission {
 	content, diags := b.Body.Content(admissionSchema)
 	d.add(diags)
+	var a Admission
+	for name, at := range content.Attributes {
+		if d.allowed("admission."+name, at) {
+			d.set("admission."+name, at)
+		}
+	}
 	attrs := content.Attributes
-	a := Admission{Backend: "local"}
-	backendOK := true
 	if at := attrs["backend"]; at != nil {
-		s, ok := d.str(at)
-		switch {
-		case !ok:
-			backendOK = false
-		case s == "local" || s == "etcd":
-			a.Backend = s
-		default:
-			backendOK = false
-			d.attrErr(at, `backend must be "local" (lock files on this machine) or "etcd" (a limit shared by a fleet); got %q.`, s)
+		if s, ok := d.str(at); ok {
+			if s == "local" || s == "etcd" {
+				a.Backend = s
+			} else {
+				d.attrErr(at, `backend must be "local" (lock files on this machine) or "etcd" (a limit shared by a fleet); got %q.`, s)
+			}
 		}
 	}
 	if at := attrs["lock_root"]; at != nil {
@@ -236,9 +328,6 @@ func (d *decoder) admission(b *hcl.Block) Admission {
 			}
 		}
 	}
-	if (attrs["cert_file"] == nil) != (attrs["key_file"] == nil) {
-		d.errorf(b.DefRange, nil, "Incomplete client certificate", "cert_file and key_file go together: set both for TLS client authentication, or neither.")
-	}
 	if at := attrs["username"]; at != nil {
 		if s, ok := d.str(at); ok {
 			a.Username = s
@@ -253,41 +342,22 @@ func (d *decoder) admission(b *hcl.Block) Admission {
 			}
 		}
 	}
-	if (attrs["username"] == nil) != (attrs["password_env"] == nil) {
-		d.errorf(b.DefRange, nil, "Incomplete etcd credentials", "username and password_env go together: set both to authenticate to etcd, or neither.")
-	}
-	if !backendOK {
-		return a
-	}
-	switch a.Backend {
-	case "local":
-		for _, name := range etcdOnly {
-			if at := attrs[name]; at != nil {
-				d.errorf(at.NameRange, at.Range.Ptr(), "Attribute needs the etcd backend",
-					`%s is only used by backend = "etcd"; set that backend to share limits across machines, or remove %s.`, name, name)
-			}
-		}
-	case "etcd":
-		if at := attrs["lock_root"]; at != nil {
-			d.errorf(at.NameRange, at.Range.Ptr(), "Attribute needs the local backend",
-				`lock_root is only used by backend = "local"; remove it or set backend = "local".`)
-		}
-		if attrs["endpoints"] == nil {
-			d.errorf(b.DefRange, nil, "Missing endpoints",
-				`backend = "etcd" needs endpoints = ["https://etcd-1.example:2379", ...].`)
-		}
-	}
 	return a
 }
 
-func (d *decoder) provider(b *hcl.Block) *Provider {
+func (d *decoder) provider(b *hcl.Block, blocks map[string]hcl.Range) *Provider {
 	p := &Provider{Name: b.Labels[0], DeclRange: b.DefRange}
 	d.checkName("provider", b)
 	content, diags := b.Body.Content(providerSchema)
 	d.add(diags)
 	attrs := content.Attributes
+	base := "provider." + p.Name + "."
+	for name, at := range attrs {
+		if name != "settings" && d.allowed("provider."+name, at) {
+			d.set(base+name, at)
+		}
+	}
 
-	p.Plugin = "relay-provider-" + p.Name
 	if at := attrs["plugin"]; at != nil {
 		if s, ok := d.str(at); ok {
 			p.Plugin, _ = d.plugin(at, s)
@@ -318,30 +388,37 @@ func (d *decoder) provider(b *hcl.Block) *Provider {
 			}
 		}
 	}
-	if at := attrs["settings"]; at != nil {
-		p.Settings, p.SettingRanges = d.settings(at)
+	if at := attrs["settings"]; at != nil && d.allowed("provider.settings", at) {
+		p.Settings, p.SettingRanges = d.settings(at, base+"settings.")
 	}
 
 	routes := map[string]*hcl.Block{}
 	for _, rb := range content.Blocks {
-		r := d.route(rb)
+		r := d.route(rb, base+"route.")
 		if prev := routes[r.Name]; prev != nil {
 			d.errorf(rb.LabelRanges[0], rb.DefRange.Ptr(), "Duplicate route block",
 				"Provider %q already declares route %q at %s; each route may be declared once.", p.Name, r.Name, pos(prev.DefRange))
 			continue
 		}
 		routes[r.Name] = rb
+		blocks[base+"route."+r.Name] = rb.DefRange
 		p.Routes = append(p.Routes, r)
 	}
 	return p
 }
 
-func (d *decoder) route(b *hcl.Block) *Route {
+func (d *decoder) route(b *hcl.Block, prefix string) *Route {
 	r := &Route{Name: b.Labels[0], DeclRange: b.DefRange}
 	d.checkName("route", b)
 	content, diags := b.Body.Content(routeSchema)
 	d.add(diags)
 	attrs := content.Attributes
+	base := prefix + r.Name + "."
+	for name, at := range attrs {
+		if name != "settings" && d.allowed("route."+name, at) {
+			d.set(base+name, at)
+		}
+	}
 	if at := attrs["limit"]; at != nil {
 		if n, ok := d.whole(at, math.MaxInt32, "the number of reviews that may run at once on this route"); ok {
 			r.Limit, r.LimitRange = int(n), at.Expr.Range()
@@ -361,8 +438,8 @@ func (d *decoder) route(b *hcl.Block) *Route {
 			}
 		}
 	}
-	if at := attrs["settings"]; at != nil {
-		r.Settings, r.SettingRanges = d.settings(at)
+	if at := attrs["settings"]; at != nil && d.allowed("route.settings", at) {
+		r.Settings, r.SettingRanges = d.settings(at, base+"settings.")
 	}
 	return r
 }
@@ -492,7 +569,7 @@ func (d *decoder) stringList(at *hcl.Attribute) (vals []string, rngs []hcl.Range
 
 // settings reads a map of strings; numbers and bools are accepted and kept
 // in their HCL spelling ("4096", "true") since plugins parse what they need.
-func (d *decoder) settings(at *hcl.Attribute) (map[string]string, map[string]hcl.Range) {
+func (d *decoder) settings(at *hcl.Attribute, prefix string) (map[string]string, map[string]hcl.Range) {
 	pairs, diags := hcl.ExprMap(at.Expr)
 	if diags.HasErrors() {
 		d.attrErr(at, `settings must be a map of strings, e.g. { model = "glm-4.7" }.`)
@@ -527,6 +604,7 @@ func (d *decoder) settings(at *hcl.Attribute) (map[string]string, map[string]hcl
 			continue
 		}
 		m[key], rngs[key] = sv.AsString(), kv.Value.Range()
+		d.origins[prefix+key] = origin{kv.Key.Range(), hcl.RangeBetween(kv.Key.Range(), kv.Value.Range())}
 	}
 	return m, rngs
 }
@@ -552,30 +630,21 @@ func (d *decoder) path(at *hcl.Attribute, rng hcl.Range, s string) (string, bool
 	return p, true
 }
 
-// expandPath expands a leading ~ or $HOME and requires an absolute result:
-// a relative path would depend on the directory relay-host runs in.
+// expandPath expands a leading ~ or $HOME (admission.ExpandHome, the one
+// expander) and requires an absolute result: a relative path would depend
+// on the directory relay-host runs in.
 func expandPath(s, home string) (string, error) {
-	var rest string
-	switch {
-	case s == "":
+	if s == "" {
 		return "", errors.New("the path must not be empty")
-	case s == "~" || s == "$HOME":
-	case strings.HasPrefix(s, "~/"):
-		rest = s[2:]
-	case strings.HasPrefix(s, "$HOME/"):
-		rest = s[len("$HOME/"):]
-	case strings.HasPrefix(s, "~"):
-		return "", fmt.Errorf("%q: ~user paths are not supported; write the full path", s)
-	default:
-		if !filepath.IsAbs(s) {
-			return "", fmt.Errorf("%q is relative; use an absolute path or one starting with ~", s)
-		}
-		return filepath.Clean(s), nil
 	}
-	if !filepath.IsAbs(home) {
-		return "", fmt.Errorf("cannot expand %q: HOME is not set to an absolute path", s)
+	p, err := admission.ExpandHome(s, home)
+	if err != nil {
+		return "", err
 	}
-	return filepath.Join(home, rest), nil
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%q is relative; use an absolute path or one starting with ~", s)
+	}
+	return filepath.Clean(p), nil
 }
 
 func pos(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }

@@ -1,11 +1,17 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
 
 	relay "github.com/relay-host/relay-host"
 )
@@ -14,47 +20,213 @@ import (
 // default configuration built into the binary.
 const EmbeddedPath = "<embedded>"
 
-// Load finds, parses and checks the configuration. Lookup order: explicit
-// (the --config flag) when not empty, ./relay.hcl, then
-// $XDG_CONFIG_HOME/relay/relay.hcl (else ~/.config/relay/relay.hcl), then the
-// embedded relay.DefaultConfig. The first file that exists is used; a file
-// that exists but cannot be read is an error, never skipped. getenv (nil =
-// os.Getenv) supplies HOME and XDG_CONFIG_HOME, so tests need no real home.
+// RepoFiles are the names a repository's own configuration may have, in
+// the directory relay-host runs in.
+var RepoFiles = []string{"relay.hcl", ".relay.hcl"}
+
+// maxFileSize bounds what Load reads from any one file: a configuration is
+// a few KiB, and a repository's file must not be able to stall or balloon
+// relay-host.
+const maxFileSize = 1 << 20
+
+// LoadOptions say where Load looks.
+type LoadOptions struct {
+	// Explicit is --config; "" means RELAY_CONFIG, if set.
+	Explicit string
+	// Dir is where a repository's relay.hcl is looked for; "" is the
+	// current directory.
+	Dir string
+	// Getenv supplies HOME, XDG_CONFIG_HOME, XDG_STATE_HOME and
+	// RELAY_CONFIG; nil is os.Getenv.
+	Getenv func(string) string
+	// Trust, when set, replaces the user's trust store (tests, and
+	// `config trust`, which checks a file as if it were trusted).
+	Trust *TrustStore
+}
+
+// Load builds the effective configuration from its layers, in order: the
+// embedded default, the user's $XDG_CONFIG_HOME/relay/relay.hcl (else
+// ~/.config/relay/relay.hcl), --config or RELAY_CONFIG, then a repository's
+// ./relay.hcl or ./.relay.hcl, but only if the user trusted that exact file
+// (config trust) and only to narrow (see merge.go). An untrusted or changed
+// repository file is ignored with a line in Config.Warnings, never an
+// error: a CI job reviewing a fork must not be stopped by the fork.
 //
-// The error is a *DiagError when the configuration is invalid, or a plain
-// error when a file cannot be read.
-func Load(explicit string, getenv func(string) string) (*Config, error) {
+// A user or --config file that exists but cannot be read is an error,
+// never skipped. The error is a *DiagError when the configuration is
+// invalid, or a plain error when a file cannot be read.
+func Load(o LoadOptions) (*Config, error) {
+	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	home := getenv("HOME")
-	if explicit != "" {
-		src, err := os.ReadFile(explicit)
+	cfg := newConfig()
+	var layers []*layer
+	var diags hcl.Diagnostics
+	add := func(src []byte, path string, kind Layer) {
+		l, err := decodeLayer(src, path, home, kind)
 		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
+			de := err.(*DiagError)
+			diags = append(diags, de.Diags...)
+			for name, f := range de.files {
+				cfg.files[name] = f
+			}
+			return
 		}
-		return parse(src, explicit, home)
+		cfg.files[path] = l.file
+		layers = append(layers, l)
 	}
-	for _, path := range candidates(getenv) {
-		src, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
+	add(relay.DefaultConfig, EmbeddedPath, LayerEmbedded)
+	cfg.Sources = append(cfg.Sources, Source{Path: EmbeddedPath, Layer: LayerEmbedded, Status: SourceUsed})
+	var used []string // real paths of user and explicit files
+
+	if path := UserFile(getenv); path != "" {
+		src, err := readFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			cfg.Sources = append(cfg.Sources, Source{Path: path, Layer: LayerUser, Status: SourceAbsent})
+		case err != nil:
+			return nil, fmt.Errorf("read config %s: %w", path, withoutPath(err))
+		default:
+			add(src, path, LayerUser)
+			cfg.Sources = append(cfg.Sources, Source{Path: path, Layer: LayerUser, Status: SourceUsed})
+			used = append(used, realPath(path))
+		}
+	}
+	explicit := o.Explicit
+	if explicit == "" {
+		explicit = getenv("RELAY_CONFIG")
+	}
+	if explicit != "" {
+		src, err := readFile(explicit)
+		if err != nil {
+			return nil, fmt.Errorf("read config %s: %w", explicit, withoutPath(err))
+		}
+		add(src, explicit, LayerExplicit)
+		cfg.Sources = append(cfg.Sources, Source{Path: explicit, Layer: LayerExplicit, Status: SourceUsed})
+		used = append(used, realPath(explicit))
+	}
+
+	trust := o.Trust
+	for _, name := range RepoFiles {
+		path, shown := name, "./"+name
+		if o.Dir != "" {
+			path = filepath.Join(o.Dir, name)
+			shown = path
+		}
+		s := Source{Path: shown, Layer: LayerRepo}
+		src, err := readFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			s.Status = SourceAbsent
+			cfg.Sources = append(cfg.Sources, s)
+			continue
+		case err != nil:
+			s.Status, s.Reason = SourceIgnored, "cannot read it: "+withoutPath(err).Error()
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("ignoring %s: %s", shown, s.Reason))
+			cfg.Sources = append(cfg.Sources, s)
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
+		real := realPath(path)
+		if slices.Contains(used, real) {
+			s.Status, s.Reason = SourceIgnored, "it is the file already read as your own configuration"
+			cfg.Sources = append(cfg.Sources, s)
+			continue
 		}
-		return parse(src, path, home)
+		if trust == nil {
+			if trust, err = OpenTrustStore(getenv); err != nil {
+				return nil, err
+			}
+		}
+		switch trust.Check(real, Digest(src)) {
+		case Trusted:
+			s.Status, s.Trusted = SourceUsed, true
+			add(src, shown, LayerRepo)
+		case TrustChanged:
+			s.Status, s.Reason = SourceIgnored, "it changed since you trusted it"
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("ignoring %s: it changed since you trusted it; read it, then run `relay-host config trust %s` to use it again", shown, shown))
+		default:
+			s.Status, s.Reason = SourceIgnored, "not trusted"
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("ignoring %s: a repository's relay.hcl is read only after you trust it (`relay-host config trust %s`)", shown, shown))
+		}
+		cfg.Sources = append(cfg.Sources, s)
 	}
-	return parse(relay.DefaultConfig, EmbeddedPath, home)
+	if diags.HasErrors() {
+		return nil, newDiagError(diags, cfg.files)
+	}
+	for _, l := range layers {
+		cfg.merge(l, &diags)
+		cfg.Path = l.path
+	}
+	cfg.finish(&diags)
+	if diags.HasErrors() {
+		return nil, newDiagError(diags, cfg.files)
+	}
+	return cfg, nil
 }
 
-func candidates(getenv func(string) string) []string {
-	paths := []string{"relay.hcl"}
+// UserFile is $XDG_CONFIG_HOME/relay/relay.hcl, else
+// ~/.config/relay/relay.hcl, or "" when neither can be named.
+func UserFile(getenv func(string) string) string {
 	// The XDG base directory spec says to ignore a relative XDG_CONFIG_HOME.
 	if xdg := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(xdg) {
-		paths = append(paths, filepath.Join(xdg, "relay", "relay.hcl"))
-	} else if home := getenv("HOME"); filepath.IsAbs(home) {
-		paths = append(paths, filepath.Join(home, ".config", "relay", "relay.hcl"))
+		return filepath.Join(xdg, "relay", "relay.hcl")
 	}
-	return paths
+	if home := getenv("HOME"); filepath.IsAbs(home) {
+		return filepath.Join(home, ".config", "relay", "relay.hcl")
+	}
+	return ""
+}
+
+// readFile reads a regular file of at most maxFileSize bytes. A FIFO or
+// device named relay.hcl in a repository would otherwise block or flood.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxFileSize {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", maxFileSize)}
+	}
+	return src, nil
+}
+
+// Digest is the sha256 of a file's content, as the trust store records it.
+func Digest(src []byte) string {
+	sum := sha256.Sum256(src)
+	return hex.EncodeToString(sum[:])
+}
+
+// realPath is path made absolute with symlinks resolved, or as absolute
+// as it gets when it cannot be resolved.
+func realPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
+}
+
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -27,9 +27,10 @@ func main() {
 	if len(args) > 0 {
 		switch args[0] {
 		case "admission":
-			// A fleet backend (--backend etcd) needs the etcd client, which
-			// only relay-host-core links: exec it like any other command.
-			if !admissioncmd.WantsCore(args[1:]) {
+			// A fleet backend (--backend etcd) needs the etcd client and a
+			// configuration file the HCL parser, which only relay-host-core
+			// links: exec it like any other command.
+			if !admissioncmd.NeedsCore(args[1:], os.Getenv) {
 				os.Exit(admissioncmd.Main(args[1:], admissioncmd.StdIO()))
 			}
 		case "version", "--version":
@@ -75,9 +76,9 @@ func findCore() (string, error) {
 const leanUsage = `relay-host: bounded, crash-safe code reviews by AI providers
 
 usage:
-  relay-host admission run --key K --limit N [--wait DUR] [--max-total M] -- CMD [ARGS...]
-  relay-host admission status [--json] [--holders]
-  relay-host admission clean [--key K] [--yes]
+  relay-host admission run --key K --limit N [--wait DUR] [--max-total M] [--config F] -- CMD [ARGS...]
+  relay-host admission status [--json] [--holders] [--config F]
+  relay-host admission clean [--key K] [--yes] [--config F]
   relay-host admission run|status --backend etcd --endpoints A,B [--prefix P] [--ttl DUR] ...  (needs relay-host-core)
   relay-host version
 `

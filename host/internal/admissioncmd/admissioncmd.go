@@ -3,6 +3,13 @@
 // It is linked into the lean relay-host front binary, so it uses only the
 // standard library and the admission package: `admission run -- CMD` is a
 // flock(1)-style wrapper whose start-up cost users pay on every call.
+//
+// The commands read the same layered relay.hcl as `review` (lock_root,
+// max_total, backend and the etcd settings), through a Loader that only
+// relay-host-core supplies: the front binary runs a command itself only
+// when there is no configuration file to read (NeedsCore), in which case
+// the embedded default's admission block applies, which is all zero
+// values (a test pins that).
 package admissioncmd
 
 import (
@@ -15,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,16 +48,19 @@ type IO struct {
 	Out, Err   io.Writer
 	Getenv     func(string) string
 	IsTerminal bool // stdin is a terminal (clean asks before resetting)
-	StdinFile  *os.File
-	StdoutFile *os.File
-	StderrFile *os.File
+	// OutTerminal: stdout is a terminal. Holder identity (pid, host) is
+	// shown only there, never in a pipe, a log or a CI transcript.
+	OutTerminal bool
+	StdinFile   *os.File
+	StdoutFile  *os.File
+	StderrFile  *os.File
 }
 
 // StdIO is the process's own streams.
 func StdIO() IO {
 	return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv,
-		IsTerminal: isTerminal(os.Stdin.Fd()),
-		StdinFile:  os.Stdin, StdoutFile: os.Stdout, StderrFile: os.Stderr}
+		IsTerminal: isTerminal(os.Stdin.Fd()), OutTerminal: isTerminal(os.Stdout.Fd()),
+		StdinFile: os.Stdin, StdoutFile: os.Stdout, StderrFile: os.Stderr}
 }
 
 const usage = `usage: relay-host admission run --key K --limit N [--wait DUR] [--max-total M] [--lock-root DIR] -- CMD [ARGS...]
@@ -57,6 +68,26 @@ const usage = `usage: relay-host admission run --key K --limit N [--wait DUR] [-
        relay-host admission clean [--key K] [--yes] [--lock-root DIR]
        relay-host admission run --backend etcd --endpoints A,B [--prefix P] [--ttl DUR] --key K --limit N [--wait DUR] [--max-total M] -- CMD [ARGS...]
        relay-host admission status --backend etcd --endpoints A,B [--prefix P] --key K [--json]`
+
+// Config is the admission part of the effective relay.hcl. The zero value
+// is the embedded default: local backend, default lock root, no max_total.
+type Config struct {
+	Backend   string // "" or "local", or "etcd"
+	LockRoot  string // relay.hcl lock_root, "" for the default
+	MaxTotal  int
+	Endpoints []string // etcd
+	Prefix    string   // etcd
+	TTL       time.Duration
+}
+
+// ErrReported is a Loader's or FleetOpener's error whose explanation (HCL
+// diagnostics) is already on stderr: the command exits 2 without another line.
+var ErrReported = errors.New("reported")
+
+// Loader reads the layered configuration, with explicit as --config ("" =
+// RELAY_CONFIG or none). It prints its own warnings (an ignored repository
+// file) and returns an error that is one line.
+type Loader func(explicit string) (Config, error)
 
 // Fleet is a fleet admission backend (etcd) as the relay-host-core binary
 // opens it. This package does not link one: the lean front binary would
@@ -70,45 +101,77 @@ type Fleet interface {
 // --endpoints, --prefix ("" for the default) and --ttl (0 for the default).
 type FleetOpener func(backend string, endpoints []string, prefix string, ttl time.Duration) (Fleet, error)
 
-// WantsCore reports whether `admission ARGS...` names a fleet backend
-// (--backend etcd before any --), which only relay-host-core serves: the
-// front binary must exec the core for it.
-func WantsCore(args []string) bool {
+// NeedsCore reports whether `admission ARGS...` must run in relay-host-core:
+// when it names a fleet backend (--backend etcd before any --), which only
+// the core links, or when a configuration file could apply (--config,
+// RELAY_CONFIG, the user's relay.hcl, or a relay.hcl or .relay.hcl in the
+// current directory, which the core reads only if trusted). With none of
+// those the front binary runs the command itself on the embedded default,
+// with a few stat calls of overhead.
+func NeedsCore(args []string, getenv func(string) string) bool {
 	for i, a := range args {
 		if a == "--" {
-			return false
+			break
 		}
-		switch {
-		case a == "--backend" || a == "-backend":
-			if i+1 < len(args) && args[i+1] != "local" {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		switch name {
+		case "backend":
+			if !hasVal && i+1 < len(args) {
+				val = args[i+1]
+			}
+			if val != "local" {
 				return true
 			}
-		case strings.HasPrefix(a, "--backend=") || strings.HasPrefix(a, "-backend="):
-			if _, v, _ := strings.Cut(a, "="); v != "local" {
-				return true
-			}
+		case "config":
+			return true
+		}
+	}
+	if getenv("RELAY_CONFIG") != "" {
+		return true
+	}
+	candidates := []string{"relay.hcl", ".relay.hcl"}
+	// The user's file: the same lookup as host/config.UserFile.
+	if xdg := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(xdg) {
+		candidates = append(candidates, filepath.Join(xdg, "relay", "relay.hcl"))
+	} else if home := getenv("HOME"); filepath.IsAbs(home) {
+		candidates = append(candidates, filepath.Join(home, ".config", "relay", "relay.hcl"))
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return true
 		}
 	}
 	return false
 }
 
-// Main runs `relay-host admission ARGS...` and returns the exit code.
-// Without a fleet opener, --backend etcd is refused.
-func Main(args []string, io IO) int { return MainWith(args, io, nil) }
+// Main runs `relay-host admission ARGS...` on the embedded default
+// configuration and returns the exit code. Without a fleet opener,
+// --backend etcd is refused; without a loader, --config is.
+func Main(args []string, io IO) int { return MainWith(args, io, Core{}) }
 
-// MainWith is Main with a fleet backend opener (relay-host-core's).
-func MainWith(args []string, io IO, open FleetOpener) int {
+// Core is what relay-host-core adds: a fleet backend opener and the
+// configuration loader.
+type Core struct {
+	Open FleetOpener
+	Load Loader
+}
+
+// MainWith is Main with relay-host-core's fleet opener and loader.
+func MainWith(args []string, io IO, core Core) int {
 	if len(args) == 0 {
 		fmt.Fprintln(io.Err, usage)
 		return ExitUsage
 	}
 	switch args[0] {
 	case "run":
-		return run(args[1:], io, open)
+		return run(args[1:], io, core)
 	case "status":
-		return status(args[1:], io, open)
+		return status(args[1:], io, core)
 	case "clean":
-		return clean(args[1:], io)
+		return clean(args[1:], io, core)
 	case "-h", "--help", "help":
 		fmt.Fprintln(io.Out, usage)
 		return ExitOK
@@ -128,35 +191,60 @@ func newFlags(name string, io IO) *flag.FlagSet {
 	return fs
 }
 
-// lockRoot is --lock-root, else RELAY_PROVIDER_WORKLOAD_LOCK_DIR, else the
-// default under XDG_STATE_HOME. (relay.hcl's lock_root is not read here: the
-// wrapper stays free of the config parser to start fast.)
-func lockRoot(flagVal string, getenv func(string) string) (string, error) {
-	if flagVal != "" {
-		return expandHome(flagVal, getenv), nil
-	}
-	if v := getenv("RELAY_PROVIDER_WORKLOAD_LOCK_DIR"); v != "" {
-		return expandHome(v, getenv), nil
-	}
-	return admission.DefaultLockRoot(getenv)
+// common are the flags every admission command takes, and the
+// configuration they select.
+type common struct {
+	config, lockRoot *string
+	cfg              Config
 }
 
-func expandHome(p string, getenv func(string) string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if h := getenv("HOME"); h != "" {
-			return h + p[1:]
+func addCommon(fs *flag.FlagSet) *common {
+	return &common{
+		config:   fs.String("config", "", "relay.hcl to layer over yours (as for review; default RELAY_CONFIG)"),
+		lockRoot: fs.String("lock-root", "", "lock root directory (default: relay.hcl lock_root, else ~/.local/state/relay/locks/v2)"),
+	}
+}
+
+// load reads the layered configuration, when this binary can.
+func (c *common) load(io IO, core Core) int {
+	if core.Load == nil {
+		if *c.config != "" {
+			return fail(io, ExitUsage, "--config needs relay-host-core, which is not installed beside relay-host")
+		}
+		return ExitOK
+	}
+	cfg, err := core.Load(*c.config)
+	if errors.Is(err, ErrReported) {
+		return ExitUsage
+	}
+	if err != nil {
+		return fail(io, ExitUsage, "%v", err)
+	}
+	c.cfg = cfg
+	return ExitOK
+}
+
+// root is the lock root: admission.ResolveLockRoot, the resolver review
+// uses, with this command's --lock-root and relay.hcl's lock_root.
+func (c *common) root(io IO) (string, error) {
+	dir, _, err := admission.ResolveLockRoot(admission.LockRootInput{Flag: *c.lockRoot, Configured: c.cfg.LockRoot, Getenv: io.Getenv})
+	return dir, err
+}
+
+// openBackend opens the local backend at the lock root. Only run creates a
+// missing lock root; status and clean report exists = false instead.
+func (c *common) openBackend(io IO, create bool) (b *admission.Local, exists bool, err error) {
+	dir, err := c.root(io)
+	if err != nil {
+		return nil, false, err
+	}
+	if !create {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			return nil, false, nil
 		}
 	}
-	return p
-}
-
-// openBackend opens the local backend at the lock root lockRoot picks.
-func openBackend(rootFlag string, io IO) (*admission.Local, error) {
-	dir, err := lockRoot(rootFlag, io.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return admission.OpenLocal(dir, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(io.Getenv)})
+	b, err = admission.OpenLocal(dir, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(io.Getenv)})
+	return b, err == nil, err
 }
 
 var intRE = regexp.MustCompile(`^[0-9]+$`)
@@ -188,9 +276,16 @@ func addFleetFlags(fs *flag.FlagSet) fleetFlags {
 	}
 }
 
-// open returns the fleet backend the flags name, or nil for local.
-func (f fleetFlags) open(io IO, open FleetOpener) (Fleet, int) {
-	switch *f.backend {
+// open returns the fleet backend the flags name (else relay.hcl's
+// backend), or nil for local. Flags win over relay.hcl one by one.
+func (f fleetFlags) open(fs *flag.FlagSet, cfg Config, io IO, open FleetOpener) (Fleet, int) {
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	backend := *f.backend
+	if !given["backend"] && cfg.Backend != "" {
+		backend = cfg.Backend
+	}
+	switch backend {
 	case "", "local":
 		if *f.endpoints != "" || *f.prefix != "" || *f.ttl != 0 {
 			return nil, fail(io, ExitUsage, "--endpoints, --prefix and --ttl are only used with --backend etcd")
@@ -198,10 +293,10 @@ func (f fleetFlags) open(io IO, open FleetOpener) (Fleet, int) {
 		return nil, ExitOK
 	case "etcd":
 	default:
-		return nil, fail(io, ExitUsage, "unknown --backend %q: use local or etcd", *f.backend)
+		return nil, fail(io, ExitUsage, "unknown --backend %q: use local or etcd", backend)
 	}
 	if open == nil {
-		return nil, fail(io, ExitUsage, "--backend %s is served by relay-host-core, which is not installed beside relay-host", *f.backend)
+		return nil, fail(io, ExitUsage, "--backend %s is served by relay-host-core, which is not installed beside relay-host", backend)
 	}
 	var eps []string
 	for _, e := range strings.Split(*f.endpoints, ",") {
@@ -209,27 +304,41 @@ func (f fleetFlags) open(io IO, open FleetOpener) (Fleet, int) {
 			eps = append(eps, e)
 		}
 	}
+	if !given["endpoints"] {
+		eps = cfg.Endpoints
+	}
+	prefix, ttl := *f.prefix, *f.ttl
+	if !given["prefix"] {
+		prefix = cfg.Prefix
+	}
+	if !given["ttl"] {
+		ttl = cfg.TTL
+	}
+	f.prefix, f.ttl = &prefix, &ttl
 	if len(eps) == 0 {
 		return nil, fail(io, ExitUsage, "--backend etcd needs --endpoints host:port[,host:port...]")
 	}
 	if *f.ttl < 0 || *f.ttl%time.Second != 0 {
 		return nil, fail(io, ExitUsage, "--ttl must be a whole number of seconds, e.g. 15s")
 	}
-	b, err := open(*f.backend, eps, *f.prefix, *f.ttl)
+	b, err := open(backend, eps, *f.prefix, *f.ttl)
+	if errors.Is(err, ErrReported) {
+		return nil, ExitUsage
+	}
 	if err != nil {
 		return nil, fail(io, ExitUsage, "%v", err)
 	}
 	return b, ExitOK
 }
 
-func run(args []string, io IO, open FleetOpener) int {
+func run(args []string, io IO, core Core) int {
 	fs := newFlags("run", io)
 	ff := addFleetFlags(fs)
 	key := fs.String("key", "", "concurrency key")
 	limitS := fs.String("limit", "", "most holders of the key at once (positive integer)")
 	wait := fs.Duration("wait", 0, "wait this long for a slot, oldest waiter first (e.g. 30s)")
-	maxTotalS := fs.String("max-total", "", "optional cap across all keys (positive integer)")
-	root := fs.String("lock-root", "", "lock root directory")
+	maxTotalS := fs.String("max-total", "", "optional cap across all keys (positive integer; default relay.hcl max_total)")
+	c := addCommon(fs)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -241,7 +350,10 @@ func run(args []string, io IO, open FleetOpener) int {
 	if err != nil {
 		return fail(io, ExitUsage, "%v", err)
 	}
-	maxTotal := 0
+	if code := c.load(io, core); code != ExitOK {
+		return code
+	}
+	maxTotal := c.cfg.MaxTotal
 	if *maxTotalS != "" {
 		if maxTotal, err = parseLimit("--max-total", *maxTotalS); err != nil {
 			return fail(io, ExitUsage, "%v", err)
@@ -258,18 +370,19 @@ func run(args []string, io IO, open FleetOpener) int {
 		}
 		return fail(io, exitNoExec, "%s: %v", cmdArgs[0], err)
 	}
-	fleet, code := ff.open(io, open)
+	fleet, code := ff.open(fs, c.cfg, io, core.Open)
 	if code != ExitOK {
 		return code
 	}
 	var b admission.Backend
 	if fleet != nil {
-		if *root != "" {
+		if *c.lockRoot != "" {
+			fleet.Close()
 			return fail(io, ExitUsage, "--lock-root is only used with the local backend")
 		}
 		b = fleet
 	} else {
-		local, err := openBackend(*root, io)
+		local, _, err := c.openBackend(io, true)
 		if err != nil {
 			return fail(io, ExitUsage, "%v", err)
 		}
@@ -424,23 +537,26 @@ func displayKey(slug string) string {
 	return slug
 }
 
-func status(args []string, io IO, open FleetOpener) int {
+func status(args []string, io IO, core Core) int {
 	fs := newFlags("status", io)
 	ff := addFleetFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	holders := fs.Bool("holders", false, "show each slot's holder (pid, host) on this terminal; never persisted")
-	root := fs.String("lock-root", "", "lock root directory")
+	holders := fs.Bool("holders", false, "show each slot's holder (pid, host) when stdout is a terminal; never persisted or piped")
+	c := addCommon(fs)
 	key := fs.String("key", "", "etcd only: the key to show")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	fleet, code := ff.open(io, open)
+	if code := c.load(io, core); code != ExitOK {
+		return code
+	}
+	fleet, code := ff.open(fs, c.cfg, io, core.Open)
 	if code != ExitOK {
 		return code
 	}
 	if fleet != nil {
 		defer fleet.Close()
-		if *key == "" || *holders || *root != "" {
+		if *key == "" || *holders || *c.lockRoot != "" {
 			return fail(io, ExitUsage, "admission status --backend etcd needs --key K and takes no --holders or --lock-root (holders are on other hosts)")
 		}
 		st, err := fleet.KeyStatus(context.Background(), *key)
@@ -456,9 +572,18 @@ func status(args []string, io IO, open FleetOpener) int {
 	if *key != "" {
 		return fail(io, ExitUsage, "--key is only used with --backend etcd")
 	}
-	b, err := openBackend(*root, io)
+	if *holders && !io.OutTerminal {
+		// Identity goes to a person at a terminal, not into a pipe or a CI
+		// log; counts are the same either way.
+		fmt.Fprintln(io.Err, "relay-host: --holders shows holders only on a terminal; printing counts")
+		*holders = false
+	}
+	b, exists, err := c.openBackend(io, false)
 	if err != nil {
 		return fail(io, ExitUsage, "%v", err)
+	}
+	if !exists {
+		return printStatus(io, nil, *asJSON)
 	}
 	defer b.Close()
 	sts, err := b.StatusAll(context.Background(), *holders)
@@ -516,17 +641,24 @@ func holderText(si admission.SlotInfo) string {
 	return s
 }
 
-func clean(args []string, io IO) int {
+func clean(args []string, io IO, core Core) int {
 	fs := newFlags("clean", io)
 	key := fs.String("key", "", "only this key")
 	yes := fs.Bool("yes", false, "reset without asking")
-	root := fs.String("lock-root", "", "lock root directory")
+	c := addCommon(fs)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	b, err := openBackend(*root, io)
+	if code := c.load(io, core); code != ExitOK {
+		return code
+	}
+	b, exists, err := c.openBackend(io, false)
 	if err != nil {
 		return fail(io, ExitUsage, "%v", err)
+	}
+	if !exists {
+		fmt.Fprintln(io.Out, "nothing to clean: no slot fails closed")
+		return ExitOK
 	}
 	defer b.Close()
 	ctx := context.Background()
@@ -541,7 +673,13 @@ func clean(args []string, io IO) int {
 	fmt.Fprintln(io.Out, "slots that fail closed and will be reset to free:")
 	for _, st := range found {
 		for _, si := range st.Slots {
-			fmt.Fprintf(io.Out, "  %s slot %d: %s %s\n", displayKey(st.Slug), si.Index, si.State, holderText(si))
+			who := ""
+			if io.OutTerminal {
+				// Holder identity only for a person at a terminal, never in
+				// a pipe, a log or a CI transcript.
+				who = " " + holderText(si)
+			}
+			fmt.Fprintf(io.Out, "  %s slot %d: %s%s\n", displayKey(st.Slug), si.Index, si.State, who)
 		}
 	}
 	if !*yes {

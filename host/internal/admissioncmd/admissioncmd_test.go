@@ -41,7 +41,7 @@ type result struct {
 func rh(t *testing.T, state string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(relayHost, args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "RELAY_PROVIDER_WORKLOAD_LOCK_DIR=")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "XDG_CONFIG_HOME="+state, "RELAY_CONFIG=", "RELAY_PROVIDER_WORKLOAD_LOCK_DIR=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -57,7 +57,7 @@ func rh(t *testing.T, state string, args ...string) result {
 func startRH(t *testing.T, state string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(relayHost, args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "RELAY_PROVIDER_WORKLOAD_LOCK_DIR=")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "XDG_CONFIG_HOME="+state, "RELAY_CONFIG=", "RELAY_PROVIDER_WORKLOAD_LOCK_DIR=")
 	cmd.Stderr = os.Stderr
 	// Its own process group, so cleanup also ends the CMD it runs (which
 	// would otherwise hold the test's output pipe open).

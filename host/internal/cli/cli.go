@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,11 @@ type Globals struct {
 	Config  string // --config
 	LogFile string // --log-file
 	Version string
+
+	// cfg and openLogs are what loadConfig and logs opened, so that which
+	// files are in effect is logged (at info) once both exist.
+	cfg      *config.Config
+	openLogs *hostlog.Logs
 }
 
 // exitError ends a command with an exit code; msg (if any) is printed as
@@ -109,7 +115,7 @@ func NewRoot(g *Globals) *cobra.Command {
 		SilenceErrors: true,
 		Version:       g.Version,
 	}
-	root.PersistentFlags().StringVar(&g.Config, "config", "", "relay.hcl to use (default: ./relay.hcl, $XDG_CONFIG_HOME/relay/relay.hcl, built-in)")
+	root.PersistentFlags().StringVar(&g.Config, "config", "", "relay.hcl layered over the built-in one and yours (default: RELAY_CONFIG)")
 	root.PersistentFlags().StringVar(&g.LogFile, "log-file", "", "append logs to this file instead of stderr (level: RELAY_LOG=trace|debug|info|warn|error)")
 	root.AddCommand(
 		newReviewCmd(g),
@@ -120,6 +126,7 @@ func NewRoot(g *Globals) *cobra.Command {
 		newCancelCmd(g),
 		newPluginCmd(g),
 		newAdmissionCmd(g),
+		newConfigCmd(g),
 		newVersionCmd(g),
 		newWorkerCmd(g),
 	)
@@ -137,19 +144,51 @@ func (g *Globals) logs() (*hostlog.Logs, error) {
 	if err != nil {
 		return nil, exit(2, "%v: check the path", err)
 	}
+	g.openLogs = l
+	g.noteConfig()
 	return l, nil
 }
 
-// loadConfig loads relay.hcl, rendering diagnostics in full.
+// loadConfig loads the layered relay.hcl, rendering diagnostics in full
+// and printing one warning line for each repository file it ignored.
 func (g *Globals) loadConfig() (*config.Config, error) {
-	cfg, err := config.Load(g.Config, g.IO.Getenv)
-	if err == nil {
-		return cfg, nil
+	cfg, err := config.Load(config.LoadOptions{Explicit: g.Config, Getenv: g.IO.Getenv})
+	if err != nil {
+		var de *config.DiagError
+		if errors.As(err, &de) {
+			de.Render(g.IO.Err, g.color())
+			return nil, silentExit(2)
+		}
+		return nil, exit(2, "%v: fix the file or drop --config", err)
 	}
-	var de *config.DiagError
-	if errors.As(err, &de) {
-		de.Render(g.IO.Err, g.IO.ErrFile != nil)
-		return nil, silentExit(2)
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(g.IO.Err, "relay-host: warning: "+w)
 	}
-	return nil, exit(2, "%v: fix the path or drop --config", err)
+	g.cfg = cfg
+	g.noteConfig()
+	return cfg, nil
 }
+
+// noteConfig logs, at info, which configuration files are in effect, and
+// has the scrubber remove their paths from anything a plugin returns.
+func (g *Globals) noteConfig() {
+	if g.cfg == nil || g.openLogs == nil {
+		return
+	}
+	var used, ignored []string
+	for _, s := range g.cfg.Sources {
+		switch {
+		case s.Status == config.SourceUsed && s.Layer != config.LayerEmbedded:
+			used = append(used, s.Path)
+			if abs, err := filepath.Abs(s.Path); err == nil {
+				g.openLogs.Scrubber.AddPaths(abs)
+			}
+		case s.Status == config.SourceIgnored:
+			ignored = append(ignored, s.Path+" ("+s.Reason+")")
+		}
+	}
+	g.openLogs.Host.Info("configuration in effect", "files", append([]string{config.EmbeddedPath}, used...), "ignored", ignored)
+}
+
+// color reports whether stderr may be coloured.
+func (g *Globals) color() bool { return g.IO.ErrFile != nil }

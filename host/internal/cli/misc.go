@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,7 +38,8 @@ func newAdmissionCmd(g *Globals) *cobra.Command {
 		Short:              "Generic lease wrapper and operator view of admission slots",
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if code := admissioncmd.MainWith(args, admissioncmd.StdIO(), openFleet(g)); code != 0 {
+			core := admissioncmd.Core{Open: openFleet(g), Load: admissionConfig(g)}
+			if code := admissioncmd.MainWith(args, admissioncmd.StdIO(), core); code != 0 {
 				return silentExit(code)
 			}
 			return nil
@@ -111,19 +113,44 @@ func restrictEnv() {
 	}
 }
 
+// admissionConfig is `admission run|status|clean`'s view of the layered
+// relay.hcl: the same Load as review, with the command's own --config
+// (else the global one). It remembers what it loaded for openFleet.
+func admissionConfig(g *Globals) admissioncmd.Loader {
+	return func(explicit string) (admissioncmd.Config, error) {
+		if explicit != "" {
+			g.Config = explicit
+		}
+		cfg, err := g.loadConfig()
+		if err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) && ee.msg == "" {
+				return admissioncmd.Config{}, admissioncmd.ErrReported // the diagnostics are printed
+			}
+			return admissioncmd.Config{}, err
+		}
+		a := cfg.Admission
+		return admissioncmd.Config{Backend: a.Backend, LockRoot: a.LockRoot, MaxTotal: a.MaxTotal,
+			Endpoints: a.Endpoints, Prefix: a.Prefix, TTL: a.TTL}, nil
+	}
+}
+
 // openFleet serves `admission run|status --backend etcd` in the core, which
 // links the etcd client the lean front binary leaves out. Endpoints, prefix
-// and TTL come from the flags; TLS and credentials from relay.hcl's
-// admission block when it is an etcd one.
+// and TTL come from the flags, else relay.hcl; TLS and credentials from
+// relay.hcl's admission block when it is an etcd one.
 func openFleet(g *Globals) func(string, []string, string, time.Duration) (admissioncmd.Fleet, error) {
 	return func(backend string, endpoints []string, prefix string, ttl time.Duration) (admissioncmd.Fleet, error) {
 		if backend != "etcd" {
 			return nil, fmt.Errorf("unknown admission backend %q", backend)
 		}
 		a := config.Admission{Backend: backend, Endpoints: endpoints, Prefix: prefix, TTL: ttl}
-		cfg, err := config.Load(g.Config, g.IO.Getenv)
-		if err != nil {
-			return nil, err
+		cfg := g.cfg
+		if cfg == nil {
+			var err error
+			if cfg, err = g.loadConfig(); err != nil {
+				return nil, admissioncmd.ErrReported
+			}
 		}
 		if c := cfg.Admission; c.Backend == "etcd" {
 			a.CAFile, a.CertFile, a.KeyFile, a.Username, a.PasswordEnv = c.CAFile, c.CertFile, c.KeyFile, c.Username, c.PasswordEnv

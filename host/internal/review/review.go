@@ -127,14 +127,11 @@ func UnknownProvider(cfg *config.Config, name string) error {
 	if len(names) > 0 {
 		known = strings.Join(names, ", ")
 	}
-	return errorf(CodeInvalidRequest, ExitUsage, "unknown provider %q: %s declares %s; pick one of those or add a provider block", name, cfgName(cfg), known)
+	return errorf(CodeInvalidRequest, ExitUsage, "unknown provider %q: %s declares %s; pick one of those or add a provider block to your relay.hcl", name, cfgName(cfg), known)
 }
 
 func cfgName(cfg *config.Config) string {
-	if cfg.Path == config.EmbeddedPath {
-		return "the built-in relay.hcl"
-	}
-	return cfg.Path
+	return cfg.Name()
 }
 
 func (r *run) openRecord() error {
@@ -289,6 +286,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	case dr.Budget > 0:
 		budget = dr.Budget
 	}
+	budget = rc.CapBudget(budget)
 	b := <-buildDone
 	pk, err := b.pk, b.err
 	if err == nil {
@@ -355,12 +353,15 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		}
 	}()
 
+	// --timeout is the user's own word; a repository's cap applies to
+	// what the configuration would otherwise give.
 	timeout := o.Timeout
-	if timeout <= 0 && rc != nil && rc.Timeout > 0 {
-		timeout = rc.Timeout
-	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
+		if rc != nil && rc.Timeout > 0 {
+			timeout = rc.Timeout
+		}
+		timeout = rc.CapTimeout(timeout)
 	}
 	settings := maps.Clone(prov.Settings)
 	if settings == nil {
@@ -491,6 +492,9 @@ func (r *run) resolve(prov *config.Provider, rc *config.Route, dr sdk.Route) (ad
 		}
 		return res, r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %v", err))
 	}
+	if capped := rc.CapLimit(res.Limit); capped < res.Limit {
+		res.Limit, res.LimitSource = capped, LimitFromRepo
+	}
 	for _, w := range res.Warnings {
 		r.log.Warn(w)
 	}
@@ -510,5 +514,9 @@ func (r *run) resolve(prov *config.Provider, rc *config.Route, dr sdk.Route) (ad
 	r.log.Debug("admission resolved", "provider", prov.Name, "route", dr.Name, "category", res.Category, "limit", res.Limit, "source", res.LimitSource)
 	return res, nil
 }
+
+// LimitFromRepo is the limit source of a limit a trusted repository's
+// relay.hcl lowered.
+const LimitFromRepo admission.LimitSource = "repo relay.hcl"
 
 func rangeLine(rng hcl.Range) string { return fmt.Sprintf("%s:%d", rng.Filename, rng.Start.Line) }
