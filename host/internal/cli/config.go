@@ -208,6 +208,11 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 			return exit(2, "there is no ./relay.hcl or ./.relay.hcl here to trust; run this in the repository, or name the file")
 		}
 	}
+	dir := filepath.Dir(file)
+	if dir == "." {
+		// Shown as Load shows it when it looks in the current directory.
+		dir, file = "", "./"+filepath.Base(file)
+	}
 	if !slices.Contains(config.RepoFiles, filepath.Base(file)) {
 		return exit(2, "relay-host reads only a repository's relay.hcl or .relay.hcl, so trusting %s would change nothing", file)
 	}
@@ -226,7 +231,7 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 	// Check the file as it would be read, trusted, over the user's own
 	// layers: a file that would be refused is not recorded.
 	store.Trust(file, sum)
-	_, err = config.Load(config.LoadOptions{Explicit: g.Config, Dir: filepath.Dir(file), Getenv: g.IO.Getenv, Trust: store})
+	_, err = config.Load(config.LoadOptions{Explicit: g.Config, Dir: dir, Getenv: g.IO.Getenv, Trust: store})
 	if err != nil {
 		var de *config.DiagError
 		if errors.As(err, &de) {

@@ -119,6 +119,9 @@ func describeOne(ctx context.Context, g *Globals, cfg *config.Config, logs *host
 				rv.Error = sc.Message(err.Error())
 			}
 		} else {
+			if capped := p.Route(rt.Name).CapLimit(res.Limit); capped < res.Limit {
+				res.Limit, res.LimitSource = capped, review.LimitFromRepo
+			}
 			rv.Limit, rv.LimitSource, rv.key, rv.lockRoot = res.Limit, string(res.LimitSource), res.Key, res.LockRoot
 			for _, w := range res.Warnings {
 				logs.Host.Warn(w)

@@ -37,8 +37,16 @@ var modelFakeBuild struct {
 
 // modelFake is a fakemodel.Server in another process.
 type modelFake struct {
-	t   testing.TB
+	t   fataler
 	URL string // "http://127.0.0.1:<port>", no trailing slash
+}
+
+// fataler is the part of testing.TB a modelFake uses, so a testscript
+// command can drive one too.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
 }
 
 // modelRequest mirrors fakemodel.Request.
@@ -54,6 +62,12 @@ type modelRequest struct {
 
 // startModelFake starts a fake for t; it ends with the test.
 func startModelFake(t testing.TB) *modelFake {
+	t.Helper()
+	return launchModelFake(t, t.Cleanup)
+}
+
+// launchModelFake starts a fake that ends when cleanup's function runs.
+func launchModelFake(t fataler, cleanup func(func())) *modelFake {
 	t.Helper()
 	modelFakeBuild.once.Do(func() {
 		modelFakeBuild.path = filepath.Join(binDir, "fakemodel")
@@ -78,7 +92,7 @@ func startModelFake(t testing.TB) *modelFake {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	cleanup(func() { stdin.Close(); cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		t.Fatalf("fakemodel: %v", err)

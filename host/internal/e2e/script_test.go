@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +59,30 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Fatalf("job %s is %q, not %s, after 30s", ts.Getenv("JOB"), last, args[0])
 			},
+			// fakemodel NAME: start a fake model server (OpenAI, Anthropic
+			// and Gemini wire formats on 127.0.0.1) and set $NAME to its URL.
+			"fakemodel": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: fakemodel NAME")
+				}
+				f := launchModelFake(scriptT{ts}, ts.Defer)
+				f.SetReply("Looks fine.\n\nVerdict: APPROVE")
+				scriptFakes.Store(f.URL, f)
+				ts.Setenv(args[0], f.URL)
+			},
+			// fakerequests NAME N: the fake at $NAME received N requests.
+			"fakerequests": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 || neg {
+					ts.Fatalf("usage: fakerequests NAME N")
+				}
+				v, ok := scriptFakes.Load(ts.Getenv(args[0]))
+				if !ok {
+					ts.Fatalf("no fakemodel %s", args[0])
+				}
+				if got := len(v.(*modelFake).Requests()); strconv.Itoa(got) != args[1] {
+					ts.Fatalf("fake %s received %d request(s), want %s", args[0], got, args[1])
+				}
+			},
 			// waitfile PATH: wait (at most 30 s) for a non-empty file.
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				p := ts.MkAbs(args[0])
@@ -69,3 +96,13 @@ func TestScripts(t *testing.T) {
 		},
 	})
 }
+
+// scriptFakes are the fake model servers scripts started, by URL.
+var scriptFakes sync.Map
+
+// scriptT lets a modelFake fail a script.
+type scriptT struct{ ts *testscript.TestScript }
+
+func (s scriptT) Helper()                      {}
+func (s scriptT) Fatal(args ...any)            { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
+func (s scriptT) Fatalf(f string, args ...any) { s.ts.Fatalf(f, args...) }
