@@ -170,6 +170,7 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 func printJSON(w interface{ Write([]byte) (int, error) }, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "<embedded>" stays readable
 	enc.Encode(v)
 }
 
