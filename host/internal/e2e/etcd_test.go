@@ -345,3 +345,33 @@ func TestAdmissionRunEtcd(t *testing.T) {
 		t.Errorf("etcd down: exit %d, stderr %q; want 75 backend_unavailable", r.code, r.stderr)
 	}
 }
+
+// An operator who configured fleet mode in relay.hcl gets it from
+// `admission run` and `status` too, without repeating it in flags: the
+// same key held by one run blocks a second, while --backend local (a flag
+// wins) is a different, per-host semaphore.
+func TestAdmissionRunEtcdFromConfig(t *testing.T) {
+	t.Parallel()
+	ep, _ := startEtcd(t)
+	e := newEnv(t)
+	e.config(etcdConfig(ep, ""))
+	pidfile := filepath.Join(e.root, "cmd.pid")
+	holder := e.command("admission", "run", "--key", "api", "--limit", "1", "--", "sh", "-c", `echo $$ > "$0"; exec sleep 60`, pidfile)
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	go func() { holder.Wait(); close(waited) }()
+	t.Cleanup(func() { holder.Process.Kill(); <-waited })
+	waitForFile(t, pidfile, 20*time.Second)
+
+	if r := e.run("admission", "run", "--key", "api", "--limit", "1", "--", "true"); r.code != 75 || !strings.Contains(r.stderr, "at capacity (1/1 in use)") {
+		t.Errorf("second run on the configured etcd: exit %d, stderr %q; want 75 at capacity", r.code, r.stderr)
+	}
+	if r := e.run("admission", "status", "--key", "api", "--json"); !strings.Contains(r.stdout, `"active_count": 1`) {
+		t.Errorf("status on the configured etcd: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("admission", "run", "--backend", "local", "--key", "api", "--limit", "1", "--", "true"); r.code != 0 {
+		t.Errorf("--backend local: exit %d: %s", r.code, r.stderr)
+	}
+}
