@@ -1,0 +1,78 @@
+package admissioncmd
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestNeedsCore(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	home := filepath.Join(dir, "home")
+	getenv := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	bare := getenv(map[string]string{"HOME": home})
+	for _, c := range []struct {
+		args []string
+		env  func(string) string
+		want bool
+	}{
+		{[]string{"run", "--key", "k", "--limit", "1", "--", "true"}, bare, false},
+		{[]string{"run", "--backend", "local", "--", "x", "--backend", "etcd"}, bare, false},
+		{[]string{"run", "--backend", "etcd", "--", "true"}, bare, true},
+		{[]string{"status", "--backend=etcd"}, bare, true},
+		{[]string{"status", "--config", "/x.hcl"}, bare, true},
+		{[]string{"status", "-config=/x.hcl"}, bare, true},
+		{[]string{"run", "--", "cmd", "--config", "x"}, bare, false},
+		{[]string{"status"}, getenv(map[string]string{"HOME": home, "RELAY_CONFIG": "/x.hcl"}), true},
+	} {
+		if got := NeedsCore(c.args, c.env); got != c.want {
+			t.Errorf("NeedsCore(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+	// A user file, or a repository file in the current directory (which the
+	// core reads only if trusted), sends the command to the core.
+	user := filepath.Join(home, ".config", "relay", "relay.hcl")
+	os.MkdirAll(filepath.Dir(user), 0o700)
+	os.WriteFile(user, nil, 0o600)
+	if !NeedsCore([]string{"status"}, bare) {
+		t.Error("a user relay.hcl is ignored")
+	}
+	os.Remove(user)
+	os.WriteFile(".relay.hcl", nil, 0o600)
+	if !NeedsCore([]string{"status"}, bare) {
+		t.Error("a ./.relay.hcl is ignored")
+	}
+}
+
+// Holder identity (pid, host) is printed only when stdout is a terminal:
+// piped, status --holders and clean print counts and states only.
+func TestIdentityOnlyOnATerminal(t *testing.T) {
+	state := t.TempDir()
+	ready := filepath.Join(t.TempDir(), "ready")
+	holder := startRH(t, state, "admission", "run", "--key", "k", "--limit", "1", "--", "sh", "-c", `echo $$ > "$0"; exec sleep 60`, ready)
+	waitForFile(t, ready)
+	pid := strconv.Itoa(holder.Process.Pid)
+	run := func(terminal bool, args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		io := IO{In: strings.NewReader(""), Out: &out, Err: &errb, OutTerminal: terminal, Getenv: func(k string) string {
+			if k == "XDG_STATE_HOME" {
+				return state
+			}
+			return ""
+		}}
+		code := Main(args, io)
+		return out.String(), errb.String(), code
+	}
+	out, _, code := run(true, "status", "--holders")
+	if code != 0 || !strings.Contains(out, "pid ") {
+		t.Fatalf("terminal: exit %d\n%s", code, out)
+	}
+	out, errs, code := run(false, "status", "--holders")
+	if code != 0 || strings.Contains(out, "pid ") || strings.Contains(out, pid) || !strings.Contains(errs, "only on a terminal") || !strings.Contains(out, "k ") {
+		t.Fatalf("piped: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+}
