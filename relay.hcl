@@ -1,12 +1,25 @@
 # relay.hcl: relay-host configuration.
 #
 # This file is the documented default and is embedded in the relay-host
-# binary, so relay-host works with no config file at all. To change it, copy
-# it to one of these places (the first one found wins):
+# binary, so relay-host works with no config file at all. Other files are
+# layered over it, later over earlier:
 #
-#   relay-host --config FILE
-#   ./relay.hcl                          (the current directory)
-#   $XDG_CONFIG_HOME/relay/relay.hcl     (else ~/.config/relay/relay.hcl)
+#   1. this file (built in)
+#   2. $XDG_CONFIG_HOME/relay/relay.hcl   (else ~/.config/relay/relay.hcl)
+#   3. relay-host --config FILE           (else $RELAY_CONFIG)
+#   4. the reviewed repository's ./relay.hcl or ./.relay.hcl, only after
+#      `relay-host config trust` recorded that exact content, and only to
+#      narrow: lower limit, budget, timeout and max_total, more exclude.
+#      It may not set plugin, plugin_dirs, checksum, env, settings or any
+#      other admission attribute.
+#
+# Merge rules: a later layer changes only what it sets. provider and route
+# blocks merge by name, attribute by attribute; settings merge key by key;
+# env and plugin_dirs are replaced whole; setting plugin without checksum
+# drops an earlier checksum; exclude patterns add up. So a file with only
+#   provider "apireviewer" { route "deepseek" { limit = 2 } }
+# keeps every built-in provider. `relay-host config show` prints the result
+# and where each value came from.
 #
 # Paths may start with "~" or "$HOME"; relative paths are refused.
 # Sizes are bytes (131072) or strings like "512KiB", "1MiB", "120KB" (KB = 1000
@@ -39,6 +52,11 @@ admission {
 # Extra directories searched for relay-provider-<name> binaries, before the
 # directory of the relay-host binary and PATH.
 # plugin_dirs = ["~/.local/lib/relay/plugins"]
+
+# Files never sent, in .gitignore syntax, on top of .relayignore and the
+# built-in secret patterns. Patterns add up across layers; "!" (re-include)
+# is refused here: only the repository's .relayignore may re-include.
+# exclude = ["vendor/**", "*.min.js"]
 
 # One block per provider. Attributes:
 #   plugin   = plugin binary: a name looked up in plugin_dirs, next to

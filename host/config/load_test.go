@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	relay "github.com/relay-host/relay-host"
 )
 
 func env(m map[string]string) func(string) string {
@@ -53,6 +55,18 @@ func (e *loadEnv) load(t *testing.T, explicit string) *Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// lineOf is the 1-based line of the first line of src containing s.
+func lineOf(t *testing.T, src, s string) int {
+	t.Helper()
+	for i, l := range strings.Split(src, "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%q not found", s)
+	return 0
 }
 
 func providerNames(cfg *Config) []string {
@@ -109,7 +123,7 @@ admission { wait = "30s" }
 		"provider.apireviewer.route.glm.timeout":             {explicit, 3},
 		"admission.max_total":                                {e.userFile(), 8},
 		"admission.wait":                                     {explicit, 5},
-		"admission.backend":                                  {EmbeddedPath, 19},
+		"admission.backend":                                  {EmbeddedPath, lineOf(t, string(relay.DefaultConfig), `backend = "local"`)},
 	} {
 		if got, ok := cfg.Origin(path); !ok || got != want {
 			t.Errorf("Origin(%s) = %v, %v; want %v", path, got, ok, want)
