@@ -62,9 +62,23 @@ func TestProgressEscapes(t *testing.T) {
 	for _, dumb := range []bool{false, true} {
 		var buf bytes.Buffer
 		p := runProgress(&buf, "waiting for a slot", dumb, time.Millisecond)
-		time.Sleep(20 * time.Millisecond)
+		// drawn waits until the line was drawn n times in all.
+		drawn := func(n int) {
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				p.mu.Lock()
+				c := strings.Count(buf.String(), "waiting for a slot")
+				p.mu.Unlock()
+				if c >= n {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("dumb=%v: the line was drawn %d times in 10s, want %d", dumb, c, n)
+				}
+			}
+		}
+		drawn(2)
 		p.println(&buf, "relay-host: a line")
-		time.Sleep(20 * time.Millisecond)
+		drawn(4)
 		p.stop()
 		out := buf.String()
 		if !strings.Contains(out, "waiting for a slot") || !strings.Contains(out, "relay-host: a line\n") {
