@@ -45,6 +45,19 @@ func TestQuietNormalRun(t *testing.T) {
 	}
 }
 
+// TestMisconfigurationStillWarns: quiet is for the normal case only. A
+// grok2api tunnel that is named but unusable (a malformed
+// GROK2API_ENDPOINT) is still a warning at the default level.
+func TestMisconfigurationStillWarns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.extra = append(defaultLevel, "GROK2API_ENDPOINT=ftp://tunnel.example")
+	r := e.run("providers")
+	if r.code != 0 || !strings.Contains(r.stderr, "[WARN]") || !strings.Contains(r.stderr, "route web is not offered: GROK2API_ENDPOINT must start with http") {
+		t.Errorf("providers: exit %d, stderr %q; want a warning that the web route is not offered", r.code, r.stderr)
+	}
+}
+
 // TestFailuresPrintOneLine: at the default log level every failure class
 // prints exactly one line on stderr, relay-host's own, and no log line
 // (from the host or the plugin) repeats it.
