@@ -59,13 +59,27 @@ type ResolveInput struct {
 	LockRoot string
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+	// Create lets ResolveFact create a missing shared_state directory (0700)
+	// so that it has a key. Set it only when a lease is about to be acquired
+	// on the result; a read-only caller (listing routes or their capacity)
+	// leaves it false and gets a Resolution with WouldCreate instead, so
+	// looking never creates a CLI's state directory.
+	Create bool
 }
 
 // Resolution is the concurrency key, limit and lock root for one route.
 type Resolution struct {
 	// Key is the concurrency key. For shared_state it is a sha256 hex digest
-	// of an account's state identity: never print it.
-	Key         string
+	// of an account's state identity: never print it. It is empty exactly
+	// when WouldCreate is set, and an empty key is never acquired.
+	Key string
+	// WouldCreate: the shared_state directory does not exist and the input
+	// did not ask to create it. There is no key yet (it is the directory's
+	// st_dev:st_ino), and no lease can be held on a key that does not
+	// exist, so the route has no active reviews. Limit, LimitSource and
+	// LockRoot are filled in as usual.
+	WouldCreate bool
+
 	Limit       int
 	LimitSource LimitSource
 	LockRoot    string
@@ -126,7 +140,7 @@ func ResolveFact(in ResolveInput) (Resolution, error) {
 	var err error
 	switch in.Fact.Category {
 	case SharedState:
-		res.Key, err = sharedStateKey(in, where, getenv)
+		res.Key, res.WouldCreate, err = sharedStateKey(in, where, getenv)
 		res.Limit, res.LimitSource = 1, LimitFromSharedState
 	case Stateless:
 		res.Key, err = statelessKey(in, where)
@@ -150,31 +164,39 @@ func ResolveFact(in ResolveInput) (Resolution, error) {
 
 // sharedStateKey keys a shared_state route by what it shares, never by the
 // provider: two providers (or two aliases) of one directory get one key.
-func sharedStateKey(in ResolveInput, where string, getenv func(string) string) (string, error) {
+// wouldCreate reports a missing directory that in.Create did not allow to
+// create (the key is then "").
+func sharedStateKey(in ResolveInput, where string, getenv func(string) string) (key string, wouldCreate bool, err error) {
 	f := in.Fact
 	if in.ConfiguredLimit > 1 {
-		return "", &FactError{FactLimitOnSharedState, fmt.Sprintf(
+		return "", false, &FactError{FactLimitOnSharedState, fmt.Sprintf(
 			"%s: relay.hcl sets limit %d on a shared_state route, which is always single-flight; remove the limit", where, in.ConfiguredLimit)}
 	}
 	if f.DefaultLimit > 1 {
-		return "", &FactError{FactLimitOnSharedState, fmt.Sprintf(
+		return "", false, &FactError{FactLimitOnSharedState, fmt.Sprintf(
 			"%s: the plugin declares limit %d on a shared_state fact, which is always single-flight; the plugin must declare 1", where, f.DefaultLimit)}
 	}
 	hasDir := strings.TrimSpace(f.Directory) != ""
 	identity := strings.TrimSpace(f.Identity)
 	if hasDir == (identity != "") {
-		return "", &FactError{FactUnresolvableIdentity, fmt.Sprintf(
+		return "", false, &FactError{FactUnresolvableIdentity, fmt.Sprintf(
 			"%s: a shared_state fact needs exactly one of directory and identity; fix the plugin's fact", where)}
 	}
 	if identity != "" {
-		return factKeyDigest(identity), nil
+		return factKeyDigest(identity), false, nil
 	}
-	return directoryKey(f.Directory, where, getenv)
+	return directoryKey(f.Directory, where, getenv, in.Create)
 }
 
 // directoryKey is sha256("st_dev:st_ino") of the resolved directory: the
 // file system's own identity, so no spelling of the path can split the key.
-func directoryKey(dir, where string, getenv func(string) string) (string, error) {
+//
+// A missing directory is created (0700) when create is set, and otherwise
+// reported as wouldCreate with no key: a key computed before the directory
+// exists could not equal the one computed after, so there is none to give.
+// A path that exists but is not a directory, or lies below a file, is
+// refused either way, so a read-only look and a review agree on what fails.
+func directoryKey(dir, where string, getenv func(string) string, create bool) (key string, wouldCreate bool, err error) {
 	unresolvable := func(why string, err error) error {
 		msg := fmt.Sprintf("%s: cannot resolve the shared_state directory: %s", where, why)
 		if err != nil {
@@ -187,42 +209,50 @@ func directoryKey(dir, where string, getenv func(string) string) (string, error)
 
 	p, err := expandUserPath(dir, getenv, os.UserHomeDir)
 	if err != nil {
-		return "", unresolvable("cannot expand ~", err)
+		return "", false, unresolvable("cannot expand ~", err)
 	}
 	if p, err = filepath.Abs(p); err != nil {
-		return "", unresolvable("cannot make it absolute", err)
+		return "", false, unresolvable("cannot make it absolute", err)
 	}
 	fi, err := os.Stat(p)
 	switch {
 	case err == nil && !fi.IsDir(), errors.Is(err, syscall.ENOTDIR):
-		return "", notDir
+		return "", false, notDir
 	case errors.Is(err, fs.ErrNotExist):
+		if _, lerr := os.Lstat(p); lerr == nil {
+			// A symlink to nothing: MkdirAll fails on it, so refuse it now
+			// rather than have a read-only look promise a directory.
+			return "", false, unresolvable("it is a symlink to a missing directory", nil)
+		}
+		if !create {
+			return "", true, nil
+		}
 		// Create it now: if the key waited for the CLI to create the directory,
 		// a run before and a run after that would hold different keys.
 		if err := os.MkdirAll(p, 0o700); err != nil {
 			if errors.Is(err, syscall.ENOTDIR) {
-				return "", notDir
+				return "", false, notDir
 			}
-			return "", unresolvable("cannot create it", err)
+			return "", false, unresolvable("cannot create it", err)
 		}
 	case err != nil:
-		return "", unresolvable("cannot stat it", err)
+		return "", false, unresolvable("cannot stat it", err)
 	}
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
-		return "", unresolvable("cannot resolve symlinks", err)
+		return "", false, unresolvable("cannot resolve symlinks", err)
 	}
 	if fi, err = os.Stat(real); err != nil {
-		return "", unresolvable("cannot stat it", err)
+		return "", false, unresolvable("cannot stat it", err)
 	}
 	if !fi.IsDir() {
-		return "", notDir
+		return "", false, notDir
 	}
 	dev, ino, ok := fileIdentity(fi)
 	if !ok {
-		return "", unresolvable("this platform reports no device and inode numbers", nil)
+		return "", false, unresolvable("this platform reports no device and inode numbers", nil)
 	}
-	return factKeyDigest(fmt.Sprintf("%d:%d", dev, ino)), nil
+	return factKeyDigest(fmt.Sprintf("%d:%d", dev, ino)), false, nil
 }
 
 func statelessKey(in ResolveInput, where string) (string, error) {

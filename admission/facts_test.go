@@ -102,7 +102,7 @@ func TestResolveFactSharedStateDirectory(t *testing.T) {
 func TestResolveFactSharedStateCreatesMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not", "yet")
 	in := sharedDir(dir)
-	in.Getenv = envOf("HOME", t.TempDir())
+	in.Getenv, in.Create = envOf("HOME", t.TempDir()), true
 	res, err := ResolveFact(in)
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +111,43 @@ func TestResolveFactSharedStateCreatesMissingDirectory(t *testing.T) {
 	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("created %v (%v), want a 0700 directory", fi, err)
 	}
-	if res.Key != devInoKey(t, dir) {
-		t.Error("key of the created directory is not its dev:ino hash")
+	if res.Key != devInoKey(t, dir) || res.WouldCreate {
+		t.Errorf("resolution %+v: want the created directory's dev:ino hash and no WouldCreate", res)
+	}
+}
+
+// A read-only resolve (Create unset) of a missing directory creates nothing
+// and says the directory would be created; a later resolve with Create
+// gets the same key as any resolve after it.
+func TestResolveFactSharedStateWouldCreate(t *testing.T) {
+	home := t.TempDir()
+	parent := filepath.Join(home, "parent")
+	dir := filepath.Join(parent, "state")
+	in := sharedDir("~/parent/state")
+	in.Getenv = envOf("HOME", home, "XDG_STATE_HOME", filepath.Join(home, "xdg"))
+	res, err := ResolveFact(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.WouldCreate || res.Key != "" || res.Limit != 1 || res.LimitSource != LimitFromSharedState || res.LockRoot == "" {
+		t.Errorf("read-only resolution = %+v; want WouldCreate, no key, limit 1 from shared_state, a lock root", res)
+	}
+	if _, err := os.Lstat(parent); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a read-only resolve created %s (%v)", parent, err)
+	}
+
+	in.Create = true
+	created, err := ResolveFact(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Create = false
+	again, err := ResolveFact(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := devInoKey(t, dir); created.Key != want || again.Key != want || created.WouldCreate || again.WouldCreate {
+		t.Errorf("after creation: %+v then %+v; want key %s and no WouldCreate both times", created, again, want)
 	}
 }
 
@@ -126,6 +161,10 @@ func TestResolveFactSharedStateErrors(t *testing.T) {
 	if err := os.Symlink(file, fileLink); err != nil {
 		t.Fatal(err)
 	}
+	dangling := filepath.Join(home, "dangling")
+	if err := os.Symlink(filepath.Join(home, "missing"), dangling); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	tests := []struct {
 		name   string
@@ -133,6 +172,7 @@ func TestResolveFactSharedStateErrors(t *testing.T) {
 		code   string
 	}{
 		{"a file", func(in *ResolveInput) { in.Fact.Directory = file }, FactNotADirectory},
+		{"a symlink to nothing", func(in *ResolveInput) { in.Fact.Directory = dangling }, FactUnresolvableIdentity},
 		{"a symlink to a file", func(in *ResolveInput) { in.Fact.Directory = fileLink }, FactNotADirectory},
 		{"below a file", func(in *ResolveInput) { in.Fact.Directory = filepath.Join(file, "sub") }, FactNotADirectory},
 		{"configured limit 2", func(in *ResolveInput) { in.ConfiguredLimit = 2 }, FactLimitOnSharedState},
@@ -145,17 +185,23 @@ func TestResolveFactSharedStateErrors(t *testing.T) {
 		{"unknown category", func(in *ResolveInput) { in.Fact.Category = "shared" }, FactUnknownCategory},
 		{"empty category", func(in *ResolveInput) { in.Fact.Category = "" }, FactUnknownCategory},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in := sharedDir(dir)
-			in.Getenv = envOf("HOME", home)
-			tt.mutate(&in)
-			_, err := ResolveFact(in)
-			wantFactError(t, err, tt.code)
-			if strings.Contains(err.Error(), home) || strings.Contains(err.Error(), dir) {
-				t.Errorf("error %q names a state directory", err)
-			}
-		})
+	// A read-only resolve refuses exactly what a review's resolve refuses.
+	for _, create := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/create=%v", tt.name, create), func(t *testing.T) {
+				in := sharedDir(dir)
+				in.Getenv, in.Create = envOf("HOME", home), create
+				tt.mutate(&in)
+				_, err := ResolveFact(in)
+				wantFactError(t, err, tt.code)
+				if strings.Contains(err.Error(), home) || strings.Contains(err.Error(), dir) {
+					t.Errorf("error %q names a state directory", err)
+				}
+			})
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(home, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("resolving a dangling symlink created its target (%v)", err)
 	}
 }
 

@@ -55,7 +55,11 @@ func Serve(p Provider) {
 	var once sync.Once
 	terminate := func(reason string) {
 		once.Do(func() {
-			logger.Warn("stopping plugin", "reason", reason)
+			// Debug, not warn: the host stops a plugin with SIGTERM after
+			// every failed, timed-out or cancelled review and already prints
+			// one line saying why; a second line at the default level would
+			// only repeat it.
+			logger.Debug("stopping plugin", "reason", reason)
 			cancel()
 			srv.inflight.Wait() // bounded: each call returns or exits within CancelGrace
 			killOwnGroup()

@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 
@@ -50,13 +51,20 @@ func (p *provider) configuredEndpoint() string {
 // Describe offers "cli" always and "web" only when its shared state can be
 // named. A web route without an endpoint or a managed tunnel home has no
 // account to serialise on; rather than invent an identity, the plugin
-// leaves the route out and says why in a warning, and relay-host refuses
-// `--route web` before anything is sent.
+// leaves the route out and says why in its log (at debug when simply no
+// tunnel is set up, at warn when one is named but unusable), and
+// relay-host refuses `--route web` before anything is sent.
 func (p *provider) Describe(ctx context.Context) (sdk.Description, error) {
 	routes := []sdk.Route{{Name: routeCLI, Fact: sdk.SharedStateDir("~/.grok"), Budget: cliBudget}}
 	if t, err := resolveWeb(p.configuredEndpoint()); err == nil {
 		routes = append(routes, sdk.Route{Name: routeWeb, Fact: t.fact})
+	} else if errors.Is(err, errNoWebTarget) {
+		// The usual case (no tunnel set up): debug, so a normal run at the
+		// default level prints nothing.
+		sdk.Logger(ctx).Debug("grokweb: route web is not offered: " + err.Error())
 	} else {
+		// A tunnel is named but unusable (e.g. a malformed
+		// GROK2API_ENDPOINT): a misconfiguration the user should see.
 		sdk.Logger(ctx).Warn("grokweb: route web is not offered: " + err.Error())
 	}
 	return sdk.Description{Name: "grokweb", Version: version, Routes: routes}, nil

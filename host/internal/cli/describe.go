@@ -35,6 +35,9 @@ type routeView struct {
 	LimitSource string `json:"limit_source,omitempty"`
 	Backend     string `json:"backend"` // "local" or "etcd"
 	ActiveCount *int   `json:"active_count,omitempty"`
+	// WouldCreate: the route's shared_state directory does not exist yet;
+	// the first review creates it (looking never does), so none is active.
+	WouldCreate bool   `json:"would_create,omitempty"`
 	Error       string `json:"error,omitempty"`
 
 	key, lockRoot string
@@ -42,7 +45,8 @@ type routeView struct {
 
 // describeProviders launches each selected provider's plugin (in parallel),
 // asks it to Describe itself and resolves each route's admission. A missing
-// plugin is reported, not fatal.
+// plugin is reported, not fatal. It is read-only: a shared_state directory
+// that does not exist is reported as WouldCreate, never created.
 func describeProviders(ctx context.Context, g *Globals, cfg *config.Config, logs *hostlog.Logs, only string) []providerView {
 	var provs []*config.Provider
 	for _, p := range cfg.Providers {
@@ -123,6 +127,7 @@ func describeOne(ctx context.Context, g *Globals, cfg *config.Config, logs *host
 				res.Limit, res.LimitSource = capped, review.LimitFromRepo
 			}
 			rv.Limit, rv.LimitSource, rv.key, rv.lockRoot = res.Limit, string(res.LimitSource), res.Key, res.LockRoot
+			rv.WouldCreate = res.WouldCreate
 			for _, w := range res.Warnings {
 				logs.Host.Warn(w)
 			}

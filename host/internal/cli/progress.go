@@ -4,42 +4,70 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // progress is an elapsed-time line on a terminal's stderr. It is only ever
-// created for a TTY, and never with --json.
+// created for a TTY, and never with --json. It uses no colour; on a dumb
+// terminal (TERM=dumb) it uses no escape sequence either.
 type progress struct {
-	f     *os.File
+	w     io.Writer
+	dumb  bool
 	mu    sync.Mutex
 	label string
 	start time.Time
+	width int // runes of the line on screen, for clearing it on a dumb terminal
 	done  chan struct{}
 	wg    sync.WaitGroup
 }
 
+// startProgress draws the line on f, the process's own stderr, so TERM is
+// read from the process's environment.
 func startProgress(f *os.File, label string) *progress {
-	p := &progress{f: f, label: label, start: time.Now(), done: make(chan struct{})}
+	return runProgress(f, label, dumbTerminal(os.Getenv), 200*time.Millisecond)
+}
+
+func runProgress(w io.Writer, label string, dumb bool, tick time.Duration) *progress {
+	p := &progress{w: w, dumb: dumb, label: label, start: time.Now(), done: make(chan struct{})}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(tick)
 		defer t.Stop()
 		frames := `|/-\`
 		for i := 0; ; i++ {
 			select {
 			case <-p.done:
-				fmt.Fprint(p.f, "\r\033[K")
+				p.mu.Lock()
+				p.clear()
+				p.mu.Unlock()
 				return
 			case <-t.C:
 				p.mu.Lock()
-				fmt.Fprintf(p.f, "\r\033[K%c %s %ds", frames[i%4], p.label, int(time.Since(p.start).Seconds()))
+				p.clear()
+				line := fmt.Sprintf("%c %s %ds", frames[i%4], p.label, int(time.Since(p.start).Seconds()))
+				fmt.Fprint(p.w, line)
+				p.width = utf8.RuneCountInString(line)
 				p.mu.Unlock()
 			}
 		}
 	}()
 	return p
+}
+
+// clear blanks the line and returns to its start. Callers hold mu.
+func (p *progress) clear() {
+	if p.dumb {
+		if p.width > 0 {
+			fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.width)+"\r")
+		}
+	} else {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	p.width = 0
 }
 
 func (p *progress) set(label string) {
@@ -68,6 +96,6 @@ func (p *progress) println(w io.Writer, line string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprint(p.f, "\r\033[K")
+	p.clear()
 	fmt.Fprintln(w, line)
 }

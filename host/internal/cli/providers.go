@@ -2,7 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 
@@ -79,7 +83,7 @@ func runProviders(ctx context.Context, o *ProvidersOptions) error {
 			} else {
 				source = "refused"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%s\n", v.Provider, r.Route, v.Version, r.Fact, limit, source, col(r.Backend))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%s%s\n", v.Provider, r.Route, v.Version, r.Fact, limit, source, col(r.Backend), wouldCreateNote(r.WouldCreate))
 		}
 	}
 	tw.Flush()
@@ -126,6 +130,7 @@ type capacityRow struct {
 	ActiveCount int    `json:"active_count"`
 	Limit       int    `json:"limit"`
 	Backend     string `json:"backend"`
+	WouldCreate bool   `json:"would_create,omitempty"`
 }
 
 func runCapacity(ctx context.Context, o *CapacityOptions) error {
@@ -160,6 +165,15 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 				fmt.Fprintf(o.g.IO.Err, "relay-host: %s\n", r.Error)
 				continue
 			}
+			if r.WouldCreate {
+				// No directory, so no key and no lease on it.
+				rows = append(rows, capacityRow{v.Provider, r.Route, 0, r.Limit, r.Backend, true})
+				continue
+			}
+			if r.Backend != "etcd" && !keyDirExists(r.lockRoot, r.key) {
+				rows = append(rows, capacityRow{v.Provider, r.Route, 0, r.Limit, r.Backend, false})
+				continue
+			}
 			var b admission.Backend
 			if r.Backend == "etcd" {
 				if etcdB == nil {
@@ -185,7 +199,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 				fmt.Fprintf(o.g.IO.Err, "relay-host: %s/%s: cannot read its slots: %s\n", v.Provider, r.Route, logs.Scrubber.Message(err.Error()))
 				continue
 			}
-			rows = append(rows, capacityRow{v.Provider, r.Route, c.ActiveCount, r.Limit, r.Backend})
+			rows = append(rows, capacityRow{v.Provider, r.Route, c.ActiveCount, r.Limit, r.Backend, false})
 		}
 	}
 	if o.JSON {
@@ -200,9 +214,9 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		}
 		for _, r := range rows {
 			if withBackend {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, r.Backend)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, r.Backend, wouldCreateNote(r.WouldCreate))
 			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", r.Provider, r.Route, r.ActiveCount, r.Limit)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, wouldCreateNote(r.WouldCreate))
 			}
 		}
 		tw.Flush()
@@ -211,6 +225,27 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		return silentExit(3)
 	}
 	return nil
+}
+
+// wouldCreateNote trails a table row whose shared_state directory does not
+// exist yet. It is not a tab-separated cell, so the columns keep their
+// widths, and it names no directory (a state dir's path is not printed).
+func wouldCreateNote(wouldCreate bool) string {
+	if wouldCreate {
+		return "  (state directory would be created)"
+	}
+	return ""
+}
+
+// keyDirExists reports whether key has a directory under the local lock
+// root. Every lease is a slot file in its key's directory, so a key
+// without one has no holders: capacity says 0 without opening the
+// backend, which would create the lock root and the key's directory (a
+// look must not create state). An error other than "does not exist"
+// counts as existing, so that Status reports it.
+func keyDirExists(lockRoot, key string) bool {
+	_, err := os.Lstat(filepath.Join(lockRoot, admission.KeySlug(key)))
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // fleetBackend reports whether relay.hcl configures a backend other than

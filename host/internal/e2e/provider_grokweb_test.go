@@ -126,11 +126,13 @@ func TestGrokwebWebErrors(t *testing.T) {
 
 // TestGrokwebWebNoTunnel: neither GROK2API_ENDPOINT nor a managed tunnel
 // home: the plugin does not offer the web route (no made-up identity),
-// says why, and relay-host refuses before anything is sent.
+// says why in its debug log (without a tunnel that is the normal case, so
+// the default level stays quiet), and relay-host refuses before anything
+// is sent.
 func TestGrokwebWebNoTunnel(t *testing.T) {
 	t.Parallel()
 	g := newGrokwebEnv(t)
-	r := kgRun(g.env, []string{"RELAY_LOG=warn"}, "review", "grokweb", "--route", "web")
+	r := kgRun(g.env, []string{"RELAY_LOG=debug"}, "review", "grokweb", "--route", "web")
 	if r.code != 2 {
 		t.Fatalf("exit %d, want 2\nstderr: %s", r.code, r.stderr)
 	}

@@ -471,6 +471,7 @@ func (r *run) resolve(prov *config.Provider, rc *config.Route, dr sdk.Route) (ad
 		Fact:     admission.Fact{Category: admission.Category(dr.Fact.Kind), Directory: dr.Fact.Directory, Identity: dr.Fact.Identity, DefaultLimit: dr.Fact.DefaultLimit, EnvCapVar: dr.Fact.EnvCapVar},
 		LockRoot: r.o.Config.Admission.LockRoot,
 		Getenv:   r.o.Getenv,
+		Create:   true, // this review acquires on the key: a missing state dir is created now
 	}
 	if rc != nil {
 		in.ConfiguredLimit = rc.Limit
