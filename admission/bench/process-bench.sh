@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Whole-process comparison, side by side in one run: relay-host admission run
-# vs flock(1) vs GNU parallel's sem, each wrapping `true`. Prints medians and
-# ratios. Needs hyperfine and parallel (installed with apt-get when missing).
+# (with no config file, and with one, which makes the front binary exec
+# relay-host-core to parse it) vs flock(1) vs GNU parallel's sem, each
+# wrapping `true`. Prints medians and ratios. Needs hyperfine and parallel
+# (installed with apt-get when missing).
 set -euo pipefail
 relay=${1:-bin/relay-host}
 need=()
@@ -20,8 +22,11 @@ export XDG_STATE_HOME=$tmp/state HOME=$tmp/home
 mkdir -p "$HOME"
 # sem wants to be told it has read the citation notice.
 mkdir -p "$HOME/.parallel" && touch "$HOME/.parallel/will-cite"
+# A typical user file: one route's limit and a global cap.
+printf 'admission {\n  max_total = 8\n}\nprovider "apireviewer" {\n  route "deepseek" { limit = 2 }\n}\n' > "$tmp/relay.hcl"
 hyperfine -N --warmup 50 --runs 1000 --export-json "$tmp/fast.json" \
   -n relay "$relay admission run --key k --limit 1 -- true" \
+  -n relay-config "$relay admission run --config $tmp/relay.hcl --key k --limit 1 -- true" \
   -n flock "flock $tmp/flock.lock true" \
   -n true "true" >/dev/null
 hyperfine -N --warmup 2 --runs 30 --export-json "$tmp/sem.json" \
@@ -33,6 +38,6 @@ for f in sys.argv[1:]:
     for r in json.load(open(f))["results"]:
         med[r["command"]] = statistics.median(r["times"]) * 1000
 for k, v in med.items():
-    print(f"{k:6s} median {v:8.3f} ms")
-print(f"relay/flock = {med['relay']/med['flock']:.2f}x   sem/relay = {med['sem']/med['relay']:.0f}x")
+    print(f"{k:12s} median {v:8.3f} ms")
+print(f"relay/flock = {med['relay']/med['flock']:.2f}x   relay-config/flock = {med['relay-config']/med['flock']:.2f}x   sem/relay = {med['sem']/med['relay']:.0f}x")
 PY

@@ -190,5 +190,5 @@ func (g *Globals) noteConfig() {
 	g.openLogs.Host.Info("configuration in effect", "files", append([]string{config.EmbeddedPath}, used...), "ignored", ignored)
 }
 
-// color reports whether stderr may be coloured.
-func (g *Globals) color() bool { return g.IO.ErrFile != nil }
+// color reports whether stderr may be coloured (HCL diagnostics).
+func (g *Globals) color() bool { return colorEnabled(g.IO.Getenv, g.IO.ErrFile) }

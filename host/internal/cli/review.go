@@ -149,7 +149,7 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 			return exit(sc.exitCode(review.ExitProvider), "%v", err)
 		}
 		if re.Diag != nil {
-			re.Diag.Render(g.IO.Err, g.IO.ErrFile != nil)
+			re.Diag.Render(g.IO.Err, g.color())
 			return silentExit(sc.exitCode(re.Exit))
 		}
 		return exit(sc.exitCode(re.Exit), "%s", re.Msg)

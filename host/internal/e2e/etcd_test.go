@@ -244,13 +244,13 @@ func TestEtcdBackend(t *testing.T) {
 			}
 		}
 		r = e.run("providers")
-		for _, re := range []string{`(?m)^PROVIDER\s.*\sBACKEND$`, `(?m)^fault\s+default\s.*\sstateless\s.*\setcd$`, `(?m)^fault\s+shared\s.*\sshared_state\s.*\slocal$`} {
+		for _, re := range []string{`(?m)^PROVIDER\s.*\sBACKEND$`, `(?m)^fault\s+default\s.*\sstateless\s.*\setcd$`, `(?m)^fault\s+shared\s.*\sshared_state\s.*\slocal\b`} {
 			if !regexp.MustCompile(re).MatchString(r.stdout) {
 				t.Errorf("providers table does not match %s:\n%s", re, r.stdout)
 			}
 		}
 		r = e.run("capacity")
-		for _, re := range []string{`(?m)^fault\s+default\s+0\s+1\s+etcd$`, `(?m)^fault\s+shared\s+0\s+1\s+local$`} {
+		for _, re := range []string{`(?m)^fault\s+default\s+0\s+1\s+etcd$`, `(?m)^fault\s+shared\s+0\s+1\s+local\b`} {
 			if !regexp.MustCompile(re).MatchString(r.stdout) {
 				t.Errorf("capacity table does not match %s:\n%s%s", re, r.stdout, r.stderr)
 			}
