@@ -32,6 +32,11 @@ func TestStrip(t *testing.T) {
 		{"tabs and newlines", "a\tb\nc", "a\tb\nc", "a b c"},
 		{"invalid UTF-8", "a\xffb\xc3", "a\uFFFDb\uFFFD", "a\uFFFDb\uFFFD"},
 		{"unicode kept", "naïve 日本 🙂", "naïve 日本 🙂", "naïve 日本 🙂"},
+		{"bidi override and isolate (Trojan Source)", "if a\u202e } \u2066{\u2069\u202c b", "if a } { b", "if a } { b"},
+		{"bidi embeddings and marks", "\u202aa\u202bb\u202dc\u200ed\u200fe\u202c", "abcde", "abcde"},
+		{"byte order mark", "\ufeffstart", "start", "start"},
+		{"line and paragraph separators are newlines", "a\u2028b\u2029c", "a\nb\nc", "a b c"},
+		{"other format characters kept", "zero\u200bwidth a\u00adb", "zero\u200bwidth a\u00adb", "zero\u200bwidth a\u00adb"},
 	}
 	var p Policy
 	for _, tt := range tests {
@@ -67,6 +72,7 @@ func TestSecrets(t *testing.T) {
 		{"nested secrets", []string{"abcd", "xxabcdxx"}, "xxabcdxx abcd", "[REDACTED] [REDACTED]"},
 		{"JSON-escaped", []string{`pa"ss\word`}, `{"key":"pa\"ss\\word"}`, `{"key":"[REDACTED]"}`},
 		{"multi-line secret", []string{"line-one\nline-two"}, "k: line-one\nline-two", "k: [REDACTED]"},
+		{"split by a bidi control", []string{"hunter2hunter2"}, "pw hunter2\u202ehunter2", "pw [REDACTED]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
