@@ -124,12 +124,21 @@ func TestPatterns(t *testing.T) {
 		{"X-Api-Key: abcdefghijklmnopqrstuvwxyz", "X-Api-Key: [REDACTED]"},
 		{"GLM_API_KEY=abcdefghijklmnop.qrstuvwxyz", "GLM_API_KEY=[REDACTED]"},
 		{"password: correct-horse-battery-staple", "password: [REDACTED]"},
+		{"proxy http://alice:s3cr3t-pw@proxy.example:3128 down", "proxy http://[REDACTED]@proxy.example:3128 down"},
+		{"clone https://x-access-token:ghs_abc@github.com/o/r.git", "clone https://[REDACTED]@github.com/o/r.git"},
+		{"dsn postgres://app:p@ss:w0rd@db:5432/x", "dsn postgres://[REDACTED]@db:5432/x"},
+		{`"url":"https://u:pw@h.example/x?a=b@c"`, `"url":"https://[REDACTED]@h.example/x?a=b@c"`},
+		{"HTTPS://USER:PW@H", "HTTPS://[REDACTED]@H"},
+		{"token https://0123456789abcdefghij0123@github.com/o", "token https://[REDACTED]@github.com/o"},
+		{"two http://a:b@h1 and http://c:d@h2", "two http://[REDACTED]@h1 and http://[REDACTED]@h2"},
 		// Prose and code are not credentials.
 		{"Bearer authentication is fine", "Bearer authentication is fine"},
 		{"the task-force-abcdefghijklmnopqrst", "the task-force-abcdefghijklmnopqrst"},
 		{"api_key = get_key()", "api_key = get_key()"},
 		{"password: short", "password: short"},
 		{"AIza is a prefix", "AIza is a prefix"},
+		{"ssh://git@github.com/o/r and mail a@b.example", "ssh://git@github.com/o/r and mail a@b.example"},
+		{"see https://example.com/a:b@c and http://host:8080/x", "see https://example.com/a:b@c and http://host:8080/x"},
 	}
 	var p Policy
 	for _, tt := range tests {
