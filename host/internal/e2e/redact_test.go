@@ -103,3 +103,31 @@ func tail(s string, n int) string {
 	}
 	return "…" + s[len(s)-n:]
 }
+
+// TestPanicIsOneErrorLine: at the default level (warn) a provider panic
+// shows as one error line of the plugin's log (beside the review's own
+// one-line error), with no stack; RELAY_LOG=debug adds the stack.
+func TestPanicIsOneErrorLine(t *testing.T) {
+	for _, level := range []string{"warn", "debug"} {
+		t.Run(level, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.extra = []string{"RELAY_LOG=" + level}
+			e.config(faultConfig(`mode = "panic"`))
+			r := e.run("review", "fault")
+			if r.code != 3 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			var errLines int
+			for _, l := range strings.Split(r.stderr, "\n") {
+				if strings.Contains(l, "[ERROR]") && strings.Contains(l, "provider panicked in Review: fault plugin: deliberate panic") {
+					errLines++
+				}
+			}
+			stack := strings.Contains(r.stderr, "provider panic stack") && strings.Contains(r.stderr, "goroutine")
+			if errLines != 1 || stack != (level == "debug") {
+				t.Errorf("%d error lines for the panic, stack shown %v; want 1 and %v:\n%s", errLines, stack, level == "debug", r.stderr)
+			}
+		})
+	}
+}
