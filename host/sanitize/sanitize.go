@@ -43,9 +43,10 @@ type Policy struct {
 	Secrets []string
 	// Home is the user's home directory, shown as "~".
 	Home string
-	// Paths are state directories, the lock root and config directories:
-	// each absolute path, with anything below it, becomes "[path]". Pass
-	// both the configured and the symlink-resolved form when they differ.
+	// Paths are state directories, the lock root and config files: each
+	// absolute path, with anything below it, becomes "[path]", inside Home
+	// or not. Pass both the configured and the symlink-resolved form when
+	// they differ (scrub.Scrubber.AddPaths does).
 	Paths []string
 	// Byte caps; 0 means the default.
 	MaxReview, MaxMessage, MaxField int
