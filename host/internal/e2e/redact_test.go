@@ -29,7 +29,9 @@ func plantedKey(n int) string {
 // redact it: byte 512 of a panic message and byte 64 of an unknown error
 // code (cut by the SDK), byte 4096 of a progress message and of a stray
 // stdout and stderr line, byte 64 KiB of a raw stderr line and of a JSON
-// log line (go-plugin's stderr read buffer). No 12-character piece of the
+// log line (go-plugin's stderr read buffer), and the stderr and stdout
+// lines left unterminated when the plugin exits (held, then logged whole).
+// No 12-character piece of the
 // key may reach stdout, stderr, a job record or the debug log.
 func TestRedactBeforeCut(t *testing.T) {
 	key := plantedKey(256)
@@ -46,6 +48,8 @@ func TestRedactBeforeCut(t *testing.T) {
 		{"stray", 0, "plugin wrote to stdout: line=\"pppp"},
 		{"stray", 0, "plugin wrote to stderr: line=\"pppp"},
 		{"stderr", 0, "[DEBUG] plugin.relay-provider-fault: pppp"},
+		{"partial", 0, "[DEBUG] plugin.relay-provider-fault: pppp"},
+		{"partial", 0, "plugin wrote to stdout: line=\"pppp"},
 		{"log", 0, "[WARN]  plugin.relay-provider-fault: pppp"},
 	}
 	for i, tt := range tests {

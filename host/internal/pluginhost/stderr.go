@@ -45,8 +45,9 @@ func (s stderrOff) Named(name string) hclog.Logger {
 // plugin's hclog logger at its own level with its fields, any other line at
 // debug level (or at the level a "[WARN]"-style prefix names; after a Go
 // "panic:" line, at error level). A line is held until its newline, until
-// it is over maxStderrLine (then only its length is logged), or until
-// Flush, which Plugin.Kill calls once the plugin has exited: never forever.
+// it is over maxStderrLine (then only its length is logged), or until the
+// plugin exits: go-plugin ends an unterminated last line with a newline at
+// EOF, and Plugin.Kill calls Flush as well. Never forever.
 type stderrLog struct {
 	l hclog.Logger
 

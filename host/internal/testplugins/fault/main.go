@@ -23,8 +23,9 @@
 //	         message), code (byte 64 of an unknown error code), progress
 //	         (byte 4096 of a progress message), stray (byte 4096 of a stdout
 //	         and a stderr line after the handshake), stderr (byte 64 KiB of a
-//	         raw line on the real stderr) or log (byte 64 KiB of a JSON log
-//	         line)
+//	         raw line on the real stderr), partial (the stderr line and a
+//	         stray stdout line, both left unterminated) or log (byte 64 KiB
+//	         of a JSON log line)
 //	verdict  APPROVE (default) or REQUEST_CHANGES
 package main
 
@@ -216,6 +217,11 @@ func cut(ctx context.Context, at string, ev sdk.Events) error {
 		// The real stderr, which go-plugin reads as the plugin's log (Serve
 		// points os.Stderr at a stream of its own).
 		os.NewFile(2, "stderr").WriteString(straddle(0, 64<<10) + "\n")
+	case "partial":
+		// The same, and a stray stdout line, without their newlines: the
+		// host holds each until the plugin exits, then logs it.
+		os.NewFile(2, "stderr").WriteString(straddle(0, 64<<10))
+		fmt.Print(straddle(0, 4096))
 	case "log":
 		sdk.Logger(ctx).Warn(straddle(len(`{"@level":"warn","@message":"`), 64<<10))
 	default:
