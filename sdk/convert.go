@@ -181,7 +181,10 @@ func errorFromProto(p *relayv1.Error, transmitted bool) *Error {
 	code := ErrorCode(p.GetCode())
 	msg := p.GetMessage()
 	if !code.Known() {
-		msg = fmt.Sprintf("plugin sent unknown error code %q: %s", truncate(string(code), 64), msg)
+		// The code is untrusted text and goes into the message whole: the
+		// host sanitizes the message, redacting before it cuts. (Not %q:
+		// its escapes would spell a secret in a form redaction misses.)
+		msg = `plugin sent unknown error code "` + string(code) + `": ` + msg
 		code = CodeInternal
 	}
 	notSent := p.GetTransmission() == relayv1.TransmissionState_TRANSMISSION_STATE_NOT_SENT &&
@@ -199,11 +202,4 @@ func errorToProto(e *Error, transmitted bool) *relayv1.Error {
 		state = relayv1.TransmissionState_TRANSMISSION_STATE_NOT_SENT
 	}
 	return &relayv1.Error{Code: string(e.Code), Message: e.Message, Transmission: state}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

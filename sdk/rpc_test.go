@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -391,15 +392,129 @@ func TestStrayOutputLogsLines(t *testing.T) {
 	w := StrayOutput(logger, "stdout")
 	w.Write([]byte("hel"))
 	w.Write([]byte("lo\nwor"))
-	w.Write([]byte("ld\n" + strings.Repeat("x", maxStrayLine+10)))
-	if len(lines) != 3 {
+	w.Write([]byte("ld\n"))
+	if len(lines) != 2 {
 		t.Fatalf("lines = %q", lines)
 	}
 	if !strings.Contains(lines[0], "[WARN]") || !strings.Contains(lines[0], "plugin wrote to stdout") || !strings.Contains(lines[0], "line=hello") {
 		t.Errorf("line 0 = %q", lines[0])
 	}
-	if !strings.Contains(lines[1], "line=world") || !strings.Contains(lines[2], "[truncated]") {
+	if !strings.Contains(lines[1], "line=world") {
 		t.Errorf("lines = %q", lines)
+	}
+	w.Write([]byte("unterminated"))
+	w.(interface{ Flush() }).Flush()
+	if len(lines) != 3 || !strings.Contains(lines[2], "line=unterminated") {
+		t.Errorf("Flush did not log the last line: %q", lines)
+	}
+}
+
+// TestStrayLinesAreNeverCut: a stray line is logged whole, however long,
+// up to the cap, and past the cap not at all, so the host's logger always
+// sees a whole value to redact and never the first part of a secret.
+func TestStrayLinesAreNeverCut(t *testing.T) {
+	const secret = "stray-secret-0123456789abcdefghij"
+	var mu sync.Mutex
+	var out strings.Builder
+	logger := hclog.New(&hclog.LoggerOptions{Output: writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		out.Write(p)
+		return len(p), nil
+	}), Level: hclog.Warn})
+	w := StrayOutput(logger, "stderr")
+	// Straddling the old 4096-byte cut, written in pieces.
+	long := strings.Repeat("a", 4090) + secret
+	w.Write([]byte(long[:3000]))
+	w.Write([]byte(long[3000:] + "\n"))
+	if !strings.Contains(out.String(), long) {
+		t.Errorf("a %d-byte line was not logged whole", len(long))
+	}
+	// Straddling the cap itself.
+	out.Reset()
+	over := strings.Repeat("b", maxStrayLine-10) + secret
+	w.Write([]byte(over[:maxStrayLine-20]))
+	w.Write([]byte(over[maxStrayLine-20:]))
+	w.Write([]byte("\nnext\n"))
+	got := out.String()
+	if strings.Contains(got, "bbbb") || strings.Contains(got, secret[:10]) {
+		t.Errorf("part of an over-cap line was logged: %.200q", got)
+	}
+	if !strings.Contains(got, "withheld") || !strings.Contains(got, fmt.Sprint(len(over))) || !strings.Contains(got, "line=next") {
+		t.Errorf("log = %.300q", got)
+	}
+}
+
+// TestTextsArriveWhole: a panic value, a progress message and an unknown
+// error code reach the host whole, past where the SDK used to cut them
+// (512, 4096 and 64 bytes), so the host redacts before it cuts; a text
+// over the SDK's own cap arrives as a note, with no part of it.
+func TestTextsArriveWhole(t *testing.T) {
+	const secret = "whole-secret-0123456789abcdefghij"
+	panicValue := strings.Repeat("p", 500) + secret
+	progress := strings.Repeat("g", 4080) + secret
+	huge := strings.Repeat("h", maxTextBytes) + secret
+	code := "bogus_" + strings.Repeat("c", 50) + secret
+	var logs strings.Builder
+	var mu sync.Mutex
+	h := start(t, funcProvider{review: func(_ context.Context, req ReviewRequest, ev Events) (Result, error) {
+		ev.Progress(progress)
+		ev.Progress(huge)
+		switch req.Route {
+		case "panic":
+			panic(panicValue)
+		case "code":
+			return Result{}, &Error{Code: ErrorCode(code), Message: "m"}
+		}
+		panic(huge)
+	}}, time.Second)
+	h.srv.logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		logs.Write(p)
+		return len(p), nil
+	})})
+
+	var events []Event
+	_, err := h.client.Review(context.Background(), ReviewRequest{Route: "panic"}, collect(&events))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodePluginPanic || e.Message != "provider panicked in Review: "+panicValue {
+		t.Errorf("panic error = %.100v… (%d bytes)", err, len(fmt.Sprint(err)))
+	}
+	if len(events) != 2 || events[0].Message != progress {
+		t.Fatalf("progress was not delivered whole: %d events", len(events))
+	}
+	if m := events[1].Message; strings.Contains(m, "hhhh") || !strings.Contains(m, "withheld") {
+		t.Errorf("over-cap progress = %.100q", m)
+	}
+
+	_, err = h.client.Review(context.Background(), ReviewRequest{Route: "code"}, nil)
+	if !errors.As(err, &e) || e.Code != CodeInternal || !strings.Contains(e.Message, `unknown error code "`+code+`"`) {
+		t.Errorf("unknown code error = %v", err)
+	}
+
+	_, err = h.client.Review(context.Background(), ReviewRequest{Route: "huge"}, nil)
+	if !errors.As(err, &e) || strings.Contains(e.Message, "hhhh") || !strings.Contains(e.Message, "provider panicked in Review: [panic value of") {
+		t.Errorf("over-cap panic = %.200v", err)
+	}
+
+	// The panic is one error line; its stack is at debug level only.
+	mu.Lock()
+	defer mu.Unlock()
+	var errLines, stack int
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "[ERROR]") && strings.Contains(l, "provider panicked in Review: pppp") {
+			errLines++
+			if strings.Contains(l, "goroutine") {
+				t.Errorf("the error line carries the stack: %.200q", l)
+			}
+		}
+		if strings.Contains(l, "[DEBUG]") && strings.Contains(l, "provider panic stack") {
+			stack++
+		}
+	}
+	if errLines != 1 || stack != 2 {
+		t.Errorf("%d panic error lines and %d debug stacks, want 1 and 2:\n%.2000s", errLines, stack, logs.String())
 	}
 }
 

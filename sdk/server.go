@@ -43,10 +43,6 @@ const (
 	exitTerminated    = 1 // SIGTERM or parent death
 )
 
-// maxProgressBytes caps one progress message; progress is a status line, not
-// a channel for output.
-const maxProgressBytes = 4096
-
 // server is the plugin-side gRPC service. Every provider call goes through
 // call, which supplies panic recovery, the root context and the
 // cancellation guard.
@@ -80,11 +76,13 @@ func call[T any](s *server, rpcCtx context.Context, method string, fn func(conte
 		defer s.inflight.Done()
 		defer func() {
 			if r := recover(); r != nil {
-				s.logger.Error("provider panicked", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				done <- outcome[T]{err: &Error{
-					Code:    CodePluginPanic,
-					Message: truncate(fmt.Sprintf("provider panicked in %s: %v", method, r), 512),
-				}}
+				// Whole, not cut: only the host can redact it, and it cuts
+				// after redacting. The stack is for the plugin's author
+				// (RELAY_LOG=debug), not for every user's terminal.
+				msg := fmt.Sprintf("provider panicked in %s: %s", method, withhold("panic value", fmt.Sprint(r)))
+				s.logger.Error(msg)
+				s.logger.Debug("provider panic stack", "method", method, "stack", string(debug.Stack()))
+				done <- outcome[T]{err: &Error{Code: CodePluginPanic, Message: msg}}
 			}
 		}()
 		v, err := fn(ctx)
@@ -211,7 +209,7 @@ type events struct {
 
 func (e *events) Progress(msg string) {
 	e.send(&relayv1.ReviewResponse{Event: &relayv1.ReviewResponse_Progress{
-		Progress: &relayv1.Progress{Message: truncate(msg, maxProgressBytes)},
+		Progress: &relayv1.Progress{Message: withhold("progress message", msg)},
 	}}, false)
 }
 

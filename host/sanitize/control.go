@@ -10,6 +10,13 @@ import (
 // are kept when multiline, else they become spaces; \r is dropped (CRLF
 // becomes LF, and a lone CR cannot overwrite a line on a terminal).
 //
+// Unicode format controls that reorder or hide text are dropped too: the
+// bidi embeddings, overrides and isolates (U+202A–202E, U+2066–2069), the
+// marks U+200E/U+200F and the byte order mark U+FEFF. With them a review can
+// show a reader other text than it holds ("Trojan Source"). The line and
+// paragraph separators U+2028/U+2029 are handled as \n, so they cannot end a
+// line where the terminal shows none.
+//
 // Sequences recognised: ESC with CSI (ESC [ … final), string sequences
 // (OSC ESC ], DCS ESC P, SOS ESC X, PM ESC ^, APC ESC _) ended by BEL or ST
 // (ESC \ or U+009C), nF (ESC intermediates final) and two-byte Fp/Fe/Fs
@@ -24,7 +31,10 @@ func strip(s string, multiline bool) string {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		next := i + size
 		switch {
-		case r == '\n' || r == '\t':
+		case r == '\n' || r == '\t' || r == 0x2028 || r == 0x2029:
+			if r != '\t' {
+				r = '\n'
+			}
 			if multiline {
 				b.WriteRune(r)
 			} else {
@@ -38,6 +48,8 @@ func strip(s string, multiline bool) string {
 			next = skipString(s, next)
 		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
 			// other C0 and C1 controls and DEL: dropped
+		case formatControl(r):
+			// dropped
 		default:
 			// r is utf8.RuneError for an invalid byte: written as U+FFFD.
 			b.WriteRune(r)
@@ -45,6 +57,12 @@ func strip(s string, multiline bool) string {
 		i = next
 	}
 	return b.String()
+}
+
+// formatControl reports whether r is a bidi or invisible format control
+// that strip drops.
+func formatControl(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0xfeff
 }
 
 // skipEscape returns the index just past the sequence whose ESC ends at j.

@@ -55,7 +55,7 @@ func FuzzSanitize(f *testing.F) {
 				t.Fatalf("%s: invalid UTF-8 %q", c.name, c.out)
 			}
 			for _, r := range c.out {
-				if (r < 0x20 || (r >= 0x7f && r <= 0x9f)) && !(c.multiline && (r == '\n' || r == '\t')) {
+				if (r < 0x20 || (r >= 0x7f && r <= 0x9f) || formatControl(r) || r == 0x2028 || r == 0x2029) && !(c.multiline && (r == '\n' || r == '\t')) {
 					t.Fatalf("%s: control %U in %q", c.name, r, c.out)
 				}
 			}

@@ -107,6 +107,13 @@ var patterns = []pattern{
 	{re: regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`)},
 	{re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
 	{re: regexp.MustCompile(`\b[0-9a-f]{32}\.[A-Za-z0-9]{16}\b`)},
+	// Credentials in a URL's userinfo: "https://user:pass@host" and a bare
+	// token as the user name ("https://<token>@github.com"). The whole
+	// userinfo goes, up to the last "@" before the host (an unescaped "@"
+	// in a password must not leave its end behind). A short user name
+	// alone ("ssh://git@host") is no credential.
+	{re: regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://([^\s/?#@"'<>]*:[^\s/?#"'<>]*)@`), group: 1},
+	{re: regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://([A-Za-z0-9._~+%-]{20,})@`), group: 1},
 	// Long values of key-like names: api_key=…, "api_key": "…",
 	// X-Api-Key: …, ANTHROPIC_API_KEY=…, password: ….
 	{re: regexp.MustCompile(`(?i)(?:api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd)["']?\s*[:=]\s*["']?(` + tokenChars + `{16,})`), group: 1},

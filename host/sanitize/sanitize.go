@@ -2,8 +2,9 @@
 // host persists or prints it.
 //
 // Invariant: the output of Review, Message and Field is valid UTF-8, holds
-// no terminal escape sequence and no control character (Review keeps \n and
-// \t), contains no value of Policy.Secrets and nothing shaped like a bearer
+// no terminal escape sequence, no control character (Review keeps \n and
+// \t) and no bidi or invisible format control (U+202A–202E, U+2066–2069,
+// U+200E/F, U+2028/9, U+FEFF), contains no value of Policy.Secrets and nothing shaped like a bearer
 // token or API key, shows the home directory as "~" and Policy.Paths as
 // "[path]", and is at most its byte cap plus the truncation marker.
 //
@@ -42,9 +43,10 @@ type Policy struct {
 	Secrets []string
 	// Home is the user's home directory, shown as "~".
 	Home string
-	// Paths are state directories, the lock root and config directories:
-	// each absolute path, with anything below it, becomes "[path]". Pass
-	// both the configured and the symlink-resolved form when they differ.
+	// Paths are state directories, the lock root and config files: each
+	// absolute path, with anything below it, becomes "[path]", inside Home
+	// or not. Pass both the configured and the symlink-resolved form when
+	// they differ (scrub.Scrubber.AddPaths does).
 	Paths []string
 	// Byte caps; 0 means the default.
 	MaxReview, MaxMessage, MaxField int

@@ -32,6 +32,11 @@ func TestStrip(t *testing.T) {
 		{"tabs and newlines", "a\tb\nc", "a\tb\nc", "a b c"},
 		{"invalid UTF-8", "a\xffb\xc3", "a\uFFFDb\uFFFD", "a\uFFFDb\uFFFD"},
 		{"unicode kept", "naïve 日本 🙂", "naïve 日本 🙂", "naïve 日本 🙂"},
+		{"bidi override and isolate (Trojan Source)", "if a\u202e } \u2066{\u2069\u202c b", "if a } { b", "if a } { b"},
+		{"bidi embeddings and marks", "\u202aa\u202bb\u202dc\u200ed\u200fe\u202c", "abcde", "abcde"},
+		{"byte order mark", "\ufeffstart", "start", "start"},
+		{"line and paragraph separators are newlines", "a\u2028b\u2029c", "a\nb\nc", "a b c"},
+		{"other format characters kept", "zero\u200bwidth a\u00adb", "zero\u200bwidth a\u00adb", "zero\u200bwidth a\u00adb"},
 	}
 	var p Policy
 	for _, tt := range tests {
@@ -67,6 +72,7 @@ func TestSecrets(t *testing.T) {
 		{"nested secrets", []string{"abcd", "xxabcdxx"}, "xxabcdxx abcd", "[REDACTED] [REDACTED]"},
 		{"JSON-escaped", []string{`pa"ss\word`}, `{"key":"pa\"ss\\word"}`, `{"key":"[REDACTED]"}`},
 		{"multi-line secret", []string{"line-one\nline-two"}, "k: line-one\nline-two", "k: [REDACTED]"},
+		{"split by a bidi control", []string{"hunter2hunter2"}, "pw hunter2\u202ehunter2", "pw [REDACTED]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,12 +124,21 @@ func TestPatterns(t *testing.T) {
 		{"X-Api-Key: abcdefghijklmnopqrstuvwxyz", "X-Api-Key: [REDACTED]"},
 		{"GLM_API_KEY=abcdefghijklmnop.qrstuvwxyz", "GLM_API_KEY=[REDACTED]"},
 		{"password: correct-horse-battery-staple", "password: [REDACTED]"},
+		{"proxy http://alice:s3cr3t-pw@proxy.example:3128 down", "proxy http://[REDACTED]@proxy.example:3128 down"},
+		{"clone https://x-access-token:ghs_abc@github.com/o/r.git", "clone https://[REDACTED]@github.com/o/r.git"},
+		{"dsn postgres://app:p@ss:w0rd@db:5432/x", "dsn postgres://[REDACTED]@db:5432/x"},
+		{`"url":"https://u:pw@h.example/x?a=b@c"`, `"url":"https://[REDACTED]@h.example/x?a=b@c"`},
+		{"HTTPS://USER:PW@H", "HTTPS://[REDACTED]@H"},
+		{"token https://0123456789abcdefghij0123@github.com/o", "token https://[REDACTED]@github.com/o"},
+		{"two http://a:b@h1 and http://c:d@h2", "two http://[REDACTED]@h1 and http://[REDACTED]@h2"},
 		// Prose and code are not credentials.
 		{"Bearer authentication is fine", "Bearer authentication is fine"},
 		{"the task-force-abcdefghijklmnopqrst", "the task-force-abcdefghijklmnopqrst"},
 		{"api_key = get_key()", "api_key = get_key()"},
 		{"password: short", "password: short"},
 		{"AIza is a prefix", "AIza is a prefix"},
+		{"ssh://git@github.com/o/r and mail a@b.example", "ssh://git@github.com/o/r and mail a@b.example"},
+		{"see https://example.com/a:b@c and http://host:8080/x", "see https://example.com/a:b@c and http://host:8080/x"},
 	}
 	var p Policy
 	for _, tt := range tests {

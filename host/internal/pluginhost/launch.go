@@ -12,8 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -63,7 +65,10 @@ type Plugin struct {
 
 	client    *plugin.Client
 	socketDir string
+	flush     []flusher // output writers holding a last unterminated line
 }
+
+type flusher interface{ Flush() }
 
 // ChecksumError is a pinned plugin whose binary does not match.
 type ChecksumError struct{ Provider, Path string }
@@ -107,6 +112,12 @@ func Launch(o Options) (*Plugin, error) {
 	cmd.Env = append(append([]string(nil), o.Env...), plugin.EnvUnixSocketDir+"="+socketDir)
 	cmd.SysProcAttr = procAttr()
 	cfg := sdk.NewClientConfig(cmd, o.Logger)
+	// The plugin's stderr is read whole-line by stderrLog (see stderr.go),
+	// not in go-plugin's 64 KiB pieces.
+	name := filepath.Base(cmd.Path)
+	stderr := newStderrLog(cfg.Logger.Named(name))
+	cfg.Logger = stderrOff{Logger: cfg.Logger, name: name}
+	cfg.Stderr = stderr
 	cfg.StartTimeout = o.StartTimeout
 	cfg.Managed = true // plugin.CleanupClients kills it on any exit path
 	cfg.AutoMTLS = o.AutoMTLS
@@ -120,6 +131,11 @@ func Launch(o Options) (*Plugin, error) {
 	}
 	client := plugin.NewClient(cfg)
 	p := &Plugin{client: client, socketDir: socketDir}
+	for _, w := range []io.Writer{stderr, cfg.SyncStdout, cfg.SyncStderr} {
+		if f, ok := w.(flusher); ok {
+			p.flush = append(p.flush, f)
+		}
+	}
 	rpc, err := client.Client()
 	if cmd.Process != nil {
 		p.PID = cmd.Process.Pid
@@ -154,6 +170,16 @@ func (p *Plugin) Kill() {
 	}
 	p.client.Kill()
 	p.sweep()
+	p.flushOutput()
+}
+
+// flushOutput logs what the plugin wrote last without a newline. It runs
+// after client.Kill, which returns once go-plugin has read all of the
+// plugin's stderr.
+func (p *Plugin) flushOutput() {
+	for _, f := range p.flush {
+		f.Flush()
+	}
 }
 
 // KillNow stops a plugin whose review failed, timed out or was cancelled,
@@ -174,6 +200,7 @@ func (p *Plugin) KillNow() {
 	p.sweep()
 	p.client.Kill()
 	p.sweep()
+	p.flushOutput()
 }
 
 // TermGrace bounds how long KillNow waits for a plugin to stop after

@@ -11,7 +11,9 @@ package scrub
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -53,10 +55,59 @@ func (s *Scrubber) AddSecrets(values ...string) {
 	s.update(func(p *sanitize.Policy) { p.Secrets = append(p.Secrets, values...) })
 }
 
-// AddPaths adds directories whose paths (and anything below them) are
-// removed.
+// AddPaths adds paths (state directories, the lock root, config files)
+// that are removed, with anything below them, wherever they lie: inside the
+// home directory or not. Each is added as given, absolute (a relative path
+// is taken from the working directory) and symlink-resolved, since a plugin
+// may report any of these spellings (os.Getwd, filepath.EvalSymlinks, a
+// CLI that resolves its config dir).
 func (s *Scrubber) AddPaths(paths ...string) {
-	s.update(func(p *sanitize.Policy) { p.Paths = append(p.Paths, paths...) })
+	var forms []string
+	for _, p := range paths {
+		forms = append(forms, pathForms(p)...)
+	}
+	s.update(func(p *sanitize.Policy) {
+		for _, f := range forms {
+			if !slices.Contains(p.Paths, f) {
+				p.Paths = append(p.Paths, f)
+			}
+		}
+	})
+}
+
+// pathForms returns p, its absolute form and its symlink-resolved form.
+func pathForms(p string) []string {
+	if p == "" {
+		return nil
+	}
+	forms := []string{p}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return forms
+	}
+	if abs != p {
+		forms = append(forms, abs)
+	}
+	if real := resolve(abs); real != abs {
+		forms = append(forms, real)
+	}
+	return forms
+}
+
+// resolve returns abs with its symlinks resolved. A path that does not
+// exist yet (a jobs dir made later) is resolved through its nearest
+// existing ancestor, so a symlinked state root still counts.
+func resolve(abs string) string {
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if dir == filepath.Dir(dir) {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
 }
 
 func (s *Scrubber) update(f func(*sanitize.Policy)) {

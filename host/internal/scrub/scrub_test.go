@@ -2,6 +2,8 @@ package scrub
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -55,5 +57,57 @@ func TestWriter(t *testing.T) {
 	}
 	if got := plug.String(); strings.Contains(got, "99") || strings.Contains(got, "hunter2") {
 		t.Errorf("plugin log: %q", got)
+	}
+}
+
+// TestPathsOutsideHomeAndResolved: a state root, a config file and their
+// symlink-resolved forms are removed wherever they lie, inside the home
+// directory or not, and a state dir that does not exist yet is resolved
+// through its existing ancestor.
+func TestPathsOutsideHomeAndResolved(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "real")
+	if err := os.MkdirAll(filepath.Join(real, "conf"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	realRoot, err := filepath.EvalSymlinks(real) // t.TempDir may itself sit below a symlink
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(sanitize.Policy{Home: "/home/u"})
+	s.AddPaths(filepath.Join(link, "state", "relay"), filepath.Join(link, "conf", "relay.hcl"))
+	for _, in := range []string{
+		filepath.Join(link, "state", "relay", "jobs", "j-1.json"),
+		filepath.Join(realRoot, "state", "relay", "locks", "v2", "x"),
+		filepath.Join(realRoot, "conf", "relay.hcl"),
+		filepath.Join(link, "conf", "relay.hcl") + ":3:1",
+	} {
+		if got := s.Message("at " + in + " now"); got != "at [path] now" {
+			t.Errorf("Message(%q) = %q", in, got)
+		}
+	}
+	if got := s.Message("at " + filepath.Join(realRoot, "conf", "other.hcl")); strings.Contains(got, "[path]") {
+		t.Errorf("a sibling of the config file was removed: %q", got)
+	}
+}
+
+// TestRelativePathIsMadeAbsolute: a config path given relative to the
+// working directory is removed in its absolute spelling.
+func TestRelativePathIsMadeAbsolute(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(sanitize.Policy{})
+	s.AddPaths("testdata-relay.hcl", "")
+	if got := s.Message("read " + filepath.Join(wd, "testdata-relay.hcl")); got != "read [path]" {
+		t.Errorf("got %q", got)
+	}
+	if n := len(s.Policy().Paths); n != 2 {
+		t.Errorf("paths %q, want the relative and the absolute form", s.Policy().Paths)
 	}
 }

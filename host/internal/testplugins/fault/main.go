@@ -10,7 +10,7 @@
 //
 //	mode     ok (default) | crash | crash-early | hang | flood | stdout |
 //	         garbage | badutf8 | panic |
-//	         secrets | secrets-error | error | presend
+//	         secrets | secrets-error | error | presend | cut
 //	delay    Go duration to wait (honouring cancellation) before answering
 //	events   file (environment variables expanded) to append "start <unix-ns>" and "end <unix-ns>" lines to
 //	pidfile  file to write this plugin's pid and its children's pids to
@@ -18,6 +18,14 @@
 //	         one with plain os/exec (left in the plugin's process group),
 //	         so tests can check nothing is left behind
 //	code     error code for mode=error
+//	at       for mode=cut, where $FAULT_API_KEY is planted straddling a
+//	         place text used to be cut: panic (byte 512 of the panic
+//	         message), code (byte 64 of an unknown error code), progress
+//	         (byte 4096 of a progress message), stray (byte 4096 of a stdout
+//	         and a stderr line after the handshake), stderr (byte 64 KiB of a
+//	         raw line on the real stderr), partial (the stderr line and a
+//	         stray stdout line, both left unterminated) or log (byte 64 KiB
+//	         of a JSON log line)
 //	verdict  APPROVE (default) or REQUEST_CHANGES
 package main
 
@@ -46,7 +54,8 @@ func (fault) Describe(context.Context) (sdk.Description, error) {
 }
 
 var modes = map[string]bool{"": true, "ok": true, "crash": true, "hang": true, "flood": true, "stdout": true,
-	"garbage": true, "badutf8": true, "crash-early": true, "panic": true, "secrets": true, "secrets-error": true, "error": true, "presend": true}
+	"garbage": true, "badutf8": true, "crash-early": true, "panic": true, "secrets": true, "secrets-error": true, "error": true, "presend": true,
+	"cut": true}
 
 func (fault) Configure(_ context.Context, s sdk.Settings) (errs []sdk.AttributeError) {
 	for route, rs := range s.Routes {
@@ -169,6 +178,10 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 		return sdk.Result{Review: "Review.\n" + p + "Verdict: " + verdict + "\n", Model: "model " + os.Getenv("FAULT_API_KEY")}, nil
 	case "secrets-error":
 		return sdk.Result{}, sdk.Errorf(sdk.CodeProviderUnavailable, "upstream said: %s", strings.ReplaceAll(planted(), "\n", " | "))
+	case "cut":
+		if err := cut(ctx, s["at"], ev); err != nil {
+			return sdk.Result{}, err
+		}
 	case "error":
 		code := sdk.ErrorCode(s["code"])
 		if code == "" {
@@ -177,6 +190,44 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 		return sdk.Result{}, &sdk.Error{Code: code, Message: "fault plugin error " + string(code), NotSent: true}
 	}
 	return sdk.Result{Review: fmt.Sprintf("fault review of %d bytes on route %s.\n\nVerdict: %s\n", len(req.Packet), req.Route, verdict), Model: "fault-model"}, nil
+}
+
+// straddle returns text of which byte at lies inside $FAULT_API_KEY,
+// 100 bytes into it, after prefix bytes that precede the text there.
+func straddle(prefix, at int) string {
+	key := os.Getenv("FAULT_API_KEY")
+	return strings.Repeat("p", at-100-prefix) + key + " end"
+}
+
+// cut plants the key across one place where the SDK or go-plugin used to
+// cut text before the host could redact it.
+func cut(ctx context.Context, at string, ev sdk.Events) error {
+	switch at {
+	case "panic":
+		panic(straddle(len("provider panicked in Review: "), 512))
+	case "code":
+		// An unknown code: the key spans bytes 10 to 10+len(key) of it.
+		return &sdk.Error{Code: sdk.ErrorCode("not_a_code" + os.Getenv("FAULT_API_KEY")), Message: "bogus code"}
+	case "progress":
+		ev.Progress(straddle(0, 4096))
+	case "stray":
+		fmt.Println(straddle(0, 4096))
+		fmt.Fprintln(os.Stderr, straddle(0, 4096))
+	case "stderr":
+		// The real stderr, which go-plugin reads as the plugin's log (Serve
+		// points os.Stderr at a stream of its own).
+		os.NewFile(2, "stderr").WriteString(straddle(0, 64<<10) + "\n")
+	case "partial":
+		// The same, and a stray stdout line, without their newlines: the
+		// host holds each until the plugin exits, then logs it.
+		os.NewFile(2, "stderr").WriteString(straddle(0, 64<<10))
+		fmt.Print(straddle(0, 4096))
+	case "log":
+		sdk.Logger(ctx).Warn(straddle(len(`{"@level":"warn","@message":"`), 64<<10))
+	default:
+		return fmt.Errorf("unknown cut %q", at)
+	}
+	return nil
 }
 
 func main() { sdk.Serve(fault{}) }
