@@ -77,10 +77,11 @@ func call[T any](s *server, rpcCtx context.Context, method string, fn func(conte
 		defer func() {
 			if r := recover(); r != nil {
 				// Whole, not cut: only the host can redact it, and it cuts
-				// after redacting. The stack is for the plugin's author
+				// after redacting. The host reports the failure in its one
+				// line; the log and the stack are for the plugin's author
 				// (RELAY_LOG=debug), not for every user's terminal.
 				msg := fmt.Sprintf("provider panicked in %s: %s", method, withhold("panic value", fmt.Sprint(r)))
-				s.logger.Error(msg)
+				s.logger.Debug(msg)
 				s.logger.Debug("provider panic stack", "method", method, "stack", string(debug.Stack()))
 				done <- outcome[T]{err: &Error{Code: CodePluginPanic, Message: msg}}
 			}
@@ -100,7 +101,9 @@ func call[T any](s *server, rpcCtx context.Context, method string, fn func(conte
 	case o := <-done:
 		return o.v, o.err
 	case <-timer.C:
-		s.logger.Error("provider ignored cancellation; ending the plugin process so the abandoned work cannot continue",
+		// Debug: the host already reports the timeout or cancellation in
+		// its one line; `relay-host plugin check` is where authors see this.
+		s.logger.Debug("provider ignored cancellation; ending the plugin process so the abandoned work cannot continue",
 			"method", method, "grace", s.grace.String())
 		s.exit(exitIgnoredCancel)
 		var zero T

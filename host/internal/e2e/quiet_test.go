@@ -101,6 +101,11 @@ provider "fault" {
 		// The plugin honours cancellation; the host still stops it.
 		{name: "timeout", config: fault(`mode = "ok", delay = "60s"`), args: []string{"review", "fault", "--timeout", "1s"},
 			exit: 3, want: "did not finish within 1s"},
+		// The plugin ignores cancellation: its SDK ends it after the grace.
+		{name: "timeout, cancellation ignored", config: fault(`mode = "hang"`), args: []string{"review", "fault", "--timeout", "1s"},
+			exit: 3, want: "did not finish within 1s"},
+		{name: "panic", config: fault(`mode = "panic"`), args: []string{"review", "fault"},
+			exit: 3, want: "provider panicked in Review"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
