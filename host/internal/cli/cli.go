@@ -180,14 +180,18 @@ func (g *Globals) noteConfig() {
 		switch {
 		case s.Status == config.SourceUsed && s.Layer != config.LayerEmbedded:
 			used = append(used, s.Path)
-			if abs, err := filepath.Abs(s.Path); err == nil {
-				g.openLogs.Scrubber.AddPaths(abs)
-			}
 		case s.Status == config.SourceIgnored:
 			ignored = append(ignored, s.Path+" ("+s.Reason+")")
 		}
 	}
+	// Logged before the paths join the scrubber, which would hide them: this
+	// line is relay-host's own, for the user's own log.
 	g.openLogs.Host.Info("configuration in effect", "files", append([]string{config.EmbeddedPath}, used...), "ignored", ignored)
+	for _, p := range used {
+		if abs, err := filepath.Abs(p); err == nil {
+			g.openLogs.Scrubber.AddPaths(abs)
+		}
+	}
 }
 
 // color reports whether stderr may be coloured (HCL diagnostics).

@@ -129,6 +129,9 @@ func admissionConfig(g *Globals) admissioncmd.Loader {
 			}
 			return admissioncmd.Config{}, err
 		}
+		if logs, err := g.logs(); err == nil { // logs, at info, which files are in effect
+			logs.Close()
+		}
 		a := cfg.Admission
 		return admissioncmd.Config{Backend: a.Backend, LockRoot: a.LockRoot, MaxTotal: a.MaxTotal,
 			Endpoints: a.Endpoints, Prefix: a.Prefix, TTL: a.TTL}, nil
