@@ -18,15 +18,20 @@ if ((${#need[@]})); then
   fi
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+relay=$(realpath "$relay")
+# Run where no relay.hcl is: a ./relay.hcl (as in this repository) would
+# make relay-host read it, which the relay-config case measures.
+cd "$tmp"
 export XDG_STATE_HOME=$tmp/state HOME=$tmp/home
 mkdir -p "$HOME"
 # sem wants to be told it has read the citation notice.
 mkdir -p "$HOME/.parallel" && touch "$HOME/.parallel/will-cite"
 # A typical user file: one route's limit and a global cap.
-printf 'admission {\n  max_total = 8\n}\nprovider "apireviewer" {\n  route "deepseek" { limit = 2 }\n}\n' > "$tmp/relay.hcl"
+mkdir -p "$tmp/cfg"
+printf 'admission {\n  max_total = 8\n}\nprovider "apireviewer" {\n  route "deepseek" { limit = 2 }\n}\n' > "$tmp/cfg/relay.hcl"
 hyperfine -N --warmup 50 --runs 1000 --export-json "$tmp/fast.json" \
   -n relay "$relay admission run --key k --limit 1 -- true" \
-  -n relay-config "$relay admission run --config $tmp/relay.hcl --key k --limit 1 -- true" \
+  -n relay-config "$relay admission run --config $tmp/cfg/relay.hcl --key k --limit 1 -- true" \
   -n flock "flock $tmp/flock.lock true" \
   -n true "true" >/dev/null
 hyperfine -N --warmup 2 --runs 30 --export-json "$tmp/sem.json" \
