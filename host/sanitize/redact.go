@@ -78,8 +78,51 @@ func redactSecrets(s string, secrets []string) string {
 	var spans []span
 	for _, sec := range secrets {
 		spans = occurrences(spans, s, sec)
+		if tokenLike(sec) {
+			spans = fragments(spans, s, sec)
+		}
 	}
 	return mask(s, spans, Redacted)
+}
+
+// minFragment is the shortest piece of a token-like secret that is redacted
+// on its own. A plugin (or the CLI it runs) may cut a message before the
+// host sees it, leaving a key's first or last characters; the host redacts
+// the whole value before it cuts, but cannot undo a cut made upstream, so
+// any run of at least minFragment bytes of such a secret goes too. Twelve
+// bytes of a random key do not occur in ordinary text by chance.
+const minFragment = 12
+
+// tokenLike reports whether a secret value is a credential-shaped token
+// (long, no spaces, not a URL or a path), whose fragments are redacted. A
+// base URL or a directory passed through env is redacted whole only:
+// "https://api." must stay readable in a review.
+func tokenLike(v string) bool {
+	return len(v) >= 16 && !strings.ContainsAny(v, " \t\n/")
+}
+
+// fragments appends the spans of s that are runs of at least minFragment
+// bytes of sec, each extended as far as it still occurs in sec.
+func fragments(spans []span, s, sec string) []span {
+	if len(s) < minFragment {
+		return spans
+	}
+	windows := make(map[string]struct{}, len(sec)-minFragment+1)
+	for i := 0; i+minFragment <= len(sec); i++ {
+		windows[sec[i:i+minFragment]] = struct{}{}
+	}
+	for i := 0; i+minFragment <= len(s); i++ {
+		if _, ok := windows[s[i:i+minFragment]]; !ok {
+			continue
+		}
+		end := i + minFragment
+		for end < len(s) && strings.Contains(sec, s[i:end+1]) {
+			end++
+		}
+		spans = append(spans, span{i, end})
+		i = end - 1
+	}
+	return spans
 }
 
 // pattern is a credential shape. Only submatch group is replaced, so

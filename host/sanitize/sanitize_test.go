@@ -73,6 +73,15 @@ func TestSecrets(t *testing.T) {
 		{"JSON-escaped", []string{`pa"ss\word`}, `{"key":"pa\"ss\\word"}`, `{"key":"[REDACTED]"}`},
 		{"multi-line secret", []string{"line-one\nline-two"}, "k: line-one\nline-two", "k: [REDACTED]"},
 		{"split by a bidi control", []string{"hunter2hunter2"}, "pw hunter2\u202ehunter2", "pw [REDACTED]"},
+		// A plugin cut the message before the host saw it: what is left of
+		// a token-like key is still a key.
+		{"head of a token cut upstream", []string{"sk-test-0123456789abcdefghijklmnopqrstuvwxyz"}, "bad key sk-test-0123456789ab…", "bad key [REDACTED]…"},
+		{"tail of a token", []string{"sk-test-0123456789abcdefghijklmnopqrstuvwxyz"}, "…ghijklmnopqrstuvwxyz.", "…[REDACTED]."},
+		{"middle of a token", []string{"sk-test-0123456789abcdefghijklmnopqrstuvwxyz"}, "(56789abcdefghij)", "([REDACTED])"},
+		{"11 bytes are not a fragment", []string{"sk-test-0123456789abcdefghijklmnopqrstuvwxyz"}, "0123456789a", "0123456789a"},
+		// A URL or a path passed through env is redacted whole, never in
+		// pieces: a review may mention the same host.
+		{"no fragments of a URL", []string{"https://api.deepseek.com/v1"}, "call https://api.deepseek.com/chat", "call https://api.deepseek.com/chat"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,5 +220,18 @@ func TestCode(t *testing.T) {
 		if got := Code(tt.in, known, "provider_error"); got != tt.want {
 			t.Errorf("Code(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkReviewWithSecrets is the sanitizer on a 512 KiB review (the
+// default packet budget) with three token-like secrets, as a review of
+// apireviewer with its keys in env: the fragment scan is one map lookup
+// per byte per secret.
+func BenchmarkReviewWithSecrets(b *testing.B) {
+	p := Policy{Secrets: []string{"sk-bench-0123456789abcdefghijklmnop", "glm-bench-0123456789abcdefghijklmnop", "xoxb-bench-0123456789abcdefghijkl"}}
+	text := strings.Repeat("func main() { println(\"a line of review text\") } // ok\n", 512<<10/56)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		p.Review(text)
 	}
 }
