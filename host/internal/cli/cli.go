@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -187,11 +186,7 @@ func (g *Globals) noteConfig() {
 	// Logged before the paths join the scrubber, which would hide them: this
 	// line is relay-host's own, for the user's own log.
 	g.openLogs.Host.Info("configuration in effect", "files", append([]string{config.EmbeddedPath}, used...), "ignored", ignored)
-	for _, p := range used {
-		if abs, err := filepath.Abs(p); err == nil {
-			g.openLogs.Scrubber.AddPaths(abs)
-		}
-	}
+	g.openLogs.Scrubber.AddPaths(used...) // with their absolute and resolved forms
 }
 
 // color reports whether stderr may be coloured (HCL diagnostics).

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -499,18 +498,10 @@ func (r *run) resolve(prov *config.Provider, rc *config.Route, dr sdk.Route) (ad
 	for _, w := range res.Warnings {
 		r.log.Warn(w)
 	}
+	// AddPaths removes each path's absolute and symlink-resolved forms too.
 	r.o.Logs.Scrubber.AddPaths(res.LockRoot)
-	if real, err := filepath.EvalSymlinks(res.LockRoot); err == nil && real != res.LockRoot {
-		r.o.Logs.Scrubber.AddPaths(real)
-	}
-	if dir := dr.Fact.Directory; dir != "" {
-		if strings.HasPrefix(dir, "~") {
-			dir = filepath.Join(r.o.Getenv("HOME"), dir[1:])
-		}
+	if dir, err := admission.ExpandHome(dr.Fact.Directory, r.o.Getenv("HOME")); err == nil && dir != "" {
 		r.o.Logs.Scrubber.AddPaths(dir)
-		if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
-			r.o.Logs.Scrubber.AddPaths(real)
-		}
 	}
 	r.log.Debug("admission resolved", "provider", prov.Name, "route", dr.Name, "category", res.Category, "limit", res.Limit, "source", res.LimitSource)
 	return res, nil
