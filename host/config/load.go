@@ -1,11 +1,8 @@
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,20 +11,12 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	relay "github.com/relay-host/relay-host"
+	"github.com/relay-host/relay-host/host/internal/trust"
 )
 
 // EmbeddedPath is Config.Path (and the file name in diagnostics) for the
 // default configuration built into the binary.
 const EmbeddedPath = "<embedded>"
-
-// RepoFiles are the names a repository's own configuration may have, in
-// the directory relay-host runs in.
-var RepoFiles = []string{"relay.hcl", ".relay.hcl"}
-
-// maxFileSize bounds what Load reads from any one file: a configuration is
-// a few KiB, and a repository's file must not be able to stall or balloon
-// relay-host.
-const maxFileSize = 1 << 20
 
 // LoadOptions say where Load looks.
 type LoadOptions struct {
@@ -39,9 +28,9 @@ type LoadOptions struct {
 	// Getenv supplies HOME, XDG_CONFIG_HOME, XDG_STATE_HOME and
 	// RELAY_CONFIG; nil is os.Getenv.
 	Getenv func(string) string
-	// Trust, when set, replaces the user's trust store (tests, and
-	// `config trust`, which checks a file as if it were trusted).
-	Trust *TrustStore
+	// Trust, when set, replaces the user's trust store (`config trust`
+	// checks a file as if it were trusted).
+	Trust *trust.Store
 }
 
 // Load builds the effective configuration from its layers, in order: the
@@ -82,7 +71,7 @@ func Load(o LoadOptions) (*Config, error) {
 	var used []string // real paths of user and explicit files
 
 	if path := UserFile(getenv); path != "" {
-		src, err := readFile(path)
+		src, err := trust.ReadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			cfg.Sources = append(cfg.Sources, Source{Path: path, Layer: LayerUser, Status: SourceAbsent})
@@ -91,7 +80,7 @@ func Load(o LoadOptions) (*Config, error) {
 		default:
 			add(src, path, LayerUser)
 			cfg.Sources = append(cfg.Sources, Source{Path: path, Layer: LayerUser, Status: SourceUsed})
-			used = append(used, realPath(path))
+			used = append(used, trust.RealPath(path))
 		}
 	}
 	explicit := o.Explicit
@@ -99,24 +88,24 @@ func Load(o LoadOptions) (*Config, error) {
 		explicit = getenv("RELAY_CONFIG")
 	}
 	if explicit != "" {
-		src, err := readFile(explicit)
+		src, err := trust.ReadFile(explicit)
 		if err != nil {
 			return nil, fmt.Errorf("read config %s: %w", explicit, withoutPath(err))
 		}
 		add(src, explicit, LayerExplicit)
 		cfg.Sources = append(cfg.Sources, Source{Path: explicit, Layer: LayerExplicit, Status: SourceUsed})
-		used = append(used, realPath(explicit))
+		used = append(used, trust.RealPath(explicit))
 	}
 
-	trust := o.Trust
-	for _, name := range RepoFiles {
+	store := o.Trust
+	for _, name := range trust.RepoFiles {
 		path, shown := name, "./"+name
 		if o.Dir != "" {
 			path = filepath.Join(o.Dir, name)
 			shown = path
 		}
 		s := Source{Path: shown, Layer: LayerRepo}
-		src, err := readFile(path)
+		src, err := trust.ReadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			s.Status = SourceAbsent
@@ -128,27 +117,26 @@ func Load(o LoadOptions) (*Config, error) {
 			cfg.Sources = append(cfg.Sources, s)
 			continue
 		}
-		real := realPath(path)
-		if slices.Contains(used, real) {
+		if slices.Contains(used, trust.RealPath(path)) {
 			s.Status, s.Reason = SourceIgnored, "it is the file already read as your own configuration"
 			cfg.Sources = append(cfg.Sources, s)
 			continue
 		}
-		if trust == nil {
-			if trust, err = OpenTrustStore(getenv); err != nil {
+		if store == nil {
+			if store, err = trust.Open(getenv); err != nil {
 				return nil, err
 			}
 		}
-		switch trust.Check(real, Digest(src)) {
-		case Trusted:
+		switch st := store.Check(path, src); st {
+		case trust.Trusted:
 			s.Status, s.Trusted = SourceUsed, true
 			add(src, shown, LayerRepo)
-		case TrustChanged:
+		case trust.Changed:
 			s.Status, s.Reason = SourceIgnored, "it changed since you trusted it"
-			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("ignoring %s: it changed since you trusted it; read it, then run `relay-host config trust %s` to use it again", shown, shown))
+			cfg.Warnings = append(cfg.Warnings, trust.Warning(shown, st))
 		default:
 			s.Status, s.Reason = SourceIgnored, "not trusted"
-			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("ignoring %s: a repository's relay.hcl is read only after you trust it (`relay-host config trust %s`)", shown, shown))
+			cfg.Warnings = append(cfg.Warnings, trust.Warning(shown, st))
 		}
 		cfg.Sources = append(cfg.Sources, s)
 	}
@@ -177,50 +165,6 @@ func UserFile(getenv func(string) string) string {
 		return filepath.Join(home, ".config", "relay", "relay.hcl")
 	}
 	return ""
-}
-
-// readFile reads a regular file of at most maxFileSize bytes. A FIFO or
-// device named relay.hcl in a repository would otherwise block or flood.
-func readFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(src) > maxFileSize {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", maxFileSize)}
-	}
-	return src, nil
-}
-
-// Digest is the sha256 of a file's content, as the trust store records it.
-func Digest(src []byte) string {
-	sum := sha256.Sum256(src)
-	return hex.EncodeToString(sum[:])
-}
-
-// realPath is path made absolute with symlinks resolved, or as absolute
-// as it gets when it cannot be resolved.
-func realPath(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return path
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real
-	}
-	return abs
 }
 
 func withoutPath(err error) error {

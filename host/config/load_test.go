@@ -10,6 +10,7 @@ import (
 	"time"
 
 	relay "github.com/relay-host/relay-host"
+	"github.com/relay-host/relay-host/host/internal/trust"
 )
 
 func env(m map[string]string) func(string) string {
@@ -289,7 +290,7 @@ func TestLoadExplicitRepoFileIsNotARepoLayer(t *testing.T) {
 
 func trustFile(t *testing.T, e *loadEnv, path string) {
 	t.Helper()
-	ts, err := OpenTrustStore(e.getenv)
+	ts, err := trust.Open(e.getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func trustFile(t *testing.T, e *loadEnv, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Trust(path, Digest(src))
+	ts.Trust(path, src)
 	if err := ts.Save(); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,10 @@ func main() {
 			// A fleet backend (--backend etcd) needs the etcd client and a
 			// configuration file the HCL parser, which only relay-host-core
 			// links: exec it like any other command.
-			if !admissioncmd.NeedsCore(args[1:], os.Getenv) {
+			if core, warnings := admissioncmd.NeedsCore(args[1:], os.Getenv); !core {
+				for _, w := range warnings {
+					fmt.Fprintln(os.Stderr, "relay-host: warning: "+w)
+				}
 				os.Exit(admissioncmd.Main(args[1:], admissioncmd.StdIO()))
 			}
 		case "version", "--version":

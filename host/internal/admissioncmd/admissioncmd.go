@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/internal/trust"
 )
 
 // Exit codes shared with the rest of relay-host.
@@ -103,12 +104,12 @@ type FleetOpener func(backend string, endpoints []string, prefix string, ttl tim
 
 // NeedsCore reports whether `admission ARGS...` must run in relay-host-core:
 // when it names a fleet backend (--backend etcd before any --), which only
-// the core links, or when a configuration file could apply (--config,
-// RELAY_CONFIG, the user's relay.hcl, or a relay.hcl or .relay.hcl in the
-// current directory, which the core reads only if trusted). With none of
-// those the front binary runs the command itself on the embedded default,
-// with a few stat calls of overhead.
-func NeedsCore(args []string, getenv func(string) string) bool {
+// the core links, or when a configuration file applies (--config,
+// RELAY_CONFIG, the user's relay.hcl, or a trusted relay.hcl or .relay.hcl
+// in the current directory). Otherwise the front binary runs the command
+// itself on the embedded default, after printing warnings: one line for
+// each repository file it ignores, as the core would.
+func NeedsCore(args []string, getenv func(string) string) (core bool, warnings []string) {
 	for i, a := range args {
 		if a == "--" {
 			break
@@ -123,28 +124,46 @@ func NeedsCore(args []string, getenv func(string) string) bool {
 				val = args[i+1]
 			}
 			if val != "local" {
-				return true
+				return true, nil
 			}
 		case "config":
-			return true
+			return true, nil
 		}
 	}
 	if getenv("RELAY_CONFIG") != "" {
-		return true
+		return true, nil
 	}
-	candidates := []string{"relay.hcl", ".relay.hcl"}
 	// The user's file: the same lookup as host/config.UserFile.
+	var user string
 	if xdg := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(xdg) {
-		candidates = append(candidates, filepath.Join(xdg, "relay", "relay.hcl"))
+		user = filepath.Join(xdg, "relay", "relay.hcl")
 	} else if home := getenv("HOME"); filepath.IsAbs(home) {
-		candidates = append(candidates, filepath.Join(home, ".config", "relay", "relay.hcl"))
+		user = filepath.Join(home, ".config", "relay", "relay.hcl")
 	}
-	for _, c := range candidates {
-		if _, err := os.Stat(c); err == nil {
-			return true
+	if user != "" {
+		if _, err := os.Stat(user); err == nil {
+			return true, nil
 		}
 	}
-	return false
+	var store *trust.Store
+	for _, name := range trust.RepoFiles {
+		if _, err := os.Lstat(name); err != nil {
+			continue
+		}
+		src, err := trust.ReadFile(name)
+		if err == nil && store == nil {
+			store, err = trust.Open(getenv)
+		}
+		if err != nil {
+			return true, nil // the core says what is wrong with it
+		}
+		st := store.Check(name, src)
+		if st == trust.Trusted {
+			return true, nil
+		}
+		warnings = append(warnings, trust.Warning("./"+name, st))
+	}
+	return false, warnings
 }
 
 // Main runs `relay-host admission ARGS...` on the embedded default

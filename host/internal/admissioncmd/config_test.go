@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/relay-host/relay-host/host/internal/trust"
 )
 
 func TestNeedsCore(t *testing.T) {
@@ -29,7 +31,7 @@ func TestNeedsCore(t *testing.T) {
 		{[]string{"run", "--", "cmd", "--config", "x"}, bare, false},
 		{[]string{"status"}, getenv(map[string]string{"HOME": home, "RELAY_CONFIG": "/x.hcl"}), true},
 	} {
-		if got := NeedsCore(c.args, c.env); got != c.want {
+		if got, _ := NeedsCore(c.args, c.env); got != c.want {
 			t.Errorf("NeedsCore(%q) = %v, want %v", c.args, got, c.want)
 		}
 	}
@@ -38,13 +40,30 @@ func TestNeedsCore(t *testing.T) {
 	user := filepath.Join(home, ".config", "relay", "relay.hcl")
 	os.MkdirAll(filepath.Dir(user), 0o700)
 	os.WriteFile(user, nil, 0o600)
-	if !NeedsCore([]string{"status"}, bare) {
+	if core, _ := NeedsCore([]string{"status"}, bare); !core {
 		t.Error("a user relay.hcl is ignored")
 	}
 	os.Remove(user)
-	os.WriteFile(".relay.hcl", nil, 0o600)
-	if !NeedsCore([]string{"status"}, bare) {
-		t.Error("a ./.relay.hcl is ignored")
+	// An untrusted repository file changes nothing: the front binary says
+	// so and runs the command itself; trusted, the core must read it.
+	os.WriteFile(".relay.hcl", []byte("admission { max_total = 1 }\n"), 0o600)
+	state := getenv(map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(dir, "state")})
+	core, warnings := NeedsCore([]string{"status"}, state)
+	if core || len(warnings) != 1 || !strings.Contains(warnings[0], "relay-host config trust ./.relay.hcl") {
+		t.Errorf("untrusted ./.relay.hcl: core %v, warnings %q", core, warnings)
+	}
+	store, _ := trust.Open(state)
+	src, _ := os.ReadFile(".relay.hcl")
+	store.Trust(".relay.hcl", src)
+	if err := store.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if core, _ := NeedsCore([]string{"status"}, state); !core {
+		t.Error("a trusted ./.relay.hcl is not read by the core")
+	}
+	os.WriteFile(".relay.hcl", []byte("admission { max_total = 2 }\n"), 0o600)
+	if core, warnings := NeedsCore([]string{"status"}, state); core || len(warnings) != 1 || !strings.Contains(warnings[0], "changed since you trusted it") {
+		t.Errorf("changed ./.relay.hcl: core %v, warnings %q", core, warnings)
 	}
 }
 

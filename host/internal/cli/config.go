@@ -17,6 +17,7 @@ import (
 
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/scrub"
+	"github.com/relay-host/relay-host/host/internal/trust"
 )
 
 func newConfigCmd(g *Globals) *cobra.Command {
@@ -198,7 +199,7 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 	g := o.g
 	file := o.File
 	if file == "" {
-		for _, name := range config.RepoFiles {
+		for _, name := range trust.RepoFiles {
 			if _, err := os.Stat(name); err == nil {
 				file = name
 				break
@@ -213,7 +214,7 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 		// Shown as Load shows it when it looks in the current directory.
 		dir, file = "", "./"+filepath.Base(file)
 	}
-	if !slices.Contains(config.RepoFiles, filepath.Base(file)) {
+	if !slices.Contains(trust.RepoFiles, filepath.Base(file)) {
 		return exit(2, "relay-host reads only a repository's relay.hcl or .relay.hcl, so trusting %s would change nothing", file)
 	}
 	src, err := os.ReadFile(file)
@@ -223,14 +224,13 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 	if err != nil {
 		return exit(2, "cannot read %s: %v", file, err)
 	}
-	store, err := config.OpenTrustStore(g.IO.Getenv)
+	store, err := trust.Open(g.IO.Getenv)
 	if err != nil {
 		return exit(2, "%v", err)
 	}
-	sum := config.Digest(src)
 	// Check the file as it would be read, trusted, over the user's own
 	// layers: a file that would be refused is not recorded.
-	store.Trust(file, sum)
+	store.Trust(file, src)
 	_, err = config.Load(config.LoadOptions{Explicit: g.Config, Dir: dir, Getenv: g.IO.Getenv, Trust: store})
 	if err != nil {
 		var de *config.DiagError
@@ -243,6 +243,6 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 	if err := store.Save(); err != nil {
 		return exit(2, "cannot record the trust: %v", err)
 	}
-	fmt.Fprintf(g.IO.Out, "trusted %s (sha256 %s); relay-host reads it until it changes\n", file, sum[:12])
+	fmt.Fprintf(g.IO.Out, "trusted %s (sha256 %s); relay-host reads it until it changes\n", file, trust.Digest(src)[:12])
 	return nil
 }
