@@ -276,14 +276,14 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 	// kept file's text did not get (the sections share the budget's
 	// memory), the kept files are diffed again. Each round excludes
 	// something new, so this ends; almost always after one.
-	var sections []*section
+	var sink *sectionSink
 	for {
 		keepTracked, keepUntracked := kept(tracked, excluded), kept(untracked, excluded)
-		if sections, err = b.diffKept(ctx, keepTracked, keepUntracked, rules.reincludes); err != nil {
+		if sink, err = b.diffKept(ctx, keepTracked, keepUntracked, rules.reincludes); err != nil {
 			return nil, err
 		}
 		flagged := map[string]bool{}
-		for _, s := range sections {
+		for _, s := range sink.sections {
 			if s.secret && excluded[s.path] == "" {
 				flagged[s.path] = true
 			}
@@ -294,7 +294,7 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 		if err := b.taintContent(changes, keepTracked, keepUntracked, excluded, flagged); err != nil {
 			return nil, err
 		}
-		size, cut := keptSize(sections, excluded)
+		size, cut := keptSize(sink.sections, excluded)
 		if !cut || size > b.budget {
 			break
 		}
@@ -313,7 +313,7 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 	}
 	untrackedBinary := map[string]bool{}
 	wrote := map[string]bool{}
-	for _, s := range sections {
+	for _, s := range sink.sections {
 		wrote[s.path] = true
 		untrackedBinary[s.path] = untrackedBinary[s.path] || s.binary
 	}
@@ -334,7 +334,7 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 	if len(pk.Files) == 0 {
 		return nil, b.emptyError(pk.Skipped)
 	}
-	size, cut := keptSize(sections, excluded)
+	size, cut := keptSize(sink.sections, excluded)
 	if err := tooLarge(size, b.budget); err != nil {
 		return nil, err
 	}
@@ -345,9 +345,9 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 	}
 	var diff strings.Builder
 	diff.Grow(int(size))
-	for _, s := range sections {
+	for _, s := range sink.sections {
 		if excluded[s.path] == "" {
-			diff.Write(s.text)
+			diff.Write(sink.text(s))
 		}
 	}
 	pk.Diff = diff.String()
@@ -583,7 +583,7 @@ func (b *builder) diffUntracked(ctx context.Context, out io.Writer, p string) er
 // diffKept diffs the kept tracked and untracked paths, in that order, into
 // sections whose added lines have been scanned. waived names the files
 // whose content hits are overruled (kept, text and all).
-func (b *builder) diffKept(ctx context.Context, tracked, untracked []string, waived func(string) bool) ([]*section, error) {
+func (b *builder) diffKept(ctx context.Context, tracked, untracked []string, waived func(string) bool) (*sectionSink, error) {
 	sink := newSectionSink(b.budget)
 	sink.waived = waived
 	if err := b.diffTracked(ctx, sink, tracked); err != nil {
@@ -610,7 +610,7 @@ func (b *builder) diffKept(ctx context.Context, tracked, untracked []string, wai
 			return nil, err
 		}
 	}
-	return sink.sections, nil
+	return sink, nil
 }
 
 // kept is paths without the excluded ones.

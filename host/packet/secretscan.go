@@ -56,12 +56,6 @@ var (
 	// example id): a file trips this rule only when it also adds a secret
 	// access key (see hasAWSSecret).
 	awsKeyID = regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)
-
-	// genericAssign is `name = value` (also :=, =>, : and quoted names, as in
-	// Go, shell, Python, YAML, JSON and .properties) where the name ends in
-	// a word that says the value is a credential. A match ends where the
-	// value starts.
-	genericAssign = regexp.MustCompile(`(?i)(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key)["']?\s*(?::=|=>|=|:)\s*`)
 )
 
 // pemBodyWindow is how many added lines after an armour line may pass
@@ -126,36 +120,88 @@ func (s *contentScanner) added(line []byte) {
 		s.hit = true
 		return
 	}
-	if bytes.ContainsAny(line, "=:") && containsFoldAny(line, genericWords) {
-		for _, loc := range genericAssign.FindAllIndex(line, -1) {
-			if credentialValue(line[loc[1]:]) {
-				s.hit = true
-				return
-			}
-		}
+	if bytes.ContainsAny(line, "=:") && assignedCredential(line) {
+		s.hit = true
 	}
 }
 
-// genericWords prefilter genericAssign: every name it matches contains
-// one of them.
-var genericWords = []string{"pass", "pwd", "secret", "token", "key"}
+// credentialNames end the name of an assignment whose value is a
+// credential: password, DB_PASSWD, client_secret, auth_token, apiKey,
+// AWS_ACCESS_KEY, private-key. A bare "key" is too common (map keys,
+// sort keys) to count.
+var credentialNames = []string{"password", "passwd", "pwd", "secret", "token",
+	"apikey", "api_key", "api-key", "accesskey", "access_key", "access-key",
+	"authkey", "auth_key", "auth-key", "privatekey", "private_key", "private-key"}
+
+// assignedCredential reports whether line assigns a credential-looking
+// literal to a credential name: `name = value`, also :=, =>, : and a
+// quoted name, as in Go, shell, Python, Ruby, YAML, JSON and .properties.
+// It is a hand-written scan rather than a case-insensitive regexp, which
+// was most of the scan's cost on ordinary code.
+func assignedCredential(line []byte) bool {
+	for i := 0; i < len(line); i++ {
+		n := nameAt(line, i)
+		if n == 0 {
+			continue
+		}
+		j := i + n
+		if j < len(line) && (line[j] == '"' || line[j] == '\'') {
+			j++
+		}
+		for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+			j++
+		}
+		switch {
+		case bytes.HasPrefix(line[j:], []byte(":=")), bytes.HasPrefix(line[j:], []byte("=>")):
+			j += 2
+		case j < len(line) && (line[j] == '=' || line[j] == ':'):
+			j++
+		default:
+			continue
+		}
+		for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+			j++
+		}
+		if credentialValue(line[j:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameAt is the length of the credential name starting at line[i], or 0.
+func nameAt(line []byte, i int) int {
+	c := lower(line[i])
+	for _, w := range credentialNames {
+		if c != w[0] || len(line)-i < len(w) {
+			continue
+		}
+		if equalFold(line[i:i+len(w)], w) {
+			return len(w)
+		}
+	}
+	return 0
+}
+
+// equalFold compares b with the lower-case ASCII word w, ignoring ASCII case.
+func equalFold(b []byte, w string) bool {
+	for j := range len(w) {
+		if lower(b[j]) != w[j] {
+			return false
+		}
+	}
+	return true
+}
 
 // containsFoldAny reports whether s contains one of the lower-case ASCII
 // words, ignoring ASCII case, without allocating.
 func containsFoldAny(s []byte, words []string) bool {
 	for i := range s {
 		c := lower(s[i])
-	next:
 		for _, w := range words {
-			if c != w[0] || len(s)-i < len(w) {
-				continue
+			if c == w[0] && len(s)-i >= len(w) && equalFold(s[i:i+len(w)], w) {
+				return true
 			}
-			for j := 1; j < len(w); j++ {
-				if lower(s[i+j]) != w[j] {
-					continue next
-				}
-			}
-			return true
 		}
 	}
 	return false

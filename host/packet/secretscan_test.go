@@ -207,8 +207,8 @@ func TestSectionSinkMemory(t *testing.T) {
 	chunk := []byte(strings.Repeat("x", 4096))
 	for range 256 { // 1 MiB
 		k.Write(chunk)
-		if len(k.line) > 1000 || k.stored > 1000 {
-			t.Fatalf("sink holds %d line bytes, %d stored, over its cap of 1000", len(k.line), k.stored)
+		if len(k.line) > 1000 || len(k.buf) > 1000 {
+			t.Fatalf("sink holds %d line bytes, %d stored, over its cap of 1000", len(k.line), len(k.buf))
 		}
 	}
 	k.Write([]byte("\n"))
@@ -220,11 +220,11 @@ func TestSectionSinkMemory(t *testing.T) {
 	if err := k.finish(); err != nil {
 		t.Fatal(err)
 	}
-	if k.stored > 1000 {
-		t.Errorf("%d bytes stored, over the cap of 1000", k.stored)
+	if len(k.buf) > 1000 {
+		t.Errorf("%d bytes stored, over the cap of 1000", len(k.buf))
 	}
 	if len(k.sections) != 2 || k.sections[1].complete() || k.sections[1].n != int64(len("diff --git a/y b/y\n@@ -0,0 +1,100 @@\n")+100*101) {
-		t.Fatalf("sections: %d, want 2 with the second cut short (n %d, text %d, stored %d)", len(k.sections), k.sections[len(k.sections)-1].n, len(k.sections[len(k.sections)-1].text), k.stored)
+		t.Fatalf("sections: %d, want 2 with the second cut short (n %d, text %d, stored %d)", len(k.sections), k.sections[len(k.sections)-1].n, k.sections[len(k.sections)-1].end-k.sections[len(k.sections)-1].start, len(k.buf))
 	}
 	s := k.sections[0]
 	if want := int64(len("diff --git a/x b/x\nnew file mode 100644\n@@ -0,0 +1 @@\n+") + 256*4096 + 1); s.n != want || s.complete() || s.path != "x" {

@@ -10,27 +10,29 @@ import (
 // "diff --git" line to the next one.
 type section struct {
 	path   string
-	text   []byte // the section's first bytes, as many as the sink's memory cap allowed
-	n      int64  // all its bytes
-	binary bool   // git wrote "Binary files … differ" instead of content
-	secret bool   // an added line holds a credential (see contentScanner)
-	hunks  bool   // past the headers: lines now start with ' ', '+', '-', '\\' or "@@"
+	start  int   // buf[start:end] of its sink holds its first bytes,
+	end    int   // as many as the memory cap allowed
+	n      int64 // all its bytes
+	binary bool  // git wrote "Binary files … differ" instead of content
+	secret bool  // an added line holds a credential (see contentScanner)
+	hunks  bool  // past the headers: lines now start with ' ', '+', '-', '\\' or "@@"
 	scan   contentScanner
 }
 
-// complete reports whether all of the section's bytes are in text.
-func (s *section) complete() bool { return int64(len(s.text)) == s.n }
+// complete reports whether all of the section's bytes are kept.
+func (s *section) complete() bool { return int64(s.end-s.start) == s.n }
 
 // sectionSink is the io.Writer git's diff output goes to. It splits the
 // stream into per-file sections and runs the content scan over each added
 // line as it passes, so the diff is produced and read once. Memory stays
 // within max bytes of section text in all, as the packet budget bounds it:
-// a section found to hold a secret gives its memory back as soon as it
-// ends, and a kept section that had to be cut short is only a problem when
-// something is dropped later (Build then diffs again).
+// the sections' text is kept back to back in one buffer, a section found
+// to hold a secret gives its memory back as soon as it ends (it is the
+// last in the buffer), and a kept section that had to be cut short is only
+// a problem when something is dropped later (Build then diffs again).
 type sectionSink struct {
 	max        int64
-	stored     int64
+	buf        []byte                 // the kept sections' text, back to back
 	path       string                 // when set, every section is this file's (diff --no-index); else parsed from headers
 	waived     func(path string) bool // a flagged file .relayignore re-includes: kept as if clean
 	line       []byte                 // an incomplete last line
@@ -100,7 +102,7 @@ func (k *sectionSink) handle(line []byte, n int64) {
 				return
 			}
 		}
-		k.cur = &section{path: path}
+		k.cur = &section{path: path, start: len(k.buf), end: len(k.buf)}
 	} else if k.cur == nil {
 		k.err = errors.New("git diff: output does not start with a file header")
 		return
@@ -117,13 +119,15 @@ func (k *sectionSink) handle(line []byte, n int64) {
 	case line[0] == '+':
 		s.scan.added(bytes.TrimRight(line[1:], "\r\n"))
 	}
-	if room := k.max - k.stored; room > 0 && int64(len(s.text)) == s.n {
-		keep := line[:min(int64(len(line)), room)]
-		s.text = append(s.text, keep...)
-		k.stored += int64(len(keep))
+	if room := k.max - int64(len(k.buf)); room > 0 && s.complete() {
+		k.buf = append(k.buf, line[:min(int64(len(line)), room)]...)
+		s.end = len(k.buf)
 	}
 	s.n += n
 }
+
+// text is the kept part of s.
+func (k *sectionSink) text(s *section) []byte { return k.buf[s.start:s.end] }
 
 func (k *sectionSink) endSection() {
 	s := k.cur
@@ -133,8 +137,8 @@ func (k *sectionSink) endSection() {
 	k.cur = nil
 	if s.scan.hit && (k.waived == nil || !k.waived(s.path)) {
 		s.secret = true
-		k.stored -= int64(len(s.text))
-		s.text = nil
+		k.buf = k.buf[:s.start] // it is the last one in buf
+		s.end = s.start
 	}
 	k.sections = append(k.sections, s)
 }
