@@ -302,6 +302,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	for _, s := range pk.Skipped {
 		r.rec.SkippedFiles = append(r.rec.SkippedFiles, s.Path)
+		r.rec.Skipped = append(r.rec.Skipped, jobs.SkippedFile{Path: s.Path, Reason: s.Reason})
 	}
 	if o.Skipped != nil && len(pk.Skipped) > 0 {
 		o.Skipped(pk.Skipped)
