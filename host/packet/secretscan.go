@@ -172,6 +172,11 @@ func assignedCredential(line []byte) bool {
 // nameAt is the length of the credential name starting at line[i], or 0.
 func nameAt(line []byte, i int) int {
 	c := lower(line[i])
+	switch c {
+	case 'p', 's', 't', 'a': // the first letters of credentialNames
+	default:
+		return 0
+	}
 	for _, w := range credentialNames {
 		if c != w[0] || len(line)-i < len(w) {
 			continue

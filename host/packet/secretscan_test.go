@@ -231,3 +231,15 @@ func TestSectionSinkMemory(t *testing.T) {
 		t.Errorf("section %q: n = %d (want %d), complete = %v", s.path, s.n, want, s.complete())
 	}
 }
+
+// TestCredentialNames keeps nameAt's first-letter shortcut in step with
+// the list it guards.
+func TestCredentialNames(t *testing.T) {
+	for _, w := range credentialNames {
+		for _, v := range []string{w, strings.ToUpper(w)} {
+			if n := nameAt([]byte(v+"="), 0); n != len(w) {
+				t.Errorf("nameAt(%q) = %d, want %d", v, n, len(w))
+			}
+		}
+	}
+}
