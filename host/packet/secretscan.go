@@ -56,6 +56,9 @@ var (
 	// example id): a file trips this rule only when it also adds a secret
 	// access key (see hasAWSSecret).
 	awsKeyID = regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)
+
+	// uriScheme starts a value that names where a secret is, or hashes it.
+	uriScheme = regexp.MustCompile(`^(?i)[a-z][a-z0-9+.-]{1,15}:`)
 )
 
 // pemBodyWindow is how many added lines after an armour line may pass
@@ -231,10 +234,14 @@ func credentialValue(rest []byte) bool {
 	var v []byte
 	if q := rest[0]; q == '"' || q == '\'' || q == '`' {
 		quoted = true
-		v = rest[1:]
-		if end := bytes.IndexByte(v, q); end >= 0 {
-			v = v[:end]
+		end := bytes.IndexByte(rest[1:], q)
+		if end < 0 {
+			// Not a literal on this line: more often the quote closes the
+			// string the name was in ("PWD=" + dir) than a secret spans
+			// lines.
+			return false
 		}
+		v = rest[1 : 1+end]
 	} else {
 		v = rest
 		if end := bytes.IndexAny(v, " \t,;)}]"); end >= 0 {
@@ -254,7 +261,9 @@ func credentialValue(rest []byte) bool {
 		}
 		return entropy(v) >= 3.5
 	}
-	if classes(v) < 2 {
+	// Random strings mix cases or letters and digits; words joined by
+	// hyphens or dots (synthetic-subject, first-branch) do not.
+	if alnumClasses(v) < 2 {
 		return false
 	}
 	return entropy(v) >= 3.2
@@ -278,6 +287,9 @@ func placeholderValue(v []byte) bool {
 		if bytes.Contains(v, []byte(t)) {
 			return true
 		}
+	}
+	if uriScheme.Match(v) { // urn:uuid:…, sha256:…, vault:…: a reference, not the secret
+		return true
 	}
 	return containsFoldAny(v, placeholderWords)
 }
@@ -308,10 +320,9 @@ func entropy(b []byte) float64 {
 	return h
 }
 
-// classes counts which of lower case, upper case, digits and other bytes
-// occur in b.
-func classes(b []byte) int {
-	var lower, upper, digit, other int
+// alnumClasses counts which of lower case, upper case and digits occur in b.
+func alnumClasses(b []byte) int {
+	var lower, upper, digit int
 	for _, c := range b {
 		switch {
 		case 'a' <= c && c <= 'z':
@@ -320,11 +331,9 @@ func classes(b []byte) int {
 			upper = 1
 		case '0' <= c && c <= '9':
 			digit = 1
-		default:
-			other = 1
 		}
 	}
-	return lower + upper + digit + other
+	return lower + upper + digit
 }
 
 func hasLetterAndDigit(b []byte) bool {

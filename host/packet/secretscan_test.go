@@ -122,7 +122,7 @@ func TestScanCredentialShapes(t *testing.T) {
 
 func TestScanPlaceholders(t *testing.T) {
 	awsDocID := "AK" + "IA" + "IOSFODNN7" + "EXAMPLE"
-	awsDocSecret := "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
+	awsDocSecretValue := "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
 	tests := []struct{ name, text string }{
 		{"changeme", `password = "changeme"`},
 		{"shell variable", "api_key=${API_KEY}"},
@@ -161,11 +161,16 @@ func TestScanPlaceholders(t *testing.T) {
 		{"armour line alone, as a parser has it", `if strings.HasPrefix(s, "-----BEGIN OPENSSH PRIVATE` + ` KEY-----") {`},
 		{"public key block", fakePEM("PUBLIC KEY", nil)},
 		{"certificate", fakePEM("CERTIFICATE", nil)},
-		{"AWS documentation example", "aws_access_key_id = " + awsDocID + "\naws_secret_access_key = " + awsDocSecret},
+		{"AWS documentation example", "aws_access_key_id = " + awsDocID + "\naws_secret_access_key = " + awsDocSecretValue},
 		{"AWS id alone", "aws_access_key_id = " + "AK" + "IA" + fake(27, 16, upperNum)},
 		{"AWS id and a commit id", "AK" + "IA" + fake(28, 16, upperNum) + " " + fake(29, 40, hexSet)},
 		{"task ids", "desk-" + fake(30, 40, alnum)},
 		{"version", `secret_version: "v1.2.3-rc4"`},
+		{"words with hyphens", `{"access_token":"synthetic-workload-bearer","expires_in":3600}`},
+		{"a URN", "Token: `urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6`,"},
+		{"an upper-case scheme", "Token: `DAV:no-lock-Held2`,"},
+		{"a digest", `token: "sha256:` + fake(31, 64, hexSet) + `"`},
+		{"the name inside a string", `cmd.Env = append(cmd.Env, "PWD="+dir.WorkingDir2)`},
 		{"code", "for key, value := range m {\n\ttokens := strings.Fields(value)\n}"},
 	}
 	for _, tt := range tests {
