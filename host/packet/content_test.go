@@ -233,12 +233,12 @@ func TestBuildSecretContentRediff(t *testing.T) {
 func TestBuildLongLine(t *testing.T) {
 	r := newRepo(t)
 	r.commitAll("init")
-	r.write("min.js", strings.Repeat("x", 4000)+"\n")
+	r.write("min.js", strings.Repeat("x", 100<<10)+"\n")
 	if e := r.buildErr(Options{Budget: 1000}); e.Code != CodeSourcePacketTooLarge {
 		t.Errorf("a line longer than the budget: %s: %s", e.Code, e.Msg)
 	}
-	p := r.build(Options{Budget: 10000})
-	if !strings.Contains(p.Diff, "+"+strings.Repeat("x", 4000)+"\n") {
+	p := r.build(Options{Budget: 200 << 10})
+	if !strings.Contains(p.Diff, "+"+strings.Repeat("x", 100<<10)+"\n") {
 		t.Errorf("the long line is not whole in the Diff")
 	}
 }

@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
@@ -212,8 +213,8 @@ func TestSectionSinkMemory(t *testing.T) {
 	chunk := []byte(strings.Repeat("x", 4096))
 	for range 256 { // 1 MiB
 		k.Write(chunk)
-		if len(k.line) > 1000 || len(k.buf) > 1000 {
-			t.Fatalf("sink holds %d line bytes, %d stored, over its cap of 1000", len(k.line), len(k.buf))
+		if int64(len(k.line)) > k.maxLine() || len(k.buf) > 1000 {
+			t.Fatalf("sink holds %d line bytes, %d stored, over its caps of %d and 1000", len(k.line), len(k.buf), k.maxLine())
 		}
 	}
 	k.Write([]byte("\n"))
@@ -247,4 +248,54 @@ func TestCredentialNames(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSectionSinkLongHeader: a file header longer than a tiny budget, cut
+// across two writes, is still read; the budget is what fails, not the
+// parsing of git's output.
+func TestSectionSinkLongHeader(t *testing.T) {
+	p := strings.Repeat("d", 300) + "/f.txt"
+	header := "diff --git a/" + p + " b/" + p + "\n"
+	k := newSectionSink(100)
+	k.Write([]byte(header[:200]))
+	k.Write([]byte(header[200:] + "@@ -0,0 +1 @@\n+x\n"))
+	if err := k.finish(); err != nil || len(k.sections) != 1 || k.sections[0].path != p {
+		t.Fatalf("err %v, %d sections", err, len(k.sections))
+	}
+}
+
+// FuzzSectionSink: whatever bytes git writes, in whatever pieces, the sink
+// does not panic, accounts for every byte once, keeps no more than its cap,
+// and keeps a section's text only as a prefix of what was written.
+func FuzzSectionSink(f *testing.F) {
+	f.Add([]byte("diff --git a/x b/x\n@@ -1 +1 @@\n-a\n+b\n"), uint8(7), int16(100))
+	f.Add([]byte("diff --git \"a/t\\tx\" \"b/t\\tx\"\nnew file mode 100644\n@@ -0,0 +1 @@\n+"+fakeAPIKey(50)), uint8(3), int16(10))
+	f.Add([]byte("diff --git a/k b/k\n@@ -0,0 +1,3 @@\n+"+strings.ReplaceAll(fakePEM("RSA PRIVATE"+" KEY", nil), "\n", "\n+")), uint8(64), int16(5000))
+	f.Add([]byte("garbage\n"), uint8(1), int16(1))
+	f.Fuzz(func(t *testing.T, data []byte, piece uint8, max int16) {
+		k := newSectionSink(int64(max) & 0x7fff)
+		step := int(piece) + 1
+		for i := 0; i < len(data); i += step {
+			k.Write(data[i:min(i+step, len(data))])
+		}
+		if err := k.finish(); err != nil {
+			return // not a diff git would write
+		}
+		var total int64
+		for _, s := range k.sections {
+			total += s.n
+			if int64(s.end-s.start) > s.n || s.start > s.end || s.end > len(k.buf) {
+				t.Fatalf("section %q: [%d:%d] of %d, n %d", s.path, s.start, s.end, len(k.buf), s.n)
+			}
+		}
+		if total != int64(len(data)) {
+			t.Fatalf("sections hold %d bytes, %d were written", total, len(data))
+		}
+		if int64(len(k.buf)) > k.max {
+			t.Fatalf("%d bytes kept, cap %d", len(k.buf), k.max)
+		}
+		if len(k.sections) > 0 && !bytes.HasPrefix(data, k.text(k.sections[0])) {
+			t.Fatalf("the first section's text is not what was written")
+		}
+	})
 }

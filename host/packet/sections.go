@@ -45,6 +45,11 @@ type sectionSink struct {
 
 func newSectionSink(max int64) *sectionSink { return &sectionSink{max: max} }
 
+// maxLine is the longest line the sink holds to look at: the memory cap,
+// but never so little that a file header (a path of up to PATH_MAX bytes,
+// twice, possibly C-quoted) cannot be read whatever the budget.
+func (k *sectionSink) maxLine() int64 { return max(k.max, 64<<10) }
+
 // Write consumes git's stdout. It never fails, so git is never cut off
 // half-way; a malformed stream is reported by finish.
 func (k *sectionSink) Write(p []byte) (int, error) {
@@ -68,16 +73,17 @@ func (k *sectionSink) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// addPartial keeps an incomplete line until its newline arrives, within
-// the memory cap. A line longer than the whole cap cannot be kept, so the
-// packet is over budget whatever the line holds; it is counted, and (not
-// being scannable) never dropped as a secret, so Build reports the budget.
+// addPartial keeps an incomplete line until its newline arrives. A line
+// longer than maxLine cannot be kept; it is longer than the budget too, so
+// the packet is over budget whatever the line holds: it is counted, and
+// (not being scannable) never dropped as a secret, so Build reports the
+// budget.
 func (k *sectionSink) addPartial(p []byte) {
 	k.pendingLen += int64(len(p))
 	if k.long {
 		return
 	}
-	if int64(len(k.line)+len(p)) > k.max {
+	if int64(len(k.line)+len(p)) > k.maxLine() {
 		k.long = true
 		k.line = k.line[:0]
 		return
