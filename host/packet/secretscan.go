@@ -14,13 +14,14 @@ import (
 // a key is what a clean-up looks like, and flagging it would leave the
 // clean-up unreviewable.
 //
-// The rules are hand-written RE2 patterns rather than a detector library:
-// gitleaks and trufflehog carry hundreds of rules and large dependency trees
-// (trufflehog verifies keys over the network, which a packet builder must
-// never do) for the dozen shapes this tool promises to catch. RE2 keeps each
-// rule linear in the line length, and each rule runs only on lines that
-// contain its literal prefix, so the cost on ordinary code is one pass of
-// bytes.Contains per literal (see BENCHMARKS.md).
+// The rules are hand-written rather than a detector library: gitleaks and
+// trufflehog carry hundreds of rules and large dependency trees (and
+// trufflehog's detectors verify keys over the network, which a packet
+// builder must never do) for the dozen shapes this tool promises to catch.
+// Token shapes are RE2 patterns, linear in the line length, each run only on
+// lines that contain its literal prefix; the name = value rule is a byte
+// loop. On ordinary code the cost is a few bytes.Contains per added line
+// (see BENCHMARKS.md).
 
 // tokenRule is a credential with a recognisable literal prefix.
 type tokenRule struct {
