@@ -70,10 +70,38 @@ type Record struct {
 	Review       string       `json:"review"`
 	Model        string       `json:"model"`
 	Fingerprint  string       `json:"fingerprint"`
-	SkippedFiles []string     `json:"skipped_files"`
-	StartedAt    time.Time    `json:"started_at"`
-	FinishedAt   time.Time    `json:"finished_at,omitzero"`
-	Diagnostics  Diagnostics  `json:"diagnostics"`
+	// SkippedFiles are the paths of Skipped. It is all that records written
+	// before Skipped existed hold, and it stays for the readers of those:
+	// older relay-host versions and scripts reading --json.
+	SkippedFiles []string `json:"skipped_files"`
+	// Skipped are the changed files the packet left out, each with its
+	// reason; absent when none were, and in records older than it (use
+	// LeftOut, which covers both).
+	Skipped     []SkippedFile `json:"skipped,omitempty"`
+	StartedAt   time.Time     `json:"started_at"`
+	FinishedAt  time.Time     `json:"finished_at,omitzero"`
+	Diagnostics Diagnostics   `json:"diagnostics"`
+}
+
+// SkippedFile is a changed file the packet left out and why: one of
+// packet's Reason values (relayignore, excluded, secret_pattern,
+// secret_content, binary), never anything of the file's content.
+type SkippedFile struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// LeftOut is the record's skipped files with their reasons. A record
+// written before reasons were kept yields its paths with an empty Reason.
+func (r *Record) LeftOut() []SkippedFile {
+	if len(r.Skipped) > 0 || len(r.SkippedFiles) == 0 {
+		return r.Skipped
+	}
+	out := make([]SkippedFile, len(r.SkippedFiles))
+	for i, p := range r.SkippedFiles {
+		out[i] = SkippedFile{Path: p}
+	}
+	return out
 }
 
 // CodeCorruptRecord is the ErrorCode List gives a record file that cannot

@@ -10,6 +10,7 @@ const (
 	CodeEmptyPacket          = "empty_packet"
 	CodeSourcePacketTooLarge = "source_packet_too_large"
 	CodeBadRelayignore       = "bad_relayignore"
+	CodeBadExclude           = "bad_exclude" // a "!" pattern in Options.Exclude
 	CodeBadPromptFile        = "bad_prompt_file"
 )
 

@@ -116,3 +116,37 @@ func (rs ignoreRules) excludes(p string) bool {
 	ex, _ := rs.match(p, false)
 	return ex
 }
+
+// reincludes reports whether the last .relayignore rule matching the file
+// at p itself is a negation ("!p", "!*.txt"): the user's explicit word that
+// the file may be sent although the content scan flagged it. A negation
+// cannot reach into an excluded directory, as in git, and it does not
+// override a built-in secret name pattern (see isSecretPath) or a relay.hcl
+// exclusion.
+func (rs ignoreRules) reincludes(p string) bool {
+	if len(rs) == 0 || rs.excludes(p) {
+		return false
+	}
+	ex, ok := rs.match(p, false)
+	return ok && !ex
+}
+
+// parseExclude parses Options.Exclude, one gitignore-style pattern per
+// entry. Exclusions from relay.hcl may only add to what is left out, so a
+// negation is refused rather than ignored: silently dropping it would send
+// nothing the user did not expect, but would hide that the pattern did
+// nothing.
+func parseExclude(patterns []string) (ignoreRules, error) {
+	var rules ignoreRules
+	for _, p := range patterns {
+		rs := parseIgnore(p)
+		for _, r := range rs {
+			if r.negate {
+				return nil, errorf(CodeBadExclude, nil,
+					"exclude pattern %q would re-include files, which relay.hcl exclusions cannot do: remove it (a file the content scan flagged is sent with !path in .relayignore)", p)
+			}
+		}
+		rules = append(rules, rs...)
+	}
+	return rules, nil
+}

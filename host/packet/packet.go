@@ -1,13 +1,17 @@
 // Package packet builds the source packet of a review: the unified diff of a
 // git repository's changes that is sent to a provider.
 //
-// Invariant: a file that matches a built-in secret pattern or the root
-// .relayignore contributes nothing to Packet.Diff, not even its name in a
-// header. Exclusion is decided per path before any diff is produced, and git
-// is then asked to diff only the kept paths, so excluded content is never
-// read into the packet at all. A packet is never larger than its budget, and
-// building one never writes to the repository: no index refresh, no
-// intent-to-add entries, no objects.
+// Invariant: a file that matches a built-in secret pattern, the root
+// .relayignore or an Options.Exclude pattern, or whose added lines hold a
+// credential (secretscan.go), contributes nothing to Packet.Diff, not even
+// its name in a header. Exclusion by name is decided per path before any
+// diff is produced, and git is then asked to diff only the kept paths, so
+// that content is never read at all. Content is scanned as git's diff
+// streams past, one file's section at a time, and a flagged section is
+// dropped before anything is assembled, so its text only ever sits in the
+// scanner's memory. Skipped entries carry a reason, never what matched. A
+// packet is never larger than its budget, and building one never writes to
+// the repository: no index refresh, no intent-to-add entries, no objects.
 package packet
 
 import (
@@ -68,19 +72,33 @@ type Options struct {
 	BaseRef string   // the ref to diff against when Mode is Base; ignored otherwise
 	Paths   []string // optional git pathspecs, relative to Dir as on git's command line
 	Budget  int64    // maximum Diff size in bytes; <= 0 means DefaultBudget
+
+	// Exclude are gitignore-style patterns, matched like .relayignore
+	// lines at the repository root, for files to leave out (ReasonExcluded)
+	// in addition to .relayignore; they come from relay.hcl. They can only
+	// add exclusions: a "!" pattern is refused with CodeBadExclude, and
+	// .relayignore cannot re-include what they exclude.
+	Exclude []string
 }
 
-// Skip reasons.
+// Skip reasons. Nothing of a skipped file is sent, except for
+// ReasonBinary.
 const (
-	ReasonRelayignore = "relayignore"    // matched .relayignore: nothing of the file is sent
-	ReasonSecret      = "secret_pattern" // matched a built-in secret pattern: nothing is sent
-	ReasonBinary      = "binary"         // only git's "Binary files … differ" line is sent
+	ReasonRelayignore = "relayignore"    // matched .relayignore
+	ReasonExcluded    = "excluded"       // matched an Options.Exclude pattern (relay.hcl)
+	ReasonSecret      = "secret_pattern" // its name matched a built-in secret pattern
+	// ReasonSecretContent: a line the packet would add holds a private key
+	// or a credential of a well-known shape (secretscan.go), or the file
+	// would show such a file's content (a rename or byte-identical copy of
+	// it). "!path" in .relayignore sends a flagged file anyway.
+	ReasonSecretContent = "secret_content"
+	ReasonBinary        = "binary" // only git's "Binary files … differ" line is sent
 )
 
 // Skipped is a changed file whose content is not in the packet.
 type Skipped struct {
 	Path   string // repository-relative
-	Reason string // ReasonRelayignore, ReasonSecret or ReasonBinary
+	Reason string // one of the Reason constants
 }
 
 // Packet is a built source packet.
@@ -127,7 +145,11 @@ func Build(ctx context.Context, o Options) (*Packet, error) {
 	if dir == "" {
 		dir = "."
 	}
-	b := &builder{r: &runner{env: gitEnv()}, dir: dir, o: o, budget: budget}
+	exclude, err := parseExclude(o.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{r: &runner{env: gitEnv()}, dir: dir, o: o, budget: budget, exclude: exclude}
 	p, err := b.build(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -146,13 +168,14 @@ func Build(ctx context.Context, o Options) (*Packet, error) {
 }
 
 type builder struct {
-	r      *runner
-	dir    string // -C for commands that interpret user pathspecs
-	root   string // -C for commands given repository-relative paths
-	o      Options
-	budget int64
-	base   string // commit or tree the changes are relative to
-	cached bool   // Staged: index instead of working tree
+	r       *runner
+	dir     string // -C for commands that interpret user pathspecs
+	root    string // -C for commands given repository-relative paths
+	o       Options
+	exclude ignoreRules // parsed Options.Exclude
+	budget  int64
+	base    string // commit or tree the changes are relative to
+	cached  bool   // Staged: index instead of working tree
 }
 
 func (b *builder) build(ctx context.Context) (*Packet, error) {
@@ -199,13 +222,21 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 		return nil, err
 	}
 
-	// Decide every exclusion before anything is diffed.
+	// Decide every exclusion by name before anything is diffed. "!" in
+	// .relayignore does not reach a built-in secret name: those names
+	// (keys, keystores, .env files) hold secrets in forms no content rule
+	// recognises, so there is no check a user could be overruling; renaming
+	// the file is the way out. Nor does it undo an Exclude pattern:
+	// relay.hcl's exclusions may only narrow a packet, and the reviewed
+	// tree's own .relayignore must not widen it back.
 	reasonOf := func(p string) string {
-		if isSecretPath(p) {
+		switch {
+		case isSecretPath(p):
 			return ReasonSecret
-		}
-		if rules.excludes(p) {
+		case rules.excludes(p):
 			return ReasonRelayignore
+		case b.exclude.excludes(p):
+			return ReasonExcluded
 		}
 		return ""
 	}
@@ -236,44 +267,62 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 			excluded[c.oldPath] = r
 		}
 	}
-	if err := b.taintCopies(changes, tracked, untracked, excluded); err != nil {
+	if err := b.taintCopies(changes, tracked, untracked, excluded, nil); err != nil {
 		return nil, err
+	}
+
+	// Diff what is kept, scanning it on the way. A flagged file is
+	// excluded with what would show its content; when that frees room a
+	// kept file's text did not get (the sections share the budget's
+	// memory), the kept files are diffed again. Each round excludes
+	// something new, so this ends; almost always after one.
+	var sink *sectionSink
+	for {
+		keepTracked, keepUntracked := kept(tracked, excluded), kept(untracked, excluded)
+		if sink, err = b.diffKept(ctx, keepTracked, keepUntracked, rules.reincludes); err != nil {
+			return nil, err
+		}
+		flagged := map[string]bool{}
+		for _, s := range sink.sections {
+			if s.secret && excluded[s.path] == "" {
+				flagged[s.path] = true
+			}
+		}
+		if len(flagged) == 0 {
+			break
+		}
+		if err := b.taintContent(changes, keepTracked, keepUntracked, excluded, flagged); err != nil {
+			return nil, err
+		}
+		size, cut := keptSize(sink.sections, excluded)
+		if !cut || size > b.budget {
+			break
+		}
 	}
 
 	pk := &Packet{Root: b.root}
-	var keepTracked, keepUntracked []string
 	for _, p := range tracked {
-		if r := excluded[p]; r != "" {
-			pk.Skipped = append(pk.Skipped, Skipped{p, r})
-			continue
-		}
-		keepTracked = append(keepTracked, p)
-		if binary[p] {
+		switch {
+		case excluded[p] != "":
+			pk.Skipped = append(pk.Skipped, Skipped{p, excluded[p]})
+		case binary[p]:
 			pk.Skipped = append(pk.Skipped, Skipped{p, ReasonBinary})
-		} else {
+		default:
 			pk.Files = append(pk.Files, p)
 		}
 	}
+	untrackedBinary := map[string]bool{}
+	wrote := map[string]bool{}
+	for _, s := range sink.sections {
+		wrote[s.path] = true
+		untrackedBinary[s.path] = untrackedBinary[s.path] || s.binary
+	}
 	for _, p := range untracked {
-		if r := excluded[p]; r != "" {
-			pk.Skipped = append(pk.Skipped, Skipped{p, r})
-			continue
-		}
-		keepUntracked = append(keepUntracked, p)
-	}
-
-	out := &capBuffer{max: b.budget}
-	if err := b.diffTracked(ctx, out, keepTracked); err != nil {
-		return nil, err
-	}
-	for _, p := range keepUntracked {
-		isBin, wrote, err := b.diffUntracked(ctx, out, p)
-		if err != nil {
-			return nil, err
-		}
 		switch {
-		case !wrote:
-		case isBin:
+		case excluded[p] != "":
+			pk.Skipped = append(pk.Skipped, Skipped{p, excluded[p]})
+		case !wrote[p]: // not a file (any more)
+		case untrackedBinary[p]:
 			pk.Skipped = append(pk.Skipped, Skipped{p, ReasonBinary})
 		default:
 			pk.Files = append(pk.Files, p)
@@ -285,10 +334,23 @@ func (b *builder) build(ctx context.Context) (*Packet, error) {
 	if len(pk.Files) == 0 {
 		return nil, b.emptyError(pk.Skipped)
 	}
-	if err := tooLarge(out.n, b.budget); err != nil {
+	size, cut := keptSize(sink.sections, excluded)
+	if err := tooLarge(size, b.budget); err != nil {
 		return nil, err
 	}
-	pk.Diff = out.String()
+	if cut {
+		// Within budget, every kept section fits the sink's memory, unless
+		// the files changed between the rounds above.
+		return nil, errors.New("the working tree changed while the packet was built: run the review again")
+	}
+	var diff strings.Builder
+	diff.Grow(int(size))
+	for _, s := range sink.sections {
+		if excluded[s.path] == "" {
+			diff.Write(sink.text(s))
+		}
+	}
+	pk.Diff = diff.String()
 	pk.Bytes = int64(len(pk.Diff))
 	pk.Hash = hashHex(pk.Diff)
 	return pk, nil
@@ -479,7 +541,7 @@ const maxArgBytes = 64 << 10
 
 // diffTracked appends the diff of the kept tracked paths, passed as literal
 // top-relative pathspecs so no name is read as a glob or option.
-func (b *builder) diffTracked(ctx context.Context, out *capBuffer, paths []string) error {
+func (b *builder) diffTracked(ctx context.Context, out io.Writer, paths []string) error {
 	for len(paths) > 0 {
 		n, size := 0, 0
 		for n < len(paths) && (n == 0 || size+len(paths[n]) < maxArgBytes) {
@@ -502,33 +564,106 @@ func (b *builder) diffTracked(ctx context.Context, out *capBuffer, paths []strin
 // `git diff --no-index /dev/null <path>`, which reads no index at all.
 // Symlinks are shown as their target text, never followed; anything that is
 // not a regular file or symlink is left out.
-func (b *builder) diffUntracked(ctx context.Context, out *capBuffer, p string) (isBinary, wrote bool, err error) {
+func (b *builder) diffUntracked(ctx context.Context, out io.Writer, p string) error {
 	fi, err := os.Lstat(filepath.Join(b.root, filepath.FromSlash(p)))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return false, false, nil // removed since it was listed
+			return nil // removed since it was listed
 		}
-		return false, false, err
+		return err
 	}
 	if !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
-		return false, false, nil
+		return nil
 	}
-	start := out.n
 	args := append([]string{"diff", "--no-index"}, diffFlags...)
 	args = append(args, "--", os.DevNull, p)
-	if err := b.r.run(ctx, b.root, out, args, 1); err != nil {
-		return false, false, err
+	return b.r.run(ctx, b.root, out, args, 1)
+}
+
+// diffKept diffs the kept tracked and untracked paths, in that order, into
+// sections whose added lines have been scanned. waived names the files
+// whose content hits are overruled (kept, text and all).
+func (b *builder) diffKept(ctx context.Context, tracked, untracked []string, waived func(string) bool) (*sectionSink, error) {
+	sink := newSectionSink(b.budget)
+	sink.waived = waived
+	if err := b.diffTracked(ctx, sink, tracked); err != nil {
+		return nil, err
 	}
-	if out.n == start {
-		return false, false, nil
+	if err := sink.finish(); err != nil {
+		return nil, err
 	}
-	// Only header lines can start with "Binary files": content lines of a
-	// new file all start with '+'.
-	stored := out.buf.Bytes()
-	if start < int64(len(stored)) {
-		isBinary = strings.Contains("\n"+string(stored[start:]), "\nBinary files ")
+	want := make(map[string]bool, len(tracked))
+	for _, p := range tracked {
+		want[p] = true
 	}
-	return isBinary, true, nil
+	for _, s := range sink.sections {
+		if !want[s.path] {
+			return nil, errors.New("git diff-index: a file header names a path that was not asked for")
+		}
+	}
+	for _, p := range untracked {
+		sink.path = p
+		if err := b.diffUntracked(ctx, sink, p); err != nil {
+			return nil, err
+		}
+		if err := sink.finish(); err != nil {
+			return nil, err
+		}
+	}
+	return sink, nil
+}
+
+// kept is paths without the excluded ones.
+func kept(paths []string, excluded map[string]string) []string {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if excluded[p] == "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// keptSize is the size of the kept sections' diff, and whether any of them
+// lacks part of its text.
+func keptSize(sections []*section, excluded map[string]string) (size int64, cut bool) {
+	for _, s := range sections {
+		if excluded[s.path] == "" {
+			size += s.n
+			cut = cut || !s.complete()
+		}
+	}
+	return size, cut
+}
+
+// taintContent excludes the flagged files (ReasonSecretContent) and what
+// would show their content: the old side of a rename, whose deletion lists
+// the same lines, and kept files byte-identical to a flagged file's new
+// content (a plain mv or cp git cannot pair). Only the new side seeds the
+// copy check: a modified file's old content is not what was flagged.
+func (b *builder) taintContent(changes []change, tracked, untracked []string, excluded map[string]string, flagged map[string]bool) error {
+	content := map[string]string{}
+	for p := range flagged {
+		content[p] = ReasonSecretContent
+	}
+	var others []string
+	for _, p := range slices.Concat(tracked, untracked) {
+		if !flagged[p] {
+			others = append(others, p)
+		}
+	}
+	if err := b.taintCopies(changes, others, nil, content, flagged); err != nil {
+		return err
+	}
+	for _, c := range changes {
+		if c.status == 'R' && flagged[c.path] && excluded[c.oldPath] == "" {
+			content[c.oldPath] = ReasonSecretContent
+		}
+	}
+	for p, r := range content {
+		excluded[p] = r
+	}
+	return nil
 }
 
 // taintCopies excludes kept files whose content, on either side of the
@@ -536,8 +671,9 @@ func (b *builder) diffUntracked(ctx context.Context, out *capBuffer, p string) (
 // secret that git's rename detection cannot see (an untracked file, or a
 // copy whose source did not change). Working-tree content is hashed here as
 // a git blob id without filters, which is exact for the common case and
-// writes nothing.
-func (b *builder) taintCopies(changes []change, tracked, untracked []string, excluded map[string]string) error {
+// writes nothing. For the excluded paths in newOnly only the new side
+// (index or working tree) counts as theirs.
+func (b *builder) taintCopies(changes []change, tracked, untracked []string, excluded map[string]string, newOnly map[string]bool) error {
 	if len(excluded) == 0 {
 		return nil
 	}
@@ -553,7 +689,7 @@ func (b *builder) taintCopies(changes []change, tracked, untracked []string, exc
 		}
 	}
 	empty := blobID(nil, sha256Repo)
-	ids := func(p string) ([]string, error) {
+	ids := func(p string, newOnly bool) ([]string, error) {
 		var out []string
 		add := func(id string) {
 			if id != "" && id != empty && strings.Trim(id, "0") != "" {
@@ -561,7 +697,9 @@ func (b *builder) taintCopies(changes []change, tracked, untracked []string, exc
 			}
 		}
 		c, isTracked := byPath[p]
-		add(c.oldID)
+		if !newOnly {
+			add(c.oldID)
+		}
 		add(c.newID)
 		// The working-tree side has no id in diff-index output (all zeros)
 		// unless the file matches the index; untracked files have none.
@@ -577,7 +715,7 @@ func (b *builder) taintCopies(changes []change, tracked, untracked []string, exc
 
 	secretIDs := map[string]string{}
 	for p, r := range excluded {
-		list, err := ids(p)
+		list, err := ids(p, newOnly[p])
 		if err != nil {
 			return err
 		}
@@ -594,7 +732,7 @@ func (b *builder) taintCopies(changes []change, tracked, untracked []string, exc
 		if excluded[p] != "" {
 			continue
 		}
-		list, err := ids(p)
+		list, err := ids(p, false)
 		if err != nil {
 			return err
 		}

@@ -127,8 +127,15 @@ func runShow(o *ShowOptions) error {
 	if !r.FinishedAt.IsZero() {
 		fmt.Fprintf(out, "finished:     %s (%s)\n", r.FinishedAt.Local().Format(time.DateTime), r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
 	}
-	if len(r.SkippedFiles) > 0 {
-		fmt.Fprintf(out, "left out:     %v\n", r.SkippedFiles)
+	if left := r.LeftOut(); len(left) > 0 {
+		fmt.Fprintf(out, "left out:     %d file(s)\n", len(left))
+		for _, s := range left {
+			if s.Reason == "" { // a record written before reasons were kept
+				fmt.Fprintf(out, "  %s\n", displayPath(s.Path))
+			} else {
+				fmt.Fprintf(out, "  %s (%s)\n", displayPath(s.Path), s.Reason)
+			}
+		}
 	}
 	if r.Review != "" {
 		fmt.Fprintf(out, "\n%s", r.Review)

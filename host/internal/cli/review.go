@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -131,12 +134,8 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 		ConfirmResend: o.ConfirmResend, JobID: o.jobID,
 		Getenv: g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir, Logs: logs,
 		Status: prog.set,
-		Skipped: func(s []packet.Skipped) {
-			var parts []string
-			for _, sk := range s {
-				parts = append(parts, fmt.Sprintf("%s (%s)", sk.Path, sk.Reason))
-			}
-			prog.println(g.IO.Err, "relay-host: left out of the packet: "+strings.Join(parts, ", "))
+		Skipped: func(jobID string, s []packet.Skipped) {
+			prog.println(g.IO.Err, leftOutLine(jobID, s))
 		},
 	})
 	prog.stop()
@@ -165,6 +164,33 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 		return silentExit(review.ExitRequestChanges)
 	}
 	return nil
+}
+
+// maxLeftOutShown is how many skipped files review names on stderr; the
+// rest are counted and left to `relay-host show`, so that a change with
+// hundreds of generated or vendored files does not bury the review.
+const maxLeftOutShown = 20
+
+// leftOutLine is the one stderr line naming the files a packet left out.
+func leftOutLine(jobID string, skipped []packet.Skipped) string {
+	parts := make([]string, 0, min(len(skipped), maxLeftOutShown))
+	for _, sk := range skipped[:min(len(skipped), maxLeftOutShown)] {
+		parts = append(parts, fmt.Sprintf("%s (%s)", displayPath(sk.Path), sk.Reason))
+	}
+	if more := len(skipped) - maxLeftOutShown; more > 0 {
+		parts = append(parts, fmt.Sprintf("… and %d more; see relay-host show %s", more, jobID))
+	}
+	return "relay-host: left out of the packet: " + strings.Join(parts, ", ")
+}
+
+// displayPath is a file name as it is safe to print on a terminal: as it
+// is, unless it holds control characters (a newline would forge a line, an
+// escape sequence drive the terminal) or is not UTF-8; then Go-quoted.
+func displayPath(p string) string {
+	if !utf8.ValidString(p) || strings.IndexFunc(p, func(r rune) bool { return unicode.IsControl(r) }) >= 0 {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 func printJSON(w interface{ Write([]byte) (int, error) }, v any) {

@@ -69,8 +69,8 @@ type Options struct {
 	// slot", "reviewing"), for a TTY progress line.
 	Status func(string)
 	// Skipped, when set, is told which changed files the packet leaves out
-	// and why.
-	Skipped func([]packet.Skipped)
+	// and why, and the id of the job whose record lists them all.
+	Skipped func(jobID string, skipped []packet.Skipped)
 	// Store, when set, is used instead of opening the default job store.
 	Store *jobs.Store
 }
@@ -299,9 +299,10 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	for _, s := range pk.Skipped {
 		r.rec.SkippedFiles = append(r.rec.SkippedFiles, s.Path)
+		r.rec.Skipped = append(r.rec.Skipped, jobs.SkippedFile{Path: s.Path, Reason: s.Reason})
 	}
 	if o.Skipped != nil && len(pk.Skipped) > 0 {
-		o.Skipped(pk.Skipped)
+		o.Skipped(r.rec.JobID, pk.Skipped)
 	}
 	prompt, promptHash, err := packet.LoadPrompt(o.PromptFile)
 	if err != nil {
