@@ -231,7 +231,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	buildDone := make(chan built, 1)
 	go func() {
-		pk, err := packet.Build(bctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: capBytes})
+		pk, err := packet.Build(bctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: capBytes, Exclude: cfg.Exclude})
 		buildDone <- built{pk, err}
 	}()
 	r.plugin, err = pluginhost.Launch(pluginhost.Options{
