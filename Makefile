@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME) ./admission/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzSanitize$$' -fuzztime $(FUZZTIME) ./host/sanitize/
+	$(GO) test -run '^$$' -fuzz '^FuzzSectionSink$$' -fuzztime $(FUZZTIME) ./host/packet/
 
 proto:
 	sdk/proto/generate.sh

@@ -3,14 +3,24 @@ package config
 import (
 	"errors"
 	"io"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	relay "github.com/relay-host/relay-host"
 )
 
 // FuzzParse checks that Parse never panics and always returns exactly one
 // of a checked config or a *DiagError, and that both can be used without
 // panicking. Seeds are in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
+	f.Add([]byte("provider \"claude\" {\n  plugin = \"/tmp/evil\"\n}\n"))
+	f.Add([]byte("provider \"apireviewer\" {\n  route \"deepseek\" {\n    limit = 1\n    settings = { base_url = \"x\" }\n  }\n}\nadmission { max_total = 2 }\nexclude = [\"a\"]\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		repoLayerOnlyNarrows(t, src)
 		cfg, err := Parse(src, "fuzz.hcl")
 		if err != nil {
 			var de *DiagError
@@ -46,4 +56,69 @@ func FuzzParse(f *testing.F) {
 			cfg.Diagnostic("check", "detail", p.DeclRange).Render(io.Discard, false)
 		}
 	})
+}
+
+var (
+	embeddedOnce  sync.Once
+	embeddedLayer *layer
+	embeddedErr   error
+)
+
+// repoLayerOnlyNarrows merges src as a trusted repository layer over the
+// built-in default and checks that whatever it says, the result either is
+// refused or changes nothing but caps, a lower max_total and exclusions.
+func repoLayerOnlyNarrows(t *testing.T, src []byte) {
+	embeddedOnce.Do(func() {
+		embeddedLayer, embeddedErr = decodeLayer(relay.DefaultConfig, EmbeddedPath, "/h", LayerEmbedded)
+	})
+	if embeddedErr != nil {
+		t.Fatal(embeddedErr)
+	}
+	base := func() *Config {
+		l := embeddedLayer
+		c := newConfig()
+		var diags hcl.Diagnostics
+		c.merge(l, &diags)
+		c.finish(&diags)
+		return c
+	}
+	want, got := base(), base()
+	l, err := decodeLayer(src, "repo.hcl", "/h", LayerRepo)
+	if err != nil {
+		return
+	}
+	var diags hcl.Diagnostics
+	got.merge(l, &diags)
+	got.finish(&diags)
+	if diags.HasErrors() {
+		return
+	}
+	if !reflect.DeepEqual(got.PluginDirs, want.PluginDirs) || got.Admission.Backend != want.Admission.Backend ||
+		got.Admission.LockRoot != want.Admission.LockRoot || got.Admission.Wait != want.Admission.Wait ||
+		!reflect.DeepEqual(got.Admission.Endpoints, want.Admission.Endpoints) || len(got.Providers) != len(want.Providers) {
+		t.Fatalf("a repository layer changed more than it may: %+v", got.Admission)
+	}
+	for i, p := range got.Providers {
+		w := want.Providers[i]
+		if p.Name != w.Name || p.Plugin != w.Plugin || p.Checksum != w.Checksum || !reflect.DeepEqual(p.Env, w.Env) || !reflect.DeepEqual(p.Settings, w.Settings) {
+			t.Fatalf("a repository layer changed provider %s", p.Name)
+		}
+		for _, r := range p.Routes {
+			wr := w.Route(r.Name)
+			if wr == nil {
+				if r.Limit != 0 || r.Budget != 0 || r.Timeout != 0 || len(r.Settings) != 0 {
+					t.Fatalf("a repository layer set route %s/%s: %+v", p.Name, r.Name, r)
+				}
+				continue
+			}
+			if r.Limit != wr.Limit || r.Budget != wr.Budget || r.Timeout != wr.Timeout || !reflect.DeepEqual(r.Settings, wr.Settings) {
+				t.Fatalf("a repository layer changed route %s/%s beyond caps", p.Name, r.Name)
+			}
+		}
+	}
+	for _, pat := range got.Exclude {
+		if strings.HasPrefix(pat, "!") {
+			t.Fatalf("a repository layer re-included %q", pat)
+		}
+	}
 }
