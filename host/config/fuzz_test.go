@@ -19,6 +19,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("provider \"claude\" {\n  plugin = \"/tmp/evil\"\n}\n"))
 	f.Add([]byte("provider \"apireviewer\" {\n  route \"deepseek\" {\n    limit = 1\n    settings = { base_url = \"x\" }\n  }\n}\nadmission { max_total = 2 }\nexclude = [\"a\"]\n"))
+	f.Add([]byte("provider \"apireviewer\" {\n  route \"deepseek\" { limit = 1 }\n  route \"new\" { timeout = \"1m\" }\n}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		repoLayerOnlyNarrows(t, src)
 		cfg, err := Parse(src, "fuzz.hcl")
