@@ -28,6 +28,9 @@ func TestLeftOutLine(t *testing.T) {
 	if got := leftOutLine("r-1", []packet.Skipped{{Path: "a\nrelay-host: forged\x1b[2J", Reason: "binary"}}); strings.ContainsAny(got, "\n\x1b") {
 		t.Errorf("a control character in a name reaches the terminal: %q", got)
 	}
+	if got := leftOutLine("r-1", []packet.Skipped{{Path: "safe\u202e.txt.exe", Reason: "binary"}}); strings.Contains(got, "\u202e") {
+		t.Errorf("a bidi control in a name reaches the terminal: %q", got)
+	}
 }
 
 func TestShowLeftOut(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -184,10 +183,11 @@ func leftOutLine(jobID string, skipped []packet.Skipped) string {
 }
 
 // displayPath is a file name as it is safe to print on a terminal: as it
-// is, unless it holds control characters (a newline would forge a line, an
-// escape sequence drive the terminal) or is not UTF-8; then Go-quoted.
+// is, unless it holds anything not printable (a newline would forge a line,
+// an escape sequence drive the terminal, a bidi control reorder what the
+// reader sees) or is not UTF-8; then Go-quoted, which escapes exactly those.
 func displayPath(p string) string {
-	if !utf8.ValidString(p) || strings.IndexFunc(p, func(r rune) bool { return unicode.IsControl(r) }) >= 0 {
+	if !utf8.ValidString(p) || strings.IndexFunc(p, func(r rune) bool { return !strconv.IsPrint(r) }) >= 0 {
 		return strconv.Quote(p)
 	}
 	return p
