@@ -87,11 +87,16 @@ func (rs ignoreRules) match(p string, isDir bool) (excluded, ok bool) {
 		if r.dirOnly && !isDir {
 			continue
 		}
-		var m bool
+		var m, exhausted bool
 		if r.basename {
-			m = wildmatch(r.pattern, base, false)
+			m, exhausted = wildmatchBounded(r.pattern, base, false)
 		} else {
-			m = wildmatch(r.pattern, p, true)
+			m, exhausted = wildmatchBounded(r.pattern, p, true)
+		}
+		if exhausted {
+			// A pattern too costly to decide fails closed: an exclusion
+			// excludes, a "!" re-inclusion does not re-include.
+			m = !r.negate
 		}
 		if m {
 			return !r.negate, true

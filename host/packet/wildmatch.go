@@ -8,7 +8,60 @@ import "strings"
 // '/', and only a "**" bounded by slashes (or the pattern's ends) crosses
 // directories. Matching is byte-wise and case-sensitive, like git's default.
 func wildmatch(pattern, text string, pathname bool) bool {
-	return dowild(pattern, text, pathname) == wmMatch
+	m, _ := wildmatchBounded(pattern, text, pathname)
+	return m
+}
+
+// wildmatchBounded is wildmatch that also says when it gave up. git's
+// algorithm backtracks: patterns a repository's .relayignore may hold
+// ("**/**/**/…/x", "*a*a*a…b") take exponential time on a deep path, and
+// .relayignore is read from the reviewed tree, trusted or not. Each result
+// for a (pattern suffix, text suffix) pair is remembered once the match
+// has recursed a few times, which makes it polynomial, and a step budget
+// bounds even that; exhausted is set when the budget ran out (the caller
+// fails closed).
+func wildmatchBounded(pattern, text string, pathname bool) (matched, exhausted bool) {
+	w := &wild{pathname: pathname, pl: len(pattern), tl: len(text)}
+	r := w.dowild(pattern, text)
+	return r == wmMatch && !w.exhausted, w.exhausted
+}
+
+// maxWildSteps bounds one match: far above any real pattern and path
+// (a thousand-file change matches each path against each rule in well
+// under a hundred steps), far below a noticeable stall. A variable only
+// so that a test can make the budget run out.
+var maxWildSteps = 1 << 20
+
+type wild struct {
+	pathname  bool
+	pl, tl    int     // lengths of the whole pattern and text: suffixes are named by their lengths
+	calls     int     // recursive calls so far
+	steps     int     // star-loop iterations so far
+	memo      []uint8 // result+1 per (len(p suffix), len(text suffix)), once calls > memoAfter
+	exhausted bool
+}
+
+// memoAfter is how many recursive calls a match makes before it starts
+// remembering results: most matches ("*.go") stay below it and allocate
+// nothing.
+const memoAfter = 32
+
+// sub is a recursive dowild on suffixes of the original pattern and text.
+func (w *wild) sub(p, text string) int {
+	w.calls++
+	if w.calls <= memoAfter {
+		return w.dowild(p, text)
+	}
+	if w.memo == nil {
+		w.memo = make([]uint8, (w.pl+1)*(w.tl+1))
+	}
+	k := len(p)*(w.tl+1) + len(text)
+	if v := w.memo[k]; v != 0 {
+		return int(v - 1)
+	}
+	r := w.dowild(p, text)
+	w.memo[k] = uint8(r + 1)
+	return r
 }
 
 const (
@@ -22,7 +75,11 @@ func isGlobSpecial(c byte) bool {
 	return c == '*' || c == '?' || c == '[' || c == '\\'
 }
 
-func dowild(p, text string, pathname bool) int {
+func (w *wild) dowild(p, text string) int {
+	if w.exhausted {
+		return wmAbortAll
+	}
+	pathname := w.pathname
 	pi, ti := 0, 0
 	for ; pi < len(p); pi, ti = pi+1, ti+1 {
 		pch := p[pi]
@@ -59,7 +116,7 @@ func dowild(p, text string, pathname bool) int {
 					(pi == len(p) || p[pi] == '/' || (p[pi] == '\\' && pi+1 < len(p) && p[pi+1] == '/')) {
 					// "**/" may match zero directories: try the rest of
 					// the pattern right here first.
-					if pi < len(p) && p[pi] == '/' && dowild(p[pi+1:], text[ti:], pathname) == wmMatch {
+					if pi < len(p) && p[pi] == '/' && w.sub(p[pi+1:], text[ti:]) == wmMatch {
 						return wmMatch
 					}
 					matchSlash = true
@@ -88,6 +145,10 @@ func dowild(p, text string, pathname bool) int {
 				continue
 			}
 			for ti < len(text) {
+				if w.steps++; w.steps > maxWildSteps {
+					w.exhausted = true
+					return wmAbortAll
+				}
 				if !isGlobSpecial(p[pi]) {
 					// Skip ahead to the next occurrence of the literal
 					// that follows the star.
@@ -99,7 +160,7 @@ func dowild(p, text string, pathname bool) int {
 						return wmNoMatch
 					}
 				}
-				m := dowild(p[pi:], text[ti:], pathname)
+				m := w.sub(p[pi:], text[ti:])
 				if m != wmNoMatch {
 					if !matchSlash || m != wmAbortToStarStar {
 						return m
