@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 type span struct{ start, end int }
@@ -131,6 +134,10 @@ type pattern struct {
 	re     *regexp.Regexp
 	group  int
 	accept func(string) bool // nil: every match
+	// hints are lower-case literals one of which every match contains; a
+	// text with none of them skips the regexp (most text has none, and an
+	// unanchored regexp costs a pass of the NFA over every byte).
+	hints []string
 }
 
 // tokenChars is what bearer tokens and key values are made of.
@@ -139,27 +146,28 @@ const tokenChars = `[A-Za-z0-9._~+/=-]`
 var patterns = []pattern{
 	// "Bearer <token>", "Basic <base64>". Prose such as "Bearer
 	// authentication" is left alone: a token has a digit or is long.
-	{re: regexp.MustCompile(`(?i)\b(?:bearer|basic)\s+(` + tokenChars + `{8,})`), group: 1, accept: looksLikeToken},
+	{re: regexp.MustCompile(`(?i)\b(?:bearer|basic)\s+(` + tokenChars + `{8,})`), group: 1, accept: looksLikeToken, hints: []string{"bearer", "basic"}},
 	// Vendor key formats: Anthropic/OpenAI/DeepSeek sk-…, Google AIza…,
 	// xAI xai-…, GitHub, AWS access key ids, Slack, JWTs, Zhipu id.secret.
-	{re: regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{16,}`)},
-	{re: regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{30,}`)},
-	{re: regexp.MustCompile(`\bxai-[A-Za-z0-9_-]{16,}`)},
-	{re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`)},
-	{re: regexp.MustCompile(`\bAKIA[0-9A-Z]{16}\b`)},
-	{re: regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`)},
-	{re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
+	{re: regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{16,}`), hints: []string{"sk-"}},
+	{re: regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{30,}`), hints: []string{"aiza"}},
+	{re: regexp.MustCompile(`\bxai-[A-Za-z0-9_-]{16,}`), hints: []string{"xai-"}},
+	{re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`), hints: []string{"gh", "github_pat_"}},
+	{re: regexp.MustCompile(`\bAKIA[0-9A-Z]{16}\b`), hints: []string{"akia"}},
+	{re: regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`), hints: []string{"xox"}},
+	{re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), hints: []string{"eyj"}},
 	{re: regexp.MustCompile(`\b[0-9a-f]{32}\.[A-Za-z0-9]{16}\b`)},
 	// Credentials in a URL's userinfo: "https://user:pass@host" and a bare
 	// token as the user name ("https://<token>@github.com"). The whole
 	// userinfo goes, up to the last "@" before the host (an unescaped "@"
 	// in a password must not leave its end behind). A short user name
 	// alone ("ssh://git@host") is no credential.
-	{re: regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://([^\s/?#@"'<>]*:[^\s/?#"'<>]*)@`), group: 1},
-	{re: regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://([A-Za-z0-9._~+%-]{20,})@`), group: 1},
+	{re: regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://([^\s/?#@"'<>]*:[^\s/?#"'<>]*)@`), group: 1, hints: []string{"://"}},
+	{re: regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://([A-Za-z0-9._~+%-]{20,})@`), group: 1, hints: []string{"://"}},
 	// Long values of key-like names: api_key=…, "api_key": "…",
 	// X-Api-Key: …, ANTHROPIC_API_KEY=…, password: ….
-	{re: regexp.MustCompile(`(?i)(?:api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd)["']?\s*[:=]\s*["']?(` + tokenChars + `{16,})`), group: 1},
+	{re: regexp.MustCompile(`(?i)(?:api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd)["']?\s*[:=]\s*["']?(` + tokenChars + `{16,})`), group: 1,
+		hints: []string{"key", "token", "secret", "passw"}},
 }
 
 func looksLikeToken(t string) bool {
@@ -168,7 +176,11 @@ func looksLikeToken(t string) bool {
 
 func redactPatterns(s string) string {
 	var spans []span
+	lower := foldASCII(s)
 	for _, p := range patterns {
+		if len(p.hints) > 0 && !slices.ContainsFunc(p.hints, func(h string) bool { return strings.Contains(lower, h) }) {
+			continue
+		}
 		for _, m := range p.re.FindAllStringSubmatchIndex(s, -1) {
 			start, end := m[2*p.group], m[2*p.group+1]
 			if p.accept == nil || p.accept(s[start:end]) {
@@ -177,6 +189,27 @@ func redactPatterns(s string) string {
 		}
 	}
 	return mask(s, spans, Redacted)
+}
+
+// foldASCII lower-cases s for the hint check, mapping every rune that
+// case-folds to an ASCII letter onto it (K, the Kelvin sign, to k; ſ, the
+// long s, to s), as the (?i) patterns' own folding does: a hint must never
+// rule out a text its regexp would match.
+func foldASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		}
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < utf8.RuneSelf {
+				return unicode.ToLower(f)
+			}
+		}
+		return r
+	}, s)
 }
 
 // cleanDir returns an absolute directory without a trailing slash, or ""

@@ -157,6 +157,36 @@ func TestPatterns(t *testing.T) {
 	}
 }
 
+// The hints that let most text skip a pattern's regexp must never skip a
+// text the regexp matches, whatever the case folding.
+func TestPatternHintsNeverHideAMatch(t *testing.T) {
+	for _, in := range []string{
+		"Authorization: BEARER abcdef0123456789",
+		"PASSWORD=0123456789abcdefXYZ",
+		"pa\u017f\u017fword=0123456789abcdefXYZ", // long s: (?i) folds it to s
+		"API_\u212aEY: 0123456789abcdefXYZ",      // Kelvin sign: folds to k
+		"see https://user:hunter2@example.com/x",
+		"sk-" + strings.Repeat("a", 20),
+	} {
+		lower := foldASCII(in)
+		for _, p := range patterns {
+			if !p.re.MatchString(in) || len(p.hints) == 0 {
+				continue
+			}
+			found := false
+			for _, h := range p.hints {
+				found = found || strings.Contains(lower, h)
+			}
+			if !found {
+				t.Errorf("%q matches %s but its hints %q rule it out", in, p.re, p.hints)
+			}
+		}
+		if redactPatterns(in) == in {
+			t.Errorf("%q: nothing redacted", in)
+		}
+	}
+}
+
 func TestHomeAndPaths(t *testing.T) {
 	p := Policy{
 		Home:  "/home/u/",
