@@ -2,8 +2,9 @@
 // git repository's changes that is sent to a provider.
 //
 // Invariant: a file that matches a built-in secret pattern, the root
-// .relayignore or an Options.Exclude pattern, or whose added lines hold a
-// credential (secretscan.go), contributes nothing to Packet.Diff, not even
+// .relayignore or an Options.Exclude pattern, or whose lines in the diff
+// (added, removed or context: all are sent) hold a credential
+// (secretscan.go), contributes nothing to Packet.Diff, not even
 // its name in a header. Exclusion by name is decided per path before any
 // diff is produced, and git is then asked to diff only the kept paths, so
 // that content is never read at all. Content is scanned as git's diff
@@ -581,7 +582,7 @@ func (b *builder) diffUntracked(ctx context.Context, out io.Writer, p string) er
 }
 
 // diffKept diffs the kept tracked and untracked paths, in that order, into
-// sections whose added lines have been scanned. waived names the files
+// sections whose lines have been scanned. waived names the files
 // whose content hits are overruled (kept, text and all).
 func (b *builder) diffKept(ctx context.Context, tracked, untracked []string, waived func(string) bool) (*sectionSink, error) {
 	sink := newSectionSink(b.budget)

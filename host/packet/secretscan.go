@@ -20,7 +20,7 @@ import (
 // builder must never do) for the dozen shapes this tool promises to catch.
 // Token shapes are RE2 patterns, linear in the line length, each run only on
 // lines that contain its literal prefix; the name = value rule is a byte
-// loop. On ordinary code the cost is a few bytes.Contains per added line
+// loop. On ordinary code the cost is a few bytes.Contains per line
 // (see BENCHMARKS.md).
 
 // tokenRule is a credential with a recognisable literal prefix.
@@ -62,13 +62,13 @@ var (
 	uriScheme = regexp.MustCompile(`^(?i)[a-z][a-z0-9+.-]{1,15}:`)
 )
 
-// pemBodyWindow is how many added lines after an armour line may pass
+// pemBodyWindow is how many lines after an armour line may pass
 // before the key's base64 body starts: encrypted PKCS#1 keys have
 // Proc-Type, DEK-Info and a blank line first, PGP blocks a comment and a
 // blank line.
 const pemBodyWindow = 4
 
-// contentScanner scans one file's added lines. The zero value is ready; a
+// contentScanner scans the lines of one file's diff. The zero value is ready; a
 // hit is final.
 type contentScanner struct {
 	hit       bool
@@ -77,7 +77,7 @@ type contentScanner struct {
 	awsSecret bool // a secret access key shaped string was added
 }
 
-// added scans one added line (without its '+' and newline).
+// added scans one line of the diff (without its +, - or space prefix and newline).
 func (s *contentScanner) added(line []byte) {
 	if s.hit {
 		return

@@ -14,7 +14,7 @@ type section struct {
 	end    int   // as many as the memory cap allowed
 	n      int64 // all its bytes
 	binary bool  // git wrote "Binary files … differ" instead of content
-	secret bool  // an added line holds a credential (see contentScanner)
+	secret bool  // a line it would send holds a credential (see contentScanner)
 	hunks  bool  // past the headers: lines now start with ' ', '+', '-', '\\' or "@@"
 	scan   contentScanner
 }
@@ -23,8 +23,8 @@ type section struct {
 func (s *section) complete() bool { return int64(s.end-s.start) == s.n }
 
 // sectionSink is the io.Writer git's diff output goes to. It splits the
-// stream into per-file sections and runs the content scan over each added
-// line as it passes, so the diff is produced and read once. Memory stays
+// stream into per-file sections and runs the content scan over each line
+// it would send (added, removed, context) as it passes, so the diff is produced and read once. Memory stays
 // within max bytes of section text in all, as the packet budget bounds it:
 // the sections' text is kept back to back in one buffer, a section found
 // to hold a secret gives its memory back as soon as it ends (it is the
@@ -122,8 +122,15 @@ func (k *sectionSink) handle(line []byte, n int64) {
 		} else if bytes.HasPrefix(line, []byte("Binary files ")) {
 			s.binary = true
 		}
-	case line[0] == '+':
+	case line[0] == '+' || line[0] == '-' || line[0] == ' ':
+		// Removed and context lines are sent too: a key a change deletes
+		// (still live, most likely) or one that merely stands near an
+		// edited line would reach the provider as surely as an added one.
 		s.scan.added(bytes.TrimRight(line[1:], "\r\n"))
+	case line[0] == '@':
+		// A hunk header carries a line of the file (the enclosing
+		// function, as git guesses it).
+		s.scan.added(bytes.TrimRight(line, "\r\n"))
 	}
 	if room := k.max - int64(len(k.buf)); room > 0 && s.complete() {
 		k.buf = append(k.buf, line[:min(int64(len(line)), room)]...)
