@@ -265,7 +265,6 @@ func (c *common) openBackend(io IO, create bool) (b *admission.Local, exists boo
 	return b, err == nil, err
 }
 
-
 // parseLimit accepts only a plain positive integer: "2.5", "0", "-1" and
 // "1e3" fail closed rather than being rounded into something permissive.
 func parseLimit(name, s string) (int, error) {

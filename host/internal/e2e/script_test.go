@@ -38,26 +38,31 @@ func TestScripts(t *testing.T) {
 			"setjob": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Setenv("JOB", strings.TrimSpace(ts.ReadFile("stdout")))
 			},
-			// waitjob STATUS: wait (at most 30 s) for job $JOB to reach STATUS.
+			// waitjob STATUS [TRANSMISSION]: wait (at most 30 s) for job
+			// $JOB to reach STATUS (and that transmission state).
 			"waitjob": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 1 {
-					ts.Fatalf("usage: waitjob STATUS")
+				if len(args) < 1 || len(args) > 2 {
+					ts.Fatalf("usage: waitjob STATUS [TRANSMISSION]")
 				}
 				path := filepath.Join(ts.Getenv("XDG_STATE_HOME"), "relay", "jobs", ts.Getenv("JOB")+".json")
-				var last string
+				var last, lastTx string
 				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 					data, err := os.ReadFile(path)
 					if err != nil {
 						continue
 					}
-					var rec struct{ Status string }
+					var rec struct {
+						Status string
+						Tx     string `json:"source_content_transmission"`
+					}
 					if json.Unmarshal(data, &rec) == nil {
-						if last = rec.Status; last == args[0] {
+						last, lastTx = rec.Status, rec.Tx
+						if last == args[0] && (len(args) == 1 || lastTx == args[1]) {
 							return
 						}
 					}
 				}
-				ts.Fatalf("job %s is %q, not %s, after 30s", ts.Getenv("JOB"), last, args[0])
+				ts.Fatalf("job %s is %q (%s), not %v, after 30s", ts.Getenv("JOB"), last, lastTx, args)
 			},
 			// fakemodel NAME: start a fake model server (OpenAI, Anthropic
 			// and Gemini wire formats on 127.0.0.1) and set $NAME to its URL.
