@@ -111,7 +111,10 @@ func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
 			panic(p)
 		}
 	}()
-	defer r.plugin.Kill() // nil-safe; idempotent
+	// A closure: r.plugin is still nil here, and a deferred method value
+	// would keep that nil and never stop the plugin launched later (nor
+	// remove its socket directory). Kill is nil-safe and idempotent.
+	defer func() { r.plugin.Kill() }()
 	err = r.pipeline(ctx, prov)
 	return r.rec, err
 }
