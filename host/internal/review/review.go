@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -73,6 +75,11 @@ type Options struct {
 	Skipped func(jobID string, skipped []packet.Skipped)
 	// Store, when set, is used instead of opening the default job store.
 	Store *jobs.Store
+	// FallbackDir, when set, is where a finished review's text is kept
+	// (relay-review-<id>.txt, 0600) if its record cannot be saved. A
+	// background worker sets it: nobody reads its stdout. A foreground run
+	// leaves it empty and prints the text instead.
+	FallbackDir string
 }
 
 // run carries one pipeline's state.
@@ -82,6 +89,10 @@ type run struct {
 	store  *jobs.Store
 	rec    *jobs.Record
 	plugin *pluginhost.Plugin
+	// saved is why the last terminal record could not be written, and
+	// kept where the review text went instead ("" when nowhere).
+	saved error
+	kept  string
 }
 
 // Run runs one review and returns its record. The record is returned with
@@ -116,6 +127,9 @@ func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
 	// remove its socket directory). Kill is nil-safe and idempotent.
 	defer func() { r.plugin.Kill() }()
 	err = r.pipeline(ctx, prov)
+	if r.saved != nil {
+		err = r.unsaved(err)
+	}
 	return r.rec, err
 }
 
@@ -173,22 +187,116 @@ func (r *run) openRecord() error {
 
 func (r *run) put() error {
 	if err := r.store.Put(r.rec); err != nil {
-		return errorf(CodeJobStoreFailed, ExitUsage, "cannot save job %s: %v", r.rec.JobID, err)
+		return errorf(CodeJobStoreFailed, ExitIOErr, "cannot save job %s (%s): free space in the job store or fix its permissions", r.rec.JobID, storeReason(err))
 	}
 	return nil
 }
 
-// finish records a terminal state. Its own failure to persist is logged:
-// the caller's error is the one to report.
+// storeReason is a store error without the store's path (which a message
+// may not name): the system's reason, e.g. "no space left on device".
+func storeReason(err error) string {
+	var pe *os.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	case errors.As(err, &le):
+		return le.Err.Error()
+	case errors.As(err, &se):
+		return se.Err.Error()
+	}
+	return err.Error()
+}
+
+// finish records a terminal state. When the record cannot be written (a
+// full disk), the outcome is not lost: the review text is kept in
+// FallbackDir when that is set, a smaller record without the text is
+// written in its place (a completed review then reads failed with
+// job_store_failed, so the store never claims a review it does not hold),
+// and Run reports the failure (exit 74) with the review still in hand.
 func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission) {
 	r.rec.Status, r.rec.ErrorCode, r.rec.ErrorMessage, r.rec.Transmission = status, code, msg, tr
 	r.rec.FinishedAt = time.Now().UTC()
 	if r.rec.FinishedAt.Before(r.rec.StartedAt) {
 		r.rec.FinishedAt = r.rec.StartedAt
 	}
-	if err := r.put(); err != nil {
-		r.log.Error("cannot save the job's outcome", "job", r.rec.JobID, "error", err)
+	err := r.store.Put(r.rec)
+	if err == nil {
+		r.saved = nil
+		return
 	}
+	r.saved = err
+	r.log.Error("cannot save the job's outcome", "job", r.rec.JobID, "error", err)
+	if r.rec.Review != "" && r.o.FallbackDir != "" {
+		if path, ferr := keepText(r.o.FallbackDir, r.rec.JobID, r.rec.Review); ferr != nil {
+			r.log.Error("cannot keep the review text either", "job", r.rec.JobID, "error", ferr)
+		} else {
+			r.kept = path
+		}
+	}
+	small := *r.rec
+	small.Review = ""
+	if status == jobs.StatusCompleted {
+		small.Status, small.ErrorCode = jobs.StatusFailed, CodeJobStoreFailed
+		small.ErrorMessage = fmt.Sprintf("the review finished but its record could not be saved (%s)", storeReason(err))
+		if r.kept != "" {
+			small.ErrorMessage += "; the text is in " + r.o.Logs.Scrubber.Message(r.kept)
+		}
+	}
+	if err := r.store.Put(&small); err != nil {
+		// Nothing more can be written; the record keeps its last state
+		// and the caller still says, on stderr and in its exit code, that
+		// it was not saved.
+		r.log.Error("cannot save even a short record of the job's outcome", "job", r.rec.JobID, "error", err)
+		return
+	}
+	if status != jobs.StatusCompleted {
+		// The outcome is on record; only the (empty) text was dropped.
+		r.saved = nil
+	}
+}
+
+// keepText writes a review whose record could not be saved to
+// dir/relay-review-<id>.txt, created new and private (0600).
+func keepText(dir, id, text string) (string, error) {
+	path := filepath.Join(dir, "relay-review-"+id+".txt")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
+}
+
+// unsaved is the error Run returns when the final record could not be
+// written: exit 74 (EX_IOERR) for a review that completed, whose text the
+// caller still has; a failed review keeps its own exit code and says the
+// record was not saved too.
+func (r *run) unsaved(err error) error {
+	reason := storeReason(r.saved)
+	var e *Error
+	if err == nil {
+		where := "; the review is on stdout"
+		if r.kept != "" {
+			where = "; the text is in " + r.o.Logs.Scrubber.Message(r.kept)
+		} else if r.o.FallbackDir != "" {
+			where = "; the text could not be kept anywhere"
+		}
+		return errorf(CodeJobStoreFailed, ExitIOErr, "job %s: the review completed but its record could not be saved (%s)%s; free space in the job store ($XDG_STATE_HOME/relay/jobs)", r.rec.JobID, reason, where)
+	}
+	if errors.As(err, &e) && e.Code != CodeJobStoreFailed {
+		e.Msg += fmt.Sprintf("; job %s's record could not be saved either (%s)", r.rec.JobID, reason)
+	}
+	return err
 }
 
 // fail records e as a failed attempt that sent nothing.
