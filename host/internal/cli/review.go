@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
@@ -40,7 +41,10 @@ type ReviewOptions struct {
 	Background bool   `json:"-"`
 	JSON       bool   `json:"-"`
 	FailOn     string `json:"-"`
-	jobID      string // set in a background worker
+	jobID      string // set in a background worker, and while one is prepared
+	// prepare runs only the checks of a review (for --background, before
+	// detaching): the job is left queued for its worker.
+	prepare bool
 }
 
 func newReviewCmd(g *Globals) *cobra.Command {
@@ -88,6 +92,9 @@ func (o *ReviewOptions) check() error {
 	if o.Wait < 0 || o.Timeout < 0 {
 		return exit(2, "--wait and --timeout must not be negative")
 	}
+	if o.Background && o.FailOn != "" {
+		return exit(2, "--fail-on needs the review's verdict, and --background returns before there is one: drop one of them")
+	}
 	return nil
 }
 
@@ -114,8 +121,17 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 		return err
 	}
 	if o.Background {
-		return startBackground(o, cfg)
+		return startBackground(ctx, o, cfg)
 	}
+	return o.execute(ctx, cfg)
+}
+
+// execute runs the review pipeline (all of it, or with prepare its checks
+// only) and turns its outcome into output and an exit code. The foreground
+// and the checks --background makes before detaching are this one path, so
+// the two can never validate differently.
+func (o *ReviewOptions) execute(ctx context.Context, cfg *config.Config) error {
+	g := o.g
 	logs, err := g.logs()
 	if err != nil {
 		return err
@@ -131,14 +147,14 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 	// A worker's stdout is /dev/null: a text its record cannot hold goes to
 	// a file in $TMPDIR instead (the job store is what failed).
 	fallback := ""
-	if o.jobID != "" {
+	if o.jobID != "" && !o.prepare {
 		fallback = os.TempDir()
 	}
 	rec, err := review.Run(sc, review.Options{
 		Config: cfg, Provider: o.Provider, Route: o.Route,
 		Mode: o.mode(), BaseRef: o.Base, Paths: o.Paths, PromptFile: o.PromptFile, Dir: o.Dir,
 		Wait: o.Wait, WaitSet: o.WaitSet, Timeout: o.Timeout,
-		ConfirmResend: o.ConfirmResend, JobID: o.jobID,
+		ConfirmResend: o.ConfirmResend, JobID: o.jobID, Prepare: o.prepare,
 		Getenv: g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir, Logs: logs,
 		Status:      prog.set,
 		FallbackDir: fallback,
@@ -147,6 +163,9 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 		},
 	})
 	prog.stop()
+	if o.prepare && err == nil {
+		return nil
+	}
 	if o.JSON && rec != nil {
 		printJSON(g.IO.Out, rec)
 	}

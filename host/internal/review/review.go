@@ -62,6 +62,12 @@ type Options struct {
 	// JobID continues a record already persisted as queued (a background
 	// worker); "" makes a new one.
 	JobID string
+	// Prepare runs every check a review makes before it takes a slot
+	// (plugin, route, configuration, capability fact, packet and its
+	// budget, prompt, resend guard) and stops there, leaving the JobID
+	// record queued for a worker; a failed check records the attempt as
+	// failed, as a full run would.
+	Prepare bool
 
 	Getenv  func(string) string
 	Environ []string
@@ -431,6 +437,9 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	// No write here: a queued, not_sent record never gates a resend, and
 	// the next write (running) carries the fingerprint.
+	if o.Prepare {
+		return nil
+	}
 
 	lease, err := r.acquire(ctx, prov.Name, route, res)
 	if err != nil {
