@@ -99,6 +99,7 @@ type run struct {
 	// kept where the review text went instead ("" when nowhere).
 	saved error
 	kept  string
+	stale bool // not even a short record could be written
 }
 
 // Run runs one review and returns its record. The record is returned with
@@ -229,7 +230,7 @@ func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission)
 	}
 	err := r.store.Put(r.rec)
 	if err == nil {
-		r.saved = nil
+		r.saved, r.stale = nil, false
 		return
 	}
 	r.saved = err
@@ -255,8 +256,10 @@ func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission)
 		// and the caller still says, on stderr and in its exit code, that
 		// it was not saved.
 		r.log.Error("cannot save even a short record of the job's outcome", "job", r.rec.JobID, "error", err)
+		r.stale = true
 		return
 	}
+	r.stale = false
 	if status != jobs.StatusCompleted {
 		// The outcome is on record; only the (empty) text was dropped.
 		r.saved = nil
@@ -296,6 +299,9 @@ func (r *run) unsaved(err error) error {
 			where = "; the text is in " + r.o.Logs.Scrubber.Message(r.kept)
 		} else if r.o.FallbackDir != "" {
 			where = "; the text could not be kept anywhere"
+		}
+		if r.stale {
+			where += "; the store still shows the job unfinished"
 		}
 		return errorf(CodeJobStoreFailed, ExitIOErr, "job %s: the review completed but its record could not be saved (%s)%s; free space in the job store ($XDG_STATE_HOME/relay/jobs)", r.rec.JobID, reason, where)
 	}
