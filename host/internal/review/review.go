@@ -15,6 +15,7 @@ package review
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -100,6 +101,9 @@ type run struct {
 	saved error
 	kept  string
 	stale bool // not even a short record could be written
+	// reserved is a file that holds room in the job store for a short
+	// terminal record while the review runs (see reserve).
+	reserved string
 }
 
 // Run runs one review and returns its record. The record is returned with
@@ -122,6 +126,7 @@ func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
 	if err := r.openRecord(); err != nil {
 		return nil, err
 	}
+	defer r.unreserve()
 	defer func() {
 		if p := recover(); p != nil {
 			r.plugin.KillNow()
@@ -242,6 +247,8 @@ func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission)
 			r.kept = path
 		}
 	}
+	// The room held back before the Review call is for this record.
+	r.unreserve()
 	small := *r.rec
 	small.Review = ""
 	if status == jobs.StatusCompleted {
@@ -263,6 +270,42 @@ func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission)
 	if status != jobs.StatusCompleted {
 		// The outcome is on record; only the (empty) text was dropped.
 		r.saved = nil
+	}
+}
+
+// reserve holds back room in the job store, before the source is sent, for
+// the short record finish writes if the store fills while the review runs:
+// a file of zeros (a few pages, enough for a temp copy of the record with
+// its outcome), removed just before that record is written, and on every
+// return from Run. Best effort: a store that is already full is found out
+// by the running record's write, which fails first. A relay-host killed
+// with SIGKILL leaves it behind; it is named .<job id>.reserve, which the
+// store never lists.
+func (r *run) reserve() {
+	data, _ := json.Marshal(r.rec)
+	size := ((len(data)+2048)/4096 + 1) * 4096
+	path := filepath.Join(r.store.Dir(), "."+r.rec.JobID+".reserve")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		r.log.Debug("cannot reserve room for the job's outcome", "error", err)
+		return
+	}
+	_, err = f.Write(make([]byte, size))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		r.log.Debug("cannot reserve room for the job's outcome", "error", err)
+		return
+	}
+	r.reserved = path
+}
+
+func (r *run) unreserve() {
+	if r.reserved != "" {
+		os.Remove(r.reserved)
+		r.reserved = ""
 	}
 }
 
