@@ -76,7 +76,13 @@ admission {
 #              plugin declares, lowered (never raised) by its
 #              RELAY_*_CONCURRENCY_LIMIT variable.
 #   budget   = largest diff + prompt sent to the route (default "512KiB").
-#   timeout  = how long one review may take (default: the plugin's).
+#   timeout  = how long one review may take before it is stopped and
+#              recorded as failed with error_code timeout. Every built-in
+#              route sets one, so no review can hang for good: 15m for
+#              routes that run a CLI or a web session (claude, gemini, kimi,
+#              grokweb), 5m for direct API routes (apireviewer). A route
+#              without one (a third-party plugin's) gets 10m. --timeout
+#              overrides it for one run.
 #   settings = route-specific strings, checked by the plugin.
 
 provider "claude" {
@@ -85,7 +91,7 @@ provider "claude" {
 
   # shared_state: $CLAUDE_CONFIG_DIR, else ~/.claude. One review at a time.
   route "subscription" {
-    timeout = "10m"
+    timeout = "15m"
   }
 }
 
@@ -96,7 +102,7 @@ provider "gemini" {
 
   # shared_state: $GEMINI_CLI_HOME/.gemini, else ~/.gemini.
   route "subscription" {
-    timeout = "10m"
+    timeout = "15m"
   }
 }
 
@@ -106,7 +112,7 @@ provider "kimi" {
 
   # shared_state: $KIMI_SHARE_DIR, else ~/.kimi.
   route "subscription" {
-    timeout = "10m"
+    timeout = "15m"
   }
 }
 
@@ -120,12 +126,15 @@ provider "grokweb" {
   # shared_state: ~/.grok. The prompt goes in argv, which Linux caps at
   # 128 KiB per string, so the packet budget stays below it.
   route "cli" {
-    budget = "112KiB"
+    budget  = "112KiB"
+    timeout = "15m"
   }
 
   # shared_state: the grok2api endpoint and account (GROK2API_ENDPOINT and
   # GROK2API_ADMIN_KEY), else the managed tunnel's home (GROK2API_HOME).
-  route "web" {}
+  route "web" {
+    timeout = "15m"
+  }
 }
 
 provider "apireviewer" {
@@ -139,6 +148,7 @@ provider "apireviewer" {
   # stateless: the plugin declares a default limit of 4, lowered by
   # RELAY_DEEPSEEK_CONCURRENCY_LIMIT. Set `limit` to override the default.
   route "deepseek" {
+    timeout = "5m"
     # limit = 4
     settings = {
       base_url = "https://api.deepseek.com"
@@ -148,6 +158,7 @@ provider "apireviewer" {
 
   # stateless: default limit 4, lowered by RELAY_GLM_CONCURRENCY_LIMIT.
   route "glm" {
+    timeout = "5m"
     # limit = 4
     settings = {
       base_url = "https://open.bigmodel.cn/api/paas/v4"
@@ -159,6 +170,7 @@ provider "apireviewer" {
   # Default limit 1, lowered by RELAY_CUSTOM_DIRECT_API_CONCURRENCY_LIMIT.
   # api_key_env names the variable holding the key; add it to env above.
   route "custom" {
+    timeout = "5m"
     # limit = 1
     settings = {
       base_url    = ""

@@ -16,7 +16,8 @@ const (
 	Dead HolderState = "dead"
 	// Unverifiable: the pid exists or may exist but cannot be inspected.
 	Unverifiable HolderState = "unverifiable"
-	// Foreign: recorded on another host; nothing here can judge it.
+	// Foreign: recorded on another host (another hostname, and for a
+	// lock-backed record another boot id too); nothing here can judge it.
 	Foreign HolderState = "foreign"
 )
 

@@ -8,9 +8,13 @@
 // kernel drops both locks when a holder dies, however it dies, so a SIGKILLed
 // holder frees its slot at the very next acquire and nothing can wedge the gate.
 //
-// Records that do not carry the lock-backed promise (written by another host,
-// or by hand) are classified by process identity instead: alive, dead,
-// unverifiable or foreign, with the reclaim rules in classify.go. Anything the
+// A lock-backed record whose lock is free is dead when its lock was taken on
+// this kernel: this hostname, or this boot id under another hostname (a
+// container sharing the lock root, a renamed host). Records without that
+// promise (written by hand) and another kernel's records are classified by
+// process identity instead: alive, dead, unverifiable or foreign, with the
+// reclaim rules in classify.go; judgeUnlocked is the one place that decides,
+// for acquire and for status and clean alike. Anything the
 // semaphore cannot parse fails closed: it counts as occupied until an operator
 // runs `relay-host admission clean`.
 //

@@ -324,29 +324,15 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (KeyStatus, error) 
 		}
 		r, rerr := s.readRecord(l.fd)
 		si.Holder, si.Limit = r.holder(), r.Limit
-		switch {
-		case held:
+		if held {
 			si.State = "alive"
 			st.ActiveCount++
-		case rerr != nil:
-			si.State, si.Detail = "corrupt", rerr.Error()
-		case r.State == stateFree:
-			si.State = "free"
-		case r.State != stateHeld:
-			si.State, si.Detail = "corrupt", "state "+r.State
-		case r.Hostname != s.opts.Observer.Hostname:
-			si.State = string(Foreign)
-		case r.LockBacked:
-			si.State = string(Dead)
-		default:
-			state, detail := Classify(r.holder(), s.opts.Observer)
-			si.State, si.Detail = string(state), detail
-			if Reclaimable(state, r.holder(), s.opts.Observer) {
-				si.State = string(Dead)
+		} else {
+			var free bool
+			si.State, si.Detail, free = s.judgeUnlocked(r, rerr)
+			if !free {
+				st.ActiveCount++
 			}
-		}
-		if !held && si.State != "free" && si.State != string(Dead) {
-			st.ActiveCount++
 		}
 		if reset && !held && stuck(si) {
 			free := record{V: recordVersion, State: stateFree, LockBacked: true}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -398,36 +399,50 @@ func probe(l *lockFile, dir string) (held bool, err error) {
 }
 
 // slotFree decides, for a slot whose lock nobody holds, whether its record
-// lets us reuse it. Only a record we can vouch for is free: a corrupt one
-// fails closed, another host's is never reclaimed (its lock may not be
-// visible here), and a record without the lock-backed promise goes through
-// the identity classifier.
+// lets us reuse it. The decision is judgeUnlocked's, the same one `admission
+// status` and `clean` show.
 func (s *semaphore) slotFree(i int) bool {
 	r, err := s.readRecord(s.slots[i].fd)
-	if err != nil {
-		s.logDebug("slot fails closed", "slot", i, "error", err)
-		return false
+	state, detail, free := s.judgeUnlocked(r, err)
+	if state != stateFree {
+		s.logDebug("judged unlocked slot", "slot", i, "state", state, "detail", detail, "holder_pid", r.PID, "holder_host", r.Hostname, "reclaim", free)
 	}
-	switch r.State {
-	case stateFree:
-		return true
-	case stateHeld:
-	default:
-		s.logDebug("slot fails closed", "slot", i, "state", r.State)
-		return false
+	return free
+}
+
+// judgeUnlocked classifies a slot record whose lock nobody holds and says
+// whether the slot may be reused. Only a record we can vouch for is free: a
+// corrupt one fails closed. A lock-backed record is dead when its lock is
+// free and the lock was taken on this kernel: on this host, or under another
+// hostname with this boot id (containers sharing a state volume, a renamed
+// host), since a lock held on this kernel would be visible here. Another
+// host's record with another boot id is foreign and never reclaimed (its lock
+// may not be visible here); a record without the lock-backed promise goes
+// through the identity classifier.
+func (s *semaphore) judgeUnlocked(r record, rerr error) (state, detail string, free bool) {
+	switch {
+	case rerr != nil:
+		return "corrupt", rerr.Error(), false
+	case r.State == stateFree:
+		return stateFree, "", true
+	case r.State != stateHeld:
+		return "corrupt", "state " + r.State, false
 	}
-	if r.Hostname != s.opts.Observer.Hostname {
-		s.logDebug("slot held by another host", "slot", i, "holder_host", r.Hostname)
-		return false
+	o := s.opts.Observer
+	if r.LockBacked && (r.Hostname == o.Hostname || sameKernel(r.BootID, o.BootID)) {
+		return string(Dead), "lock_free", true
 	}
-	if r.LockBacked {
-		s.logDebug("reclaiming slot of a dead lock-backed holder", "slot", i, "holder_pid", r.PID)
-		return true
+	st, detail := Classify(r.holder(), o)
+	if Reclaimable(st, r.holder(), o) {
+		return string(Dead), detail, true
 	}
-	state, detail := Classify(r.holder(), s.opts.Observer)
-	ok := Reclaimable(state, r.holder(), s.opts.Observer)
-	s.logDebug("classified holder", "slot", i, "state", state, "detail", detail, "holder_pid", r.PID, "reclaim", ok)
-	return ok
+	return string(st), detail, false
+}
+
+// sameKernel is true only when both boot ids are real and equal: an empty or
+// unknown-… id is a constant that says nothing about which kernel wrote it.
+func sameKernel(recorded, current string) bool {
+	return recorded != "" && !strings.HasPrefix(recorded, unknownBootIDPrefix) && recorded == current
 }
 
 // scan counts the key's occupied slots and keeps the lock of the lowest

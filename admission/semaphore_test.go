@@ -210,7 +210,10 @@ func TestIdentityClassifiedRecords(t *testing.T) {
 		{"unverifiable, stale boot id: reclaimed", record{PID: 1, Hostname: host, BootID: "boot-old"}, unverifiable, true},
 		{"unverifiable, current boot id: occupied", record{PID: 1, Hostname: host, BootID: "boot-now"}, unverifiable, false},
 		{"unverifiable, unknown- boot id: occupied", record{PID: 1, Hostname: host, BootID: "unknown-" + host}, unverifiable, false},
-		{"foreign host, lock-backed: occupied", record{PID: 1, Hostname: "other-host", BootID: "x", LockBacked: true}, gone, false},
+		{"foreign host, lock-backed, other boot id: occupied", record{PID: 1, Hostname: "other-host", BootID: "x", LockBacked: true}, gone, false},
+		{"foreign host, lock-backed, this boot id, lock free: dead", record{PID: 1, Hostname: "other-host", BootID: "boot-now", LockBacked: true}, live, true},
+		{"foreign host, not lock-backed, this boot id: occupied", record{PID: 99999, Hostname: "other-host", BootID: "boot-now"}, gone, false},
+		{"foreign host, lock-backed, unknown- boot id: occupied", record{PID: 1, Hostname: "other-host", BootID: "unknown-other-host", LockBacked: true}, gone, false},
 		{"same host, lock-backed, lock free: dead", record{PID: me.PID, StartTime: me.StartTime, Argv0: me.Argv0, Hostname: host, BootID: "boot-now", LockBacked: true}, live, true},
 	}
 	for _, c := range cases {

@@ -38,8 +38,21 @@ func TestDefaultConfig(t *testing.T) {
 	if cfg.Path != EmbeddedPath || cfg.Admission.Backend != "local" || cfg.Admission.Wait != 0 {
 		t.Errorf("path %q admission %+v", cfg.Path, cfg.Admission)
 	}
-	if r := cfg.Provider("claude").Route("subscription"); r == nil || r.Timeout != 10*time.Minute || r.Limit != 0 {
+	if r := cfg.Provider("claude").Route("subscription"); r == nil || r.Timeout != 15*time.Minute || r.Limit != 0 {
 		t.Errorf("claude/subscription = %+v", r)
+	}
+	// Every built-in route has a timeout, so no review can hang for good:
+	// 15m where a CLI or web session runs, 5m for a direct API.
+	for _, p := range cfg.Providers {
+		want := 15 * time.Minute
+		if p.Name == "apireviewer" {
+			want = 5 * time.Minute
+		}
+		for _, r := range p.Routes {
+			if r.Timeout != want {
+				t.Errorf("%s/%s: timeout %v, want %v", p.Name, r.Name, r.Timeout, want)
+			}
+		}
 	}
 	if r := cfg.Provider("grokweb").Route("cli"); r == nil || r.Budget != 112<<10 {
 		t.Errorf("grokweb/cli = %+v", r)

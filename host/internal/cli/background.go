@@ -40,9 +40,17 @@ func openStore(g *Globals) (*jobs.Store, error) {
 	return st, nil
 }
 
-// startBackground persists the job as queued, starts a detached worker,
+// startBackground persists the job as queued, makes every check a
+// foreground review makes before it takes a slot (git repository, plugin,
+// route, configuration, capability fact, packet budget, prompt, resend
+// guard) and fails as the foreground would, then starts a detached worker,
 // records the worker's identity for `cancel`, and prints the job id.
-func startBackground(o *ReviewOptions, cfg *config.Config) error {
+//
+// The checks launch the plugin here: the route, its budget and its fact are
+// only known from the plugin's Describe, and a check without them would let
+// an unknown route or an oversized packet through. It costs one more plugin
+// start (milliseconds); the worker checks everything again on what it sends.
+func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) error {
 	g := o.g
 	if g.IO.SelfExe == "" {
 		return exit(2, "cannot locate the relay-host-core binary to start a background worker; run without --background")
@@ -68,7 +76,12 @@ func startBackground(o *ReviewOptions, cfg *config.Config) error {
 	rec := &jobs.Record{JobID: jobs.NewID(), Provider: o.Provider, Route: o.Route,
 		Status: jobs.StatusQueued, Transmission: jobs.NotSent, StartedAt: time.Now().UTC()}
 	if err := st.Put(rec); err != nil {
-		return exit(2, "cannot save job: %v", err)
+		return exit(review.ExitIOErr, "cannot save job: %v", err)
+	}
+	check := *o
+	check.jobID, check.prepare = rec.JobID, true
+	if err := check.execute(ctx, cfg); err != nil {
+		return err // the record says failed, as a foreground attempt's would
 	}
 	data, _ := json.Marshal(&req)
 	if err := writePrivate(filepath.Join(st.Dir(), rec.JobID+requestExt), data); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
@@ -39,7 +41,10 @@ type ReviewOptions struct {
 	Background bool   `json:"-"`
 	JSON       bool   `json:"-"`
 	FailOn     string `json:"-"`
-	jobID      string // set in a background worker
+	jobID      string // set in a background worker, and while one is prepared
+	// prepare runs only the checks of a review (for --background, before
+	// detaching): the job is left queued for its worker.
+	prepare bool
 }
 
 func newReviewCmd(g *Globals) *cobra.Command {
@@ -54,8 +59,9 @@ its merge base with REF. Files matching .relayignore and secret patterns are
 left out and listed.
 
 Exit codes: 0 ok; 1 REQUEST_CHANGES with --fail-on request_changes;
-2 usage or configuration error; 3 provider failure; 75 admission blocked
-(the route is at its limit: retry, or pass --wait).`,
+2 usage or configuration error; 3 provider failure; 74 the job record could
+not be saved (the review is still printed); 75 admission blocked (the route
+is at its limit: retry, or pass --wait).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Provider = args[0]
@@ -86,6 +92,9 @@ func (o *ReviewOptions) check() error {
 	if o.Wait < 0 || o.Timeout < 0 {
 		return exit(2, "--wait and --timeout must not be negative")
 	}
+	if o.Background && o.FailOn != "" {
+		return exit(2, "--fail-on needs the review's verdict, and --background returns before there is one: drop one of them")
+	}
 	return nil
 }
 
@@ -112,8 +121,17 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 		return err
 	}
 	if o.Background {
-		return startBackground(o, cfg)
+		return startBackground(ctx, o, cfg)
 	}
+	return o.execute(ctx, cfg)
+}
+
+// execute runs the review pipeline (all of it, or with prepare its checks
+// only) and turns its outcome into output and an exit code. The foreground
+// and the checks --background makes before detaching are this one path, so
+// the two can never validate differently.
+func (o *ReviewOptions) execute(ctx context.Context, cfg *config.Config) error {
+	g := o.g
 	logs, err := g.logs()
 	if err != nil {
 		return err
@@ -126,20 +144,40 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 	if g.IO.ErrFile != nil && !o.JSON && o.jobID == "" {
 		prog = startProgress(g.IO.ErrFile, "starting "+o.Provider)
 	}
+	// A worker's stdout is /dev/null: a text its record cannot hold goes to
+	// a file in $TMPDIR instead (the job store is what failed).
+	fallback := ""
+	if o.jobID != "" && !o.prepare {
+		fallback = os.TempDir()
+	}
 	rec, err := review.Run(sc, review.Options{
 		Config: cfg, Provider: o.Provider, Route: o.Route,
 		Mode: o.mode(), BaseRef: o.Base, Paths: o.Paths, PromptFile: o.PromptFile, Dir: o.Dir,
 		Wait: o.Wait, WaitSet: o.WaitSet, Timeout: o.Timeout,
-		ConfirmResend: o.ConfirmResend, JobID: o.jobID,
+		ConfirmResend: o.ConfirmResend, JobID: o.jobID, Prepare: o.prepare,
 		Getenv: g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir, Logs: logs,
-		Status: prog.set,
+		Status:      prog.set,
+		FallbackDir: fallback,
 		Skipped: func(jobID string, s []packet.Skipped) {
 			prog.println(g.IO.Err, leftOutLine(jobID, s))
 		},
 	})
 	prog.stop()
+	if o.prepare && err == nil {
+		return nil
+	}
 	if o.JSON && rec != nil {
 		printJSON(g.IO.Out, rec)
+	}
+	// Run has tried to save the record by now. A completed review is
+	// printed even when that failed (its error then says so, exit 74): the
+	// text must not be lost with the record.
+	done := rec != nil && rec.Status == jobs.StatusCompleted
+	if done && !o.JSON {
+		fmt.Fprint(g.IO.Out, rec.Review)
+		if !strings.HasSuffix(rec.Review, "\n") {
+			fmt.Fprintln(g.IO.Out)
+		}
 	}
 	if err != nil {
 		var re *review.Error
@@ -153,10 +191,6 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 		return exit(sc.exitCode(re.Exit), "%s", re.Msg)
 	}
 	if !o.JSON {
-		fmt.Fprint(g.IO.Out, rec.Review)
-		if !strings.HasSuffix(rec.Review, "\n") {
-			fmt.Fprintln(g.IO.Out)
-		}
 		fmt.Fprintf(g.IO.Err, "relay-host: job %s completed (%s/%s, verdict %s)\n", rec.JobID, rec.Provider, rec.Route, rec.Verdict)
 	}
 	if o.FailOn == "request_changes" && rec.Verdict == packet.VerdictRequestChanges {

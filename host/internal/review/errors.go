@@ -9,10 +9,11 @@ import (
 // Exit codes of `relay-host review` (SPEC §8).
 const (
 	ExitOK             = 0
-	ExitRequestChanges = 1 // --fail-on request_changes and that verdict
-	ExitUsage          = 2 // usage or configuration error
-	ExitProvider       = 3 // the plugin or provider failed
-	ExitBlocked        = 75
+	ExitRequestChanges = 1  // --fail-on request_changes and that verdict
+	ExitUsage          = 2  // usage or configuration error
+	ExitProvider       = 3  // the plugin or provider failed
+	ExitIOErr          = 74 // the job store could not be written (EX_IOERR)
+	ExitBlocked        = 75 // admission blocked (EX_TEMPFAIL)
 )
 
 // Error codes the host itself records (plugin failures keep the SDK's codes).

@@ -15,11 +15,14 @@ package review
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -60,6 +63,12 @@ type Options struct {
 	// JobID continues a record already persisted as queued (a background
 	// worker); "" makes a new one.
 	JobID string
+	// Prepare runs every check a review makes before it takes a slot
+	// (plugin, route, configuration, capability fact, packet and its
+	// budget, prompt, resend guard) and stops there, leaving the JobID
+	// record queued for a worker; a failed check records the attempt as
+	// failed, as a full run would.
+	Prepare bool
 
 	Getenv  func(string) string
 	Environ []string
@@ -73,6 +82,11 @@ type Options struct {
 	Skipped func(jobID string, skipped []packet.Skipped)
 	// Store, when set, is used instead of opening the default job store.
 	Store *jobs.Store
+	// FallbackDir, when set, is where a finished review's text is kept
+	// (relay-review-<id>.txt, 0600) if its record cannot be saved. A
+	// background worker sets it: nobody reads its stdout. A foreground run
+	// leaves it empty and prints the text instead.
+	FallbackDir string
 }
 
 // run carries one pipeline's state.
@@ -82,6 +96,14 @@ type run struct {
 	store  *jobs.Store
 	rec    *jobs.Record
 	plugin *pluginhost.Plugin
+	// saved is why the last terminal record could not be written, and
+	// kept where the review text went instead ("" when nowhere).
+	saved error
+	kept  string
+	stale bool // not even a short record could be written
+	// reserved is a file that holds room in the job store for a short
+	// terminal record while the review runs (see reserve).
+	reserved string
 }
 
 // Run runs one review and returns its record. The record is returned with
@@ -104,6 +126,7 @@ func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
 	if err := r.openRecord(); err != nil {
 		return nil, err
 	}
+	defer r.unreserve()
 	defer func() {
 		if p := recover(); p != nil {
 			r.plugin.KillNow()
@@ -111,8 +134,14 @@ func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
 			panic(p)
 		}
 	}()
-	defer r.plugin.Kill() // nil-safe; idempotent
+	// A closure: r.plugin is still nil here, and a deferred method value
+	// would keep that nil and never stop the plugin launched later (nor
+	// remove its socket directory). Kill is nil-safe and idempotent.
+	defer func() { r.plugin.Kill() }()
 	err = r.pipeline(ctx, prov)
+	if r.saved != nil {
+		err = r.unsaved(err)
+	}
 	return r.rec, err
 }
 
@@ -170,22 +199,159 @@ func (r *run) openRecord() error {
 
 func (r *run) put() error {
 	if err := r.store.Put(r.rec); err != nil {
-		return errorf(CodeJobStoreFailed, ExitUsage, "cannot save job %s: %v", r.rec.JobID, err)
+		return errorf(CodeJobStoreFailed, ExitIOErr, "cannot save job %s (%s): free space in the job store or fix its permissions", r.rec.JobID, storeReason(err))
 	}
 	return nil
 }
 
-// finish records a terminal state. Its own failure to persist is logged:
-// the caller's error is the one to report.
+// storeReason is a store error without the store's path (which a message
+// may not name): the system's reason, e.g. "no space left on device".
+func storeReason(err error) string {
+	var pe *os.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	case errors.As(err, &le):
+		return le.Err.Error()
+	case errors.As(err, &se):
+		return se.Err.Error()
+	}
+	return err.Error()
+}
+
+// finish records a terminal state. When the record cannot be written (a
+// full disk), the outcome is not lost: the review text is kept in
+// FallbackDir when that is set, a smaller record without the text is
+// written in its place (a completed review then reads failed with
+// job_store_failed, so the store never claims a review it does not hold),
+// and Run reports the failure (exit 74) with the review still in hand.
 func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission) {
 	r.rec.Status, r.rec.ErrorCode, r.rec.ErrorMessage, r.rec.Transmission = status, code, msg, tr
 	r.rec.FinishedAt = time.Now().UTC()
 	if r.rec.FinishedAt.Before(r.rec.StartedAt) {
 		r.rec.FinishedAt = r.rec.StartedAt
 	}
-	if err := r.put(); err != nil {
-		r.log.Error("cannot save the job's outcome", "job", r.rec.JobID, "error", err)
+	err := r.store.Put(r.rec)
+	if err == nil {
+		r.saved, r.stale = nil, false
+		return
 	}
+	r.saved = err
+	r.log.Error("cannot save the job's outcome", "job", r.rec.JobID, "error", err)
+	if r.rec.Review != "" && r.o.FallbackDir != "" {
+		if path, ferr := keepText(r.o.FallbackDir, r.rec.JobID, r.rec.Review); ferr != nil {
+			r.log.Error("cannot keep the review text either", "job", r.rec.JobID, "error", ferr)
+		} else {
+			r.kept = path
+		}
+	}
+	// The room held back before the Review call is for this record.
+	r.unreserve()
+	small := *r.rec
+	small.Review = ""
+	if status == jobs.StatusCompleted {
+		small.Status, small.ErrorCode = jobs.StatusFailed, CodeJobStoreFailed
+		small.ErrorMessage = fmt.Sprintf("the review finished but its record could not be saved (%s)", storeReason(err))
+		if r.kept != "" {
+			small.ErrorMessage += "; the text is in " + r.o.Logs.Scrubber.Message(r.kept)
+		}
+	}
+	if err := r.store.Put(&small); err != nil {
+		// Nothing more can be written; the record keeps its last state
+		// and the caller still says, on stderr and in its exit code, that
+		// it was not saved.
+		r.log.Error("cannot save even a short record of the job's outcome", "job", r.rec.JobID, "error", err)
+		r.stale = true
+		return
+	}
+	r.stale = false
+	if status != jobs.StatusCompleted {
+		// The outcome is on record; only the (empty) text was dropped.
+		r.saved = nil
+	}
+}
+
+// reserve holds back room in the job store, before the source is sent, for
+// the short record finish writes if the store fills while the review runs:
+// a file of zeros (a few pages, enough for a temp copy of the record with
+// its outcome), removed just before that record is written, and on every
+// return from Run. Best effort: a store that is already full is found out
+// by the running record's write, which fails first. A relay-host killed
+// with SIGKILL leaves it behind; it is named .<job id>.reserve, which the
+// store never lists.
+func (r *run) reserve() {
+	data, _ := json.Marshal(r.rec)
+	size := ((len(data)+2048)/4096 + 1) * 4096
+	path := filepath.Join(r.store.Dir(), "."+r.rec.JobID+".reserve")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		r.log.Debug("cannot reserve room for the job's outcome", "error", err)
+		return
+	}
+	_, err = f.Write(make([]byte, size))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		r.log.Debug("cannot reserve room for the job's outcome", "error", err)
+		return
+	}
+	r.reserved = path
+}
+
+func (r *run) unreserve() {
+	if r.reserved != "" {
+		os.Remove(r.reserved)
+		r.reserved = ""
+	}
+}
+
+// keepText writes a review whose record could not be saved to
+// dir/relay-review-<id>.txt, created new and private (0600).
+func keepText(dir, id, text string) (string, error) {
+	path := filepath.Join(dir, "relay-review-"+id+".txt")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
+}
+
+// unsaved is the error Run returns when the final record could not be
+// written: exit 74 (EX_IOERR) for a review that completed, whose text the
+// caller still has; a failed review keeps its own exit code and says the
+// record was not saved too.
+func (r *run) unsaved(err error) error {
+	reason := storeReason(r.saved)
+	var e *Error
+	if err == nil {
+		where := "; the review is on stdout"
+		if r.kept != "" {
+			where = "; the text is in " + r.o.Logs.Scrubber.Message(r.kept)
+		} else if r.o.FallbackDir != "" {
+			where = "; the text could not be kept anywhere"
+		}
+		if r.stale {
+			where += "; the store still shows the job unfinished"
+		}
+		return errorf(CodeJobStoreFailed, ExitIOErr, "job %s: the review completed but its record could not be saved (%s)%s; free space in the job store ($XDG_STATE_HOME/relay/jobs)", r.rec.JobID, reason, where)
+	}
+	if errors.As(err, &e) && e.Code != CodeJobStoreFailed {
+		e.Msg += fmt.Sprintf("; job %s's record could not be saved either (%s)", r.rec.JobID, reason)
+	}
+	return err
 }
 
 // fail records e as a failed attempt that sent nothing.
@@ -320,6 +486,9 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	// No write here: a queued, not_sent record never gates a resend, and
 	// the next write (running) carries the fingerprint.
+	if o.Prepare {
+		return nil
+	}
 
 	lease, err := r.acquire(ctx, prov.Name, route, res)
 	if err != nil {

@@ -51,10 +51,20 @@ type fixture struct {
 // a temp dir, and relay.hcl with the fault plugin's default route at limit 1.
 func setup(t *testing.T, settings string) *fixture {
 	t.Helper()
+	return setupWith(t, settings, nil)
+}
+
+// setupWith is setup with a hook that may mount something on the state
+// directory before the job store is opened there.
+func setupWith(t *testing.T, settings string, onState func(state string)) *fixture {
+	t.Helper()
 	root := t.TempDir()
 	repo, home, state := filepath.Join(root, "repo"), filepath.Join(root, "home"), filepath.Join(root, "state")
 	for _, d := range []string{repo, home, state} {
 		os.MkdirAll(d, 0o700)
+	}
+	if onState != nil {
+		onState(state)
 	}
 	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_STATE_HOME=" + state,
 		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1"}

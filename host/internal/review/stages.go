@@ -207,6 +207,7 @@ func blockedLine(provider, route string, wait time.Duration, b *admission.Blocke
 // every instant.
 func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 	r.rec.Status, r.rec.Transmission = "running", jobs.MayBeSent
+	r.reserve()
 	if err := r.put(); err != nil {
 		return r.fail(err.(*Error)) // nothing was sent: the call has not started
 	}
