@@ -40,6 +40,7 @@ type ReviewOptions struct {
 	JSON       bool   `json:"-"`
 	FailOn     string `json:"-"`
 	jobID      string // set in a background worker
+	jobLock    *jobs.Lock
 }
 
 func newReviewCmd(g *Globals) *cobra.Command {
@@ -130,7 +131,7 @@ func runReview(ctx context.Context, o *ReviewOptions) error {
 		Config: cfg, Provider: o.Provider, Route: o.Route,
 		Mode: o.mode(), BaseRef: o.Base, Paths: o.Paths, PromptFile: o.PromptFile, Dir: o.Dir,
 		Wait: o.Wait, WaitSet: o.WaitSet, Timeout: o.Timeout,
-		ConfirmResend: o.ConfirmResend, JobID: o.jobID,
+		ConfirmResend: o.ConfirmResend, JobID: o.jobID, Lock: o.jobLock,
 		Getenv: g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir, Logs: logs,
 		Status: prog.set,
 		Skipped: func(jobID string, s []packet.Skipped) {

@@ -73,6 +73,10 @@ type Options struct {
 	Skipped func(jobID string, skipped []packet.Skipped)
 	// Store, when set, is used instead of opening the default job store.
 	Store *jobs.Store
+	// Lock is JobID's job lock, held by the caller (a background worker
+	// inherits it); the run releases it once the outcome is recorded. A
+	// new job takes its own.
+	Lock *jobs.Lock
 }
 
 // run carries one pipeline's state.
@@ -81,6 +85,7 @@ type run struct {
 	log    hclog.Logger
 	store  *jobs.Store
 	rec    *jobs.Record
+	lock   *jobs.Lock // the job's liveness lock, released by finish
 	plugin *pluginhost.Plugin
 }
 
@@ -154,18 +159,34 @@ func (r *run) openRecord() error {
 		if rec.Status != jobs.StatusQueued {
 			return errorf(CodeInvalidRequest, ExitUsage, "job %s is %s, not queued: it has already run", rec.JobID, rec.Status)
 		}
-		r.rec = rec
+		r.rec, r.lock = rec, r.o.Lock
 		return nil
 	}
+	id := jobs.NewID()
+	// The job lock comes before the record: no reader ever sees this job
+	// queued or running with its lock free (which would read as dead).
+	lock, err := st.Lock(id)
+	if err != nil {
+		return errorf(CodeJobStoreFailed, ExitUsage, "cannot save job %s: %v", id, err)
+	}
+	// Who runs the job, for `cancel`; without it cancel refuses, nothing else.
+	if p, err := admission.CaptureProcess(os.Getpid()); err == nil {
+		lock.SetWorker(jobs.Worker{PID: p.PID, StartTime: p.StartTime, Argv0: p.Argv0})
+	}
+	r.lock = lock
 	r.rec = &jobs.Record{
-		JobID:        jobs.NewID(),
+		JobID:        id,
 		Provider:     r.o.Provider,
 		Route:        r.o.Route,
 		Status:       jobs.StatusQueued,
 		Transmission: jobs.NotSent,
 		StartedAt:    time.Now().UTC(),
 	}
-	return r.put()
+	if err := r.put(); err != nil {
+		lock.Release()
+		return err
+	}
+	return nil
 }
 
 func (r *run) put() error {
@@ -186,6 +207,9 @@ func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission)
 	if err := r.put(); err != nil {
 		r.log.Error("cannot save the job's outcome", "job", r.rec.JobID, "error", err)
 	}
+	// The outcome is on disk (or cannot be): the job's life ends here, and
+	// a record still saying running now reads as a dead worker's.
+	r.lock.Release()
 }
 
 // fail records e as a failed attempt that sent nothing.
