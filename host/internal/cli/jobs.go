@@ -15,14 +15,18 @@ import (
 type JobsOptions struct {
 	g    *Globals
 	JSON bool
+	All  bool
 }
+
+// jobsShown is how many jobs `relay-host jobs` lists without --all.
+const jobsShown = 50
 
 func newJobsCmd(g *Globals) *cobra.Command {
 	o := &JobsOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "jobs",
-		Short: "List review jobs, newest first",
-		Long: `List review jobs, newest first.
+		Short: "List review jobs, newest first (the newest 50; --all for every one)",
+		Long: `List review jobs, newest first: the newest 50, or every one with --all.
 
 A job whose worker died (SIGKILL, crash, power loss) while it was queued or
 running is recorded as failed with error_code worker_lost the first time
@@ -31,7 +35,8 @@ jobs, show, cancel, jobs wait, capacity or a review's resend guard reads it.`,
 		RunE: func(*cobra.Command, []string) error { return runJobs(o) },
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the job records as JSON")
-	cmd.AddCommand(newJobsWaitCmd(g))
+	cmd.Flags().BoolVar(&o.All, "all", false, "list every job, not only the newest 50")
+	cmd.AddCommand(newJobsWaitCmd(g), newJobsPruneCmd(g))
 	return cmd
 }
 
@@ -59,6 +64,10 @@ func runJobs(o *JobsOptions) error {
 	if err != nil {
 		return err
 	}
+	hidden := 0
+	if !o.All && len(recs) > jobsShown {
+		hidden, recs = len(recs)-jobsShown, recs[:jobsShown]
+	}
 	out := o.g.IO.Out
 	if o.JSON {
 		if recs == nil {
@@ -85,7 +94,13 @@ func runJobs(o *JobsOptions) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.JobID, status, r.Provider, dash(r.Route),
 			dash(r.Verdict), r.Transmission, r.StartedAt.Local().Format(time.DateTime))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		fmt.Fprintf(o.g.IO.Err, "relay-host: %d older job(s) not shown; pass --all to list them\n", hidden)
+	}
+	return nil
 }
 
 func dash(s string) string {
