@@ -10,8 +10,8 @@ import (
 
 func TestJobsKeep(t *testing.T) {
 	e := newLoadEnv(t)
-	if cfg := e.load(t, ""); cfg.Jobs.Keep != 0 {
-		t.Errorf("no jobs block: keep = %v, want 0 (the host's default)", cfg.Jobs.Keep)
+	if cfg := e.load(t, ""); cfg.Jobs.Keep != 30*24*time.Hour {
+		t.Errorf("only the embedded relay.hcl: keep = %v, want its 30d", cfg.Jobs.Keep)
 	}
 	write(t, e.userFile(), "jobs {\n  keep = \"14d\"\n}\n")
 	cfg := e.load(t, "")
