@@ -44,12 +44,19 @@ func (s *Store) Lock(id string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the lock of job %s: %w", id, err)
 	}
-	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil && !noLocks(err) {
 		f.Close()
 		s.root.Remove(id + lockExt)
 		return nil, fmt.Errorf("lock job %s: %w", id, err)
 	}
+	// Where the file system has no advisory locks, the job runs without
+	// one: readers get the same error, cannot tell, and repair nothing.
 	return &Lock{f: f, s: s, id: id}, nil
+}
+
+// noLocks reports a file system without advisory locks.
+func noLocks(err error) bool {
+	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS)
 }
 
 // Inherit adopts f, a descriptor of job id's lock file that this process
@@ -73,7 +80,7 @@ func (s *Store) Inherit(id string, f *os.File) (*Lock, error) {
 	}
 	// Re-locking an already-held lock through the same open file is a
 	// no-op; it fails only if f never held it.
-	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil && !noLocks(err) {
 		return nil, fmt.Errorf("the inherited lock of job %s is not held: %w", id, err)
 	}
 	return &Lock{f: f, s: s, id: id}, nil
