@@ -61,7 +61,34 @@ func (s *Store) Prune(o PruneOptions) ([]string, error) {
 		}
 		removed = append(removed, r.JobID)
 	}
+	s.removeOrphanLocks()
 	return removed, nil
+}
+
+// removeOrphanLocks removes the lock files of jobs that have no record and
+// no live worker: a review killed between taking its lock and writing its
+// first record leaves one. A lock that is held (a job about to write its
+// first record) is left alone; so is anything that cannot be checked.
+func (s *Store) removeOrphanLocks() {
+	entries, err := fs.ReadDir(s.root.FS(), ".")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), lockExt)
+		if !ok || !validID(id) {
+			continue
+		}
+		if _, err := s.root.Lstat(id + recordExt); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		// A free lock is free for good (its holder is gone, and a job's
+		// lock is never taken twice), so no record can appear after this.
+		if alive, err := s.workerAlive(id); alive || err != nil {
+			continue
+		}
+		s.root.Remove(id + lockExt)
+	}
 }
 
 // remove deletes a finished job's files. The record goes first: a

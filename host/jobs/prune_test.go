@@ -81,3 +81,26 @@ func TestParseAge(t *testing.T) {
 		}
 	}
 }
+
+func TestPruneRemovesOrphanLocksOnly(t *testing.T) {
+	s := openStore(t)
+	held, err := s.Lock("r-starting") // about to write its first record
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	orphan, err := s.Lock("r-killed") // killed before its first record
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan.Close()
+	if _, err := s.Prune(PruneOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "r-killed.lock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an orphan lock file survived prune: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "r-starting.lock")); err != nil {
+		t.Errorf("prune removed a held lock: %v", err)
+	}
+}
