@@ -1,8 +1,11 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -80,6 +83,33 @@ func (s *Store) SettleAll(recs []*Record) error {
 		got, err := s.Settle(r)
 		recs[i] = got
 		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// SettleLocked settles the jobs that still have a lock file, which are the
+// only ones a worker of this relay-host can be running or have died
+// running: its cost follows the jobs in flight, not the store's size (a
+// record left running by a relay-host without job locks is settled when
+// read, by Settle). It returns the first error.
+func (s *Store) SettleLocked() error {
+	entries, err := fs.ReadDir(s.root.FS(), ".")
+	if err != nil {
+		return fmt.Errorf("list job store: %w", err)
+	}
+	var first error
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), lockExt)
+		if !ok || !validID(id) {
+			continue
+		}
+		r, err := s.get(id)
+		if err == nil {
+			_, err = s.Settle(r)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) && first == nil {
 			first = err
 		}
 	}

@@ -145,3 +145,22 @@ func TestWaitBlocksOnTheLock(t *testing.T) {
 		t.Errorf("Wait returned %+v, want the completed record", got)
 	}
 }
+
+func TestSettleLocked(t *testing.T) {
+	s := openStore(t)
+	held, _ := s.Lock("r-live")
+	defer held.Release()
+	s.Put(liveRecord("r-live", StatusRunning, Sent))
+	dead, _ := s.Lock("r-dead")
+	s.Put(liveRecord("r-dead", StatusRunning, Sent))
+	dead.Close()
+	s.Put(liveRecord("r-old", StatusRunning, Sent)) // no lock file: left for Settle
+	if err := s.SettleLocked(); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]Status{"r-live": StatusRunning, "r-dead": StatusFailed, "r-old": StatusRunning} {
+		if r, _ := s.Get(id); r.Status != want {
+			t.Errorf("%s: %s, want %s", id, r.Status, want)
+		}
+	}
+}

@@ -207,11 +207,7 @@ func settleJobs(g *Globals) {
 		return
 	}
 	defer st.Close()
-	recs, err := st.List()
-	if err == nil {
-		err = st.SettleAll(recs)
-	}
-	if err != nil {
+	if err := st.SettleLocked(); err != nil {
 		fmt.Fprintf(g.IO.Err, "relay-host: warning: %v\n", err)
 	}
 }
