@@ -49,6 +49,15 @@ admission {
   # ttl       = "30s"   # a crashed holder's slot frees within this time
 }
 
+# The job store ($XDG_STATE_HOME/relay/jobs, else ~/.local/state/relay/jobs):
+# `relay-host jobs prune` removes the records of finished jobs started longer
+# ago than keep ("30d", "12h"; --older-than overrides it). Nothing is pruned
+# on its own, and a queued or running job never is. A repository's relay.hcl
+# may not set this.
+jobs {
+  keep = "30d"
+}
+
 # Extra directories searched for relay-provider-<name> binaries, before the
 # directory of the relay-host binary and PATH.
 # plugin_dirs = ["~/.local/lib/relay/plugins"]

@@ -23,6 +23,7 @@ type Config struct {
 	// the built-in default is.
 	Path       string
 	Admission  Admission
+	Jobs       Jobs
 	PluginDirs []string    // absolute, ~ and $HOME expanded
 	Providers  []*Provider // in declaration order, earlier layers first
 	// Exclude are gitignore-style patterns of files never sent, from every
@@ -122,6 +123,13 @@ type Admission struct {
 	// relay-host's environment that holds it.
 	CAFile, CertFile, KeyFile string
 	Username, PasswordEnv     string
+}
+
+// Jobs is the jobs block: the job store's retention.
+type Jobs struct {
+	// Keep is how long `relay-host jobs prune` keeps a finished job's
+	// record; 0 means not set (the host's default, 30 days).
+	Keep time.Duration
 }
 
 // Provider is a provider "<name>" block.

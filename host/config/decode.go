@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,8 +32,12 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "plugin_dirs"}, {Name: "exclude"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "admission"},
+			{Type: "jobs"},
 			{Type: "provider", LabelNames: []string{"name"}},
 		},
+	}
+	jobsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "keep"}},
 	}
 	admissionSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
@@ -225,7 +230,7 @@ func (d *decoder) root(body hcl.Body, blocks map[string]hcl.Range) *Config {
 			}
 		}
 	}
-	var admission *hcl.Block
+	var admission, jobs *hcl.Block
 	providers := map[string]*hcl.Block{}
 	for _, b := range content.Blocks {
 		switch b.Type {
@@ -238,6 +243,15 @@ func (d *decoder) root(body hcl.Body, blocks map[string]hcl.Range) *Config {
 			admission = b
 			blocks["admission"] = b.DefRange
 			cfg.Admission = d.admission(b)
+		case "jobs":
+			if jobs != nil {
+				d.errorf(b.DefRange, nil, "Duplicate jobs block",
+					"A jobs block was already declared at %s; merge the two.", pos(jobs.DefRange))
+				continue
+			}
+			jobs = b
+			blocks["jobs"] = b.DefRange
+			cfg.Jobs = d.jobs(b)
 		case "provider":
 			p := d.provider(b, blocks)
 			if prev := providers[p.Name]; prev != nil {
@@ -251,6 +265,38 @@ func (d *decoder) root(body hcl.Body, blocks map[string]hcl.Range) *Config {
 		}
 	}
 	return cfg
+}
+
+// jobs reads the jobs block. A repository may set none of it: how long
+// the user's own job records live is not a repository's business.
+func (d *decoder) jobs(b *hcl.Block) Jobs {
+	content, diags := b.Body.Content(jobsSchema)
+	d.add(diags)
+	var j Jobs
+	if at := content.Attributes["keep"]; at != nil && d.allowed("jobs.keep", at) {
+		d.set("jobs.keep", at)
+		if v, ok := d.age(at); ok {
+			j.Keep = v
+		}
+	}
+	return j
+}
+
+// age reads a duration that may also be a whole number of days ("30d").
+func (d *decoder) age(at *hcl.Attribute) (time.Duration, bool) {
+	s, ok := d.str(at)
+	if !ok {
+		return 0, false
+	}
+	if n, isDays := strings.CutSuffix(s, "d"); isDays {
+		if days, err := strconv.ParseUint(n, 10, 16); err == nil && days > 0 {
+			return time.Duration(days) * 24 * time.Hour, true
+		}
+	} else if v, err := time.ParseDuration(s); err == nil && v > 0 {
+		return v, true
+	}
+	d.attrErr(at, `%s must be a positive age like "30d", "12h" or "90m"; got %q.`, at.Name, s)
+	return 0, false
 }
 
 func (d *decoder) admission(b *hcl.Block) Admission {

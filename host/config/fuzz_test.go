@@ -96,7 +96,8 @@ func repoLayerOnlyNarrows(t *testing.T, src []byte) {
 	}
 	if !reflect.DeepEqual(got.PluginDirs, want.PluginDirs) || got.Admission.Backend != want.Admission.Backend ||
 		got.Admission.LockRoot != want.Admission.LockRoot || got.Admission.Wait != want.Admission.Wait ||
-		!reflect.DeepEqual(got.Admission.Endpoints, want.Admission.Endpoints) || len(got.Providers) != len(want.Providers) {
+		!reflect.DeepEqual(got.Admission.Endpoints, want.Admission.Endpoints) || len(got.Providers) != len(want.Providers) ||
+		got.Jobs != want.Jobs {
 		t.Fatalf("a repository layer changed more than it may: %+v", got.Admission)
 	}
 	for i, p := range got.Providers {

@@ -67,6 +67,11 @@ func (c *Config) merge(l *layer, diags *hcl.Diagnostics) {
 	pick(has("admission.username"), &a.Username, s.Username)
 	pick(has("admission.password_env"), &a.PasswordEnv, s.PasswordEnv)
 
+	if r, ok := l.blocks["jobs"]; ok {
+		c.origins["jobs"] = origin{r, r}
+	}
+	pick(has("jobs.keep"), &c.Jobs.Keep, src.Jobs.Keep)
+
 	for _, sp := range src.Providers {
 		base := "provider." + sp.Name + "."
 		dp := c.Provider(sp.Name)

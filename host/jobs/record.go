@@ -7,9 +7,14 @@
 // half-written record. There is no shared index: each job owns its own file,
 // so concurrent writers in any number of processes never lose each other's
 // records. The store directory is private (0700, owned by the user, not a
-// symlink) and every file in it is 0600. A record holds no process identity;
-// a background worker's pid, start time and argv0 live in a separate
-// <id>.worker sidecar.
+// symlink) and every file in it is 0600. A record holds no process identity:
+// the pid, start time and argv0 of the process running a job live in its
+// <id>.lock file (older background jobs: an <id>.worker sidecar).
+//
+// Liveness: the process running a job holds a flock on <id>.lock from before
+// the record first appears until its outcome is written (see Lock), so a
+// queued or running record whose lock is free belongs to a dead worker, and
+// Settle records it as failed/worker_lost.
 package jobs
 
 import "time"

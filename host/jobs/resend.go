@@ -41,19 +41,25 @@ func (e *ResendError) Error() string {
 // without --confirm-resend. It returns the attempt that decided (nil if
 // none) and a *ResendError when that attempt gates.
 //
-// The deciding attempt is the latest record with fp (by StartedAt, ties by
-// id), skipping attempts that are consistent, not completed and not_sent:
-// those provably sent nothing, so they neither gate nor clear an earlier
-// send (otherwise a blocked retry, or this very job's own queued record,
-// would hide the failure before it). The decider then:
+// Only finished attempts count. Each earlier attempt is settled first (see
+// Settle): one whose worker died is failed/worker_lost from then on. An
+// attempt still queued or running with its worker alive is skipped: it has
+// not failed, and whether two reviews of one packet may run at once is
+// admission's call, not this guard's.
+//
+// The deciding attempt is the latest finished record with fp (by
+// StartedAt, ties by id), skipping attempts that are consistent, not
+// completed and not_sent: those provably sent nothing, so they neither gate
+// nor clear an earlier send (otherwise a blocked retry would hide the
+// failure before it). The decider then:
 //   - gates if its record contradicts itself (see contradictions);
 //   - clears if it completed (the provider answered; resending is a new review);
 //   - gates if it did not complete and its transmission is sent or
-//     may_be_sent: failed, cancelled, or still "running" (alive, or a
-//     crashed process that never finished its record).
+//     may_be_sent: failed (a dead worker's attempt included) or cancelled.
 //
-// A record file that cannot be read gates too: it may be a later attempt
-// with this fingerprint, and nothing proves otherwise.
+// A record that contradicts itself gates whatever its status, and so does a
+// record file that cannot be read: it may be a later attempt with this
+// fingerprint, and nothing proves otherwise.
 func (s *Store) CheckResend(fp string) (*Record, error) {
 	records, err := s.attempts(fp)
 	if err != nil {
@@ -65,17 +71,29 @@ func (s *Store) CheckResend(fp string) (*Record, error) {
 			continue
 		}
 		problems := contradictions(r)
-		if len(problems) == 0 && r.Status != StatusCompleted && r.Transmission == NotSent {
-			continue
-		}
-		decider = r
 		if len(problems) > 0 {
 			return r, &ResendError{JobID: r.JobID, Reason: "its record contradicts itself: " + strings.Join(problems, "; ")}
 		}
+		if r.Live() {
+			// An error here means its liveness cannot be checked: it stays
+			// as it is, unfinished, and so does not count.
+			r, _ = s.Settle(r)
+			if r.Live() {
+				continue
+			}
+		}
+		if r.Status != StatusCompleted && r.Transmission == NotSent {
+			continue
+		}
+		decider = r
 		break
 	}
 	if decider != nil && decider.Status != StatusCompleted {
-		return decider, &ResendError{JobID: decider.JobID, Reason: fmt.Sprintf("%s with source_content_transmission %s", decider.Status, decider.Transmission)}
+		reason := fmt.Sprintf("%s with source_content_transmission %s", decider.Status, decider.Transmission)
+		if decider.ErrorCode == CodeWorkerLost {
+			reason = fmt.Sprintf("the earlier worker died after the review call started; source_content_transmission %s", decider.Transmission)
+		}
+		return decider, &ResendError{JobID: decider.JobID, Reason: reason}
 	}
 	for _, r := range records {
 		if r.Corrupt() {

@@ -36,6 +36,7 @@ type attempt struct {
 	at    int // minutes after t0
 	edit  func(*Record)
 	wrong bool // a different fingerprint
+	alive bool // its job lock is held: its worker still runs
 }
 
 func TestCheckResend(t *testing.T) {
@@ -53,6 +54,24 @@ func TestCheckResend(t *testing.T) {
 		{"cancelled, sent", []attempt{{id: "r-1", st: StatusCancelled, tx: Sent}}, "r-1"},
 		{"running (crashed) after sent", []attempt{{id: "r-1", st: StatusRunning, tx: Sent}}, "r-1"},
 		{"running (crashed), may_be_sent", []attempt{{id: "r-1", st: StatusRunning, tx: MayBeSent}}, "r-1"},
+		{"running (crashed) before sending", []attempt{{id: "r-1", st: StatusRunning, tx: NotSent}}, ""},
+
+		// Only finished attempts count: a live one is admission's business.
+		{"running, alive, sent", []attempt{{id: "r-1", st: StatusRunning, tx: Sent, alive: true}}, ""},
+		{"running, alive, may_be_sent", []attempt{{id: "r-1", st: StatusRunning, tx: MayBeSent, alive: true}}, ""},
+		{"queued, alive", []attempt{{id: "r-1", st: StatusQueued, tx: NotSent, alive: true}}, ""},
+		{"a live attempt does not hide a sent failure", []attempt{
+			{id: "r-1", st: StatusFailed, tx: Sent, at: 0, edit: failed},
+			{id: "r-2", st: StatusRunning, tx: Sent, at: 5, alive: true},
+		}, "r-1"},
+		{"a live attempt does not hide a completed one", []attempt{
+			{id: "r-1", st: StatusCompleted, tx: Sent, at: 0},
+			{id: "r-2", st: StatusRunning, tx: MayBeSent, at: 5, alive: true},
+		}, ""},
+		{"a dead worker's attempt gates over an older completed one", []attempt{
+			{id: "r-1", st: StatusCompleted, tx: Sent, at: 0},
+			{id: "r-2", st: StatusRunning, tx: MayBeSent, at: 5},
+		}, "r-2"},
 		{"failed not_sent never gates", []attempt{{id: "r-1", st: StatusFailed, tx: NotSent, edit: failed}}, ""},
 		{"cancelled not_sent", []attempt{{id: "r-1", st: StatusCancelled, tx: NotSent}}, ""},
 		{"queued not_sent", []attempt{{id: "r-1", st: StatusQueued, tx: NotSent}}, ""},
@@ -131,6 +150,13 @@ func TestCheckResend(t *testing.T) {
 				if a.edit != nil {
 					a.edit(r)
 				}
+				if a.alive {
+					l, err := s.Lock(a.id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { l.Release() })
+				}
 				if err := s.Put(r); err != nil {
 					t.Fatal(err)
 				}
@@ -152,6 +178,11 @@ func TestCheckResend(t *testing.T) {
 			msg := err.Error()
 			if !strings.Contains(msg, tt.gate) || !strings.Contains(msg, "--confirm-resend") || strings.Contains(msg, "\n") {
 				t.Errorf("message %q must be one line naming %s and --confirm-resend", msg, tt.gate)
+			}
+			for _, a := range tt.attempts {
+				if a.id == tt.gate && a.st == StatusRunning && a.edit == nil && !strings.Contains(msg, "earlier worker died") {
+					t.Errorf("a dead worker's attempt gates with %q: want it to say the earlier worker died", msg)
+				}
 			}
 		})
 	}

@@ -33,14 +33,23 @@ func (s *Store) PutWorker(id string, w Worker) error {
 	return s.writeAtomic(id+workerExt, append(data, '\n'))
 }
 
-// GetWorker reads the worker sidecar of job id.
+// GetWorker reads the identity of the process running job id: the one its
+// job lock records, else (a job started before job locks) its sidecar.
 func (s *Store) GetWorker(id string) (Worker, error) {
 	if !validID(id) {
 		return Worker{}, newError(ErrInvalidID, "invalid job id %q: list job ids with relay-host jobs", id)
 	}
-	data, err := s.readFile(id + workerExt)
+	// The job lock names the process holding it (see Lock.SetWorker); the
+	// sidecar is where relay-host kept a background worker before job locks.
+	data, err := s.readFile(id + lockExt)
+	if err == nil && len(data) == 0 {
+		return Worker{}, newError(ErrNotFound, "the worker of job %s is still starting: retry in a moment", id)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return Worker{}, newError(ErrNotFound, "job %s has no background worker: only --background jobs can be cancelled", id)
+		data, err = s.readFile(id + workerExt)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return Worker{}, newError(ErrNotFound, "job %s names no process running it: it has finished or its worker is gone; see relay-host show %s", id, id)
 	}
 	if err != nil {
 		return Worker{}, newError(ErrCorrupt, "worker file of job %s cannot be read: %v", id, err)

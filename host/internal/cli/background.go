@@ -75,11 +75,20 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 
 	rec := &jobs.Record{JobID: jobs.NewID(), Provider: o.Provider, Route: o.Route,
 		Status: jobs.StatusQueued, Transmission: jobs.NotSent, StartedAt: time.Now().UTC()}
+	// The job lock is taken before the queued record exists and handed to
+	// the worker as an inherited descriptor, so the job is never visible
+	// with its lock free (which reads as a dead worker).
+	lock, err := st.Lock(rec.JobID)
+	if err != nil {
+		return exit(2, "cannot save job: %v", err)
+	}
+	defer lock.Close() // once the worker holds it, this process lets go
 	if err := st.Put(rec); err != nil {
+		lock.Release()
 		return exit(review.ExitIOErr, "cannot save job: %v", err)
 	}
 	check := *o
-	check.jobID, check.prepare = rec.JobID, true
+	check.jobID, check.prepare, check.jobLock = rec.JobID, true, lock
 	if err := check.execute(ctx, cfg); err != nil {
 		return err // the record says failed, as a foreground attempt's would
 	}
@@ -97,11 +106,13 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 	cmd.Dir = req.Dir
 	cmd.Env = g.IO.Environ()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{lock.File()} // fd 3 in the worker: workerLockFD
 	// Its own session: the terminal's hangup and Ctrl-C do not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		os.Remove(filepath.Join(st.Dir(), rec.JobID+requestExt))
 		markFailed(st, rec.JobID, review.CodeInternal, "the background worker could not be started")
+		lock.Release()
 		return exit(2, "cannot start a background worker: %v", err)
 	}
 	pid := cmd.Process.Pid
@@ -118,7 +129,7 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 		time.Sleep(2 * time.Millisecond)
 	}
 	if cerr == nil {
-		if err := st.PutWorker(rec.JobID, jobs.Worker{PID: info.PID, StartTime: info.StartTime, Argv0: info.Argv0}); err != nil {
+		if err := lock.SetWorker(jobs.Worker{PID: info.PID, StartTime: info.StartTime, Argv0: info.Argv0}); err != nil {
 			fmt.Fprintf(g.IO.Err, "relay-host: job %s started, but cannot record its worker (cancel will not work): %v\n", rec.JobID, err)
 		}
 	}
@@ -174,6 +185,9 @@ func newWorkerCmd(g *Globals) *cobra.Command {
 	}
 }
 
+// workerLockFD is the descriptor a worker inherits its job's lock on.
+const workerLockFD = 3
+
 // runWorker runs a background job. Its stderr is /dev/null, so failures
 // are only recorded; --log-file (passed on) gets the logs.
 func runWorker(g *Globals, id string) error {
@@ -181,6 +195,13 @@ func runWorker(g *Globals, id string) error {
 	if err != nil {
 		return err
 	}
+	lock, err := st.Inherit(id, os.NewFile(workerLockFD, "job-lock"))
+	if err != nil {
+		// Without the lock the job would read as dead while it ran.
+		markFailed(st, id, review.CodeInternal, "the background worker did not get the job's lock")
+		return exit(2, "job %s: %v", id, err)
+	}
+	defer lock.Release() // after the pipeline has recorded the outcome
 	path := filepath.Join(st.Dir(), id+requestExt)
 	data, err := readPrivate(path)
 	os.Remove(path)
@@ -193,7 +214,7 @@ func runWorker(g *Globals, id string) error {
 		return exit(2, "job %s: cannot read its options", id)
 	}
 	st.Close()
-	o.g, o.jobID = g, id
+	o.g, o.jobID, o.jobLock = g, id, lock
 	g.Config, g.LogFile = o.Config, o.LogFile
 	if err := runReview(context.Background(), &o); err != nil {
 		// Whatever happened before the pipeline took the job over.

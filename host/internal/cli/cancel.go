@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"syscall"
 	"time"
@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/admission"
-	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
@@ -25,7 +24,7 @@ func newCancelCmd(g *Globals) *cobra.Command {
 	o := &CancelOptions{g: g, Grace: 15 * time.Second}
 	return &cobra.Command{
 		Use:   "cancel <job-id>",
-		Short: "Cancel a background review",
+		Short: "Cancel a running review (foreground or --background)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			o.ID = args[0]
@@ -38,9 +37,11 @@ func terminal(s jobs.Status) bool {
 	return s == jobs.StatusCompleted || s == jobs.StatusFailed || s == jobs.StatusCancelled
 }
 
-// runCancel signals a background worker only after proving the pid still
-// names it (pid + start time + argv0): a pid the kernel reused for another
-// process is never signalled.
+// runCancel stops a job, foreground or background. A job whose worker is
+// gone (its job lock is free) is recorded as failed/worker_lost, and
+// nothing is signalled. Otherwise the process the job lock names is
+// signalled only after proving the pid still names it (pid + start time +
+// argv0): a pid the kernel reused for another process is never signalled.
 func runCancel(o *CancelOptions) error {
 	st, err := openStore(o.g)
 	if err != nil {
@@ -55,53 +56,37 @@ func runCancel(o *CancelOptions) error {
 		fmt.Fprintf(o.g.IO.Out, "job %s is already %s; nothing to cancel\n", rec.JobID, rec.Status)
 		return nil
 	}
+	settled, err := st.Settle(rec)
+	if err != nil {
+		return exit(1, "cannot tell whether job %s still runs, so nothing was signalled: %v", o.ID, err)
+	}
+	if !settled.Live() {
+		if settled.ErrorCode == jobs.CodeWorkerLost {
+			fmt.Fprintf(o.g.IO.Out, "job %s: its worker is gone; recorded as failed (%s, source_content_transmission %s)\n", settled.JobID, jobs.CodeWorkerLost, settled.Transmission)
+		} else {
+			fmt.Fprintf(o.g.IO.Out, "job %s is already %s; nothing to cancel\n", settled.JobID, settled.Status)
+		}
+		return nil
+	}
 	w, err := st.GetWorker(o.ID)
 	if err != nil {
-		return exit(2, "%v", err)
+		return exit(1, "%v", err)
 	}
 	info, cerr := admission.CaptureProcess(w.PID)
-	var ce *admission.CaptureError
-	gone := errors.As(cerr, &ce) && (ce.Kind == admission.ProcessGone || ce.Kind == admission.InvalidPID)
-	if cerr == nil && (info.StartTime != w.StartTime || info.Argv0 != w.Argv0) {
-		gone = true // the pid now names another process
-	}
-	if cerr != nil && !gone {
-		return exit(1, "cannot verify the worker of job %s, so it was not signalled; retry, or check `relay-host show %s`", o.ID, o.ID)
-	}
-	if gone {
-		// Read again: a worker records its outcome before it exits.
-		if rec, err = st.Get(o.ID); err != nil {
-			return exit(2, "%v", err)
-		}
-		if terminal(rec.Status) {
-			fmt.Fprintf(o.g.IO.Out, "job %s is already %s; nothing to cancel\n", rec.JobID, rec.Status)
-			return nil
-		}
-		rec.Status, rec.ErrorCode = jobs.StatusFailed, review.CodeWorkerLost
-		rec.ErrorMessage = "the background worker exited without recording an outcome"
-		if rec.Transmission == "" {
-			rec.Transmission = jobs.MayBeSent
-		}
-		rec.FinishedAt = time.Now().UTC()
-		if rec.FinishedAt.Before(rec.StartedAt) {
-			rec.FinishedAt = rec.StartedAt
-		}
-		if err := st.Put(rec); err != nil {
-			return exit(2, "%v", err)
-		}
-		fmt.Fprintf(o.g.IO.Out, "job %s: its worker is gone; recorded as failed (%s, source_content_transmission %s)\n", rec.JobID, review.CodeWorkerLost, rec.Transmission)
-		return nil
+	if cerr != nil || info.StartTime != w.StartTime || info.Argv0 != w.Argv0 {
+		// Its lock is held, so something runs it, but not provably the
+		// process recorded: signal nothing.
+		return exit(1, "cannot verify the process running job %s, so it was not signalled; retry, or check `relay-host show %s`", o.ID, o.ID)
 	}
 	if err := syscall.Kill(w.PID, syscall.SIGTERM); err != nil {
 		return exit(1, "cannot signal the worker of job %s: %v", o.ID, err)
 	}
-	deadline := time.Now().Add(o.Grace)
-	for time.Now().Before(deadline) {
-		if rec, err = st.Get(o.ID); err == nil && terminal(rec.Status) {
-			fmt.Fprintf(o.g.IO.Out, "job %s %s (source_content_transmission %s)\n", rec.JobID, rec.Status, rec.Transmission)
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), o.Grace)
+	defer cancel()
+	rec, err = st.Wait(ctx, o.ID)
+	if err == nil && terminal(rec.Status) {
+		fmt.Fprintf(o.g.IO.Out, "job %s %s (source_content_transmission %s)\n", rec.JobID, rec.Status, rec.Transmission)
+		return nil
 	}
 	fmt.Fprintf(o.g.IO.Out, "job %s: asked its worker to stop; it has not recorded an outcome yet, see relay-host show %s\n", o.ID, o.ID)
 	return nil

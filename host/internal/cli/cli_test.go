@@ -95,6 +95,9 @@ func TestRELAYLOGIsChecked(t *testing.T) {
 // TestCancelNeverSignalsAReusedPid: the worker sidecar names a live process
 // whose start time differs (the pid was reused): it is not signalled, and
 // the job is recorded honestly as failed with its transmission kept.
+// TestCancelNeverSignalsAReusedPid: the job's lock is held (its worker
+// runs), but the pid it records now names another process (a different
+// start time): cancel signals nothing and says it cannot verify.
 func TestCancelNeverSignalsAReusedPid(t *testing.T) {
 	io, out, errb, state := testIO(t)
 	sleeper := exec.Command("sleep", "30")
@@ -106,6 +109,11 @@ func TestCancelNeverSignalsAReusedPid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lock, err := st.Lock("r-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
 	rec := &jobs.Record{JobID: "r-2", Provider: "echo", Route: "default", Status: jobs.StatusRunning,
 		Transmission: jobs.MayBeSent, StartedAt: time.Now().UTC()}
 	st.Put(rec)
@@ -113,16 +121,15 @@ func TestCancelNeverSignalsAReusedPid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.PutWorker("r-2", jobs.Worker{PID: info.PID, StartTime: info.StartTime + "0", Argv0: info.Argv0})
-	if code := Main([]string{"cancel", "r-2"}, io, "test"); code != 0 {
-		t.Fatalf("cancel: exit %d: %s", code, errb)
+	lock.SetWorker(jobs.Worker{PID: info.PID, StartTime: info.StartTime + "0", Argv0: info.Argv0})
+	if code := Main([]string{"cancel", "r-2"}, io, "test"); code != 1 {
+		t.Fatalf("cancel: exit %d, want 1: %s%s", code, out, errb)
 	}
-	if !strings.Contains(out.String(), "its worker is gone; recorded as failed (worker_lost, source_content_transmission may_be_sent)") {
-		t.Errorf("cancel said: %s", out)
+	if !strings.Contains(errb.String(), "cannot verify the process running job r-2, so it was not signalled") {
+		t.Errorf("cancel said: %s", errb)
 	}
-	got, _ := st.Get("r-2")
-	if got.Status != jobs.StatusFailed || got.ErrorCode != "worker_lost" || got.Transmission != jobs.MayBeSent {
-		t.Errorf("record %+v", got)
+	if got, _ := st.Get("r-2"); got.Status != jobs.StatusRunning {
+		t.Errorf("a live job's record was changed: %+v", got)
 	}
 	if err := sleeper.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("the process behind the reused pid was signalled: %v", err)
@@ -133,5 +140,19 @@ func TestCancelNeverSignalsAReusedPid(t *testing.T) {
 	case <-done:
 		t.Fatal("the process behind the reused pid exited")
 	case <-time.After(200 * time.Millisecond):
+	}
+
+	// Once its lock is free, the job's worker is gone: recorded, not signalled.
+	lock.Close()
+	out.Reset()
+	if code := Main([]string{"cancel", "r-2"}, io, "test"); code != 0 {
+		t.Fatalf("cancel: exit %d: %s", code, errb)
+	}
+	if !strings.Contains(out.String(), "its worker is gone; recorded as failed (worker_lost, source_content_transmission may_be_sent)") {
+		t.Errorf("cancel said: %s", out)
+	}
+	got, _ := st.Get("r-2")
+	if got.Status != jobs.StatusFailed || got.ErrorCode != "worker_lost" || got.Transmission != jobs.MayBeSent {
+		t.Errorf("record %+v", got)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -14,18 +15,43 @@ import (
 type JobsOptions struct {
 	g    *Globals
 	JSON bool
+	All  bool
 }
+
+// jobsShown is how many jobs `relay-host jobs` lists without --all.
+const jobsShown = 50
 
 func newJobsCmd(g *Globals) *cobra.Command {
 	o := &JobsOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "jobs",
-		Short: "List review jobs, newest first",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return runJobs(o) },
+		Short: "List review jobs, newest first (the newest 50; --all for every one)",
+		Long: `List review jobs, newest first: the newest 50, or every one with --all.
+
+A job whose worker died (SIGKILL, crash, power loss) while it was queued or
+running is recorded as failed with error_code worker_lost the first time
+jobs, show, cancel, jobs wait, capacity or a review's resend guard reads it.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return runJobs(o) },
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the job records as JSON")
+	cmd.Flags().BoolVar(&o.All, "all", false, "list every job, not only the newest 50")
+	cmd.AddCommand(newJobsWaitCmd(g), newJobsPruneCmd(g))
 	return cmd
+}
+
+// settledList is every record, newest first, with dead workers' jobs
+// repaired (jobs.Store.Settle). A record whose liveness cannot be checked
+// is shown as it is, with a warning.
+func settledList(g *Globals, st *jobs.Store) ([]*jobs.Record, error) {
+	recs, err := st.List()
+	if err != nil {
+		return nil, exit(2, "%v", err)
+	}
+	if err := st.SettleAll(recs); err != nil {
+		fmt.Fprintf(g.IO.Err, "relay-host: warning: %v\n", err)
+	}
+	return recs, nil
 }
 
 func runJobs(o *JobsOptions) error {
@@ -34,9 +60,13 @@ func runJobs(o *JobsOptions) error {
 		return err
 	}
 	defer st.Close()
-	recs, err := st.List()
+	recs, err := settledList(o.g, st)
 	if err != nil {
-		return exit(2, "%v", err)
+		return err
+	}
+	hidden := 0
+	if !o.All && len(recs) > jobsShown {
+		hidden, recs = len(recs)-jobsShown, recs[:jobsShown]
 	}
 	out := o.g.IO.Out
 	if o.JSON {
@@ -57,10 +87,20 @@ func runJobs(o *JobsOptions) error {
 			fmt.Fprintf(tw, "%s\tcorrupt\t-\t-\t-\t-\t-\n", r.JobID)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.JobID, r.Status, r.Provider, dash(r.Route),
+		status := string(r.Status)
+		if r.ErrorCode == jobs.CodeWorkerLost {
+			status += " (worker lost)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.JobID, status, r.Provider, dash(r.Route),
 			dash(r.Verdict), r.Transmission, r.StartedAt.Local().Format(time.DateTime))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		fmt.Fprintf(o.g.IO.Err, "relay-host: %d older job(s) not shown; pass --all to list them\n", hidden)
+	}
+	return nil
 }
 
 func dash(s string) string {
@@ -101,6 +141,9 @@ func runShow(o *ShowOptions) error {
 	r, err := st.Get(o.ID)
 	if err != nil {
 		return exit(2, "%v", err)
+	}
+	if r, err = st.Settle(r); err != nil {
+		fmt.Fprintf(o.g.IO.Err, "relay-host: warning: %v\n", err)
 	}
 	out := o.g.IO.Out
 	if o.JSON {
@@ -144,4 +187,27 @@ func runShow(o *ShowOptions) error {
 		}
 	}
 	return nil
+}
+
+// settleJobs records the jobs of dead workers as worker_lost, so that what
+// `capacity` says agrees with what `jobs` will: a slot freed by a SIGKILL
+// is never shown free while its job still reads running. Best effort: a
+// job store that cannot be opened or read only earns a warning.
+func settleJobs(g *Globals) {
+	dir, err := jobs.DefaultDir(g.IO.Getenv)
+	if err != nil {
+		return
+	}
+	if _, err := os.Lstat(dir); err != nil {
+		return // no job store yet: no job to settle, and none is created here
+	}
+	st, err := jobs.Open(dir)
+	if err != nil {
+		fmt.Fprintf(g.IO.Err, "relay-host: warning: %v\n", err)
+		return
+	}
+	defer st.Close()
+	if err := st.SettleLocked(); err != nil {
+		fmt.Fprintf(g.IO.Err, "relay-host: warning: %v\n", err)
+	}
 }

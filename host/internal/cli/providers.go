@@ -149,6 +149,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		return err
 	}
 	defer logs.Close()
+	settleJobs(o.g)
 	views := describeProviders(ctx, o.g, cfg, logs, o.Provider)
 	backends := map[string]*admission.Local{}
 	var etcdB *etcdadm.Backend

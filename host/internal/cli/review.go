@@ -45,6 +45,9 @@ type ReviewOptions struct {
 	// prepare runs only the checks of a review (for --background, before
 	// detaching): the job is left queued for its worker.
 	prepare bool
+	// jobLock is the job's lock when this process did not take it itself
+	// (a background worker inherits it; a prepare run borrows the starter's).
+	jobLock *jobs.Lock
 }
 
 func newReviewCmd(g *Globals) *cobra.Command {
@@ -154,7 +157,7 @@ func (o *ReviewOptions) execute(ctx context.Context, cfg *config.Config) error {
 		Config: cfg, Provider: o.Provider, Route: o.Route,
 		Mode: o.mode(), BaseRef: o.Base, Paths: o.Paths, PromptFile: o.PromptFile, Dir: o.Dir,
 		Wait: o.Wait, WaitSet: o.WaitSet, Timeout: o.Timeout,
-		ConfirmResend: o.ConfirmResend, JobID: o.jobID, Prepare: o.prepare,
+		ConfirmResend: o.ConfirmResend, JobID: o.jobID, Prepare: o.prepare, Lock: o.jobLock,
 		Getenv: g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir, Logs: logs,
 		Status:      prog.set,
 		FallbackDir: fallback,

@@ -44,11 +44,11 @@ provider "fault" {
 	if n := e.active("fault", "default"); n != 0 {
 		t.Errorf("slot still held after SIGKILL: %d active", n)
 	}
-	// The record says the review was running and the source was sent: a
-	// retry needs --confirm-resend.
+	// The record says the review's worker died after the source was sent
+	// (capacity, above, repaired it): a retry needs --confirm-resend.
 	rec := e.latest()
-	if rec.Status != jobs.StatusRunning || rec.Transmission != jobs.Sent {
-		t.Errorf("killed review's record: %s/%s, want running/sent", rec.Status, rec.Transmission)
+	if rec.Status != jobs.StatusFailed || rec.ErrorCode != jobs.CodeWorkerLost || rec.Transmission != jobs.Sent {
+		t.Errorf("killed review's record: %s/%s/%s, want failed/worker_lost/sent", rec.Status, rec.ErrorCode, rec.Transmission)
 	}
 	e.config(fmt.Sprintf(`
 provider "fault" {

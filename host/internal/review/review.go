@@ -87,6 +87,10 @@ type Options struct {
 	// background worker sets it: nobody reads its stdout. A foreground run
 	// leaves it empty and prints the text instead.
 	FallbackDir string
+	// Lock is JobID's job lock, held by the caller (a background worker
+	// inherits it; a Prepare run borrows its starter's); the run releases
+	// it once the outcome is recorded. A new job takes its own.
+	Lock *jobs.Lock
 }
 
 // run carries one pipeline's state.
@@ -95,6 +99,7 @@ type run struct {
 	log    hclog.Logger
 	store  *jobs.Store
 	rec    *jobs.Record
+	lock   *jobs.Lock // the job's liveness lock, released by finish
 	plugin *pluginhost.Plugin
 	// saved is why the last terminal record could not be written, and
 	// kept where the review text went instead ("" when nowhere).
@@ -183,18 +188,34 @@ func (r *run) openRecord() error {
 		if rec.Status != jobs.StatusQueued {
 			return errorf(CodeInvalidRequest, ExitUsage, "job %s is %s, not queued: it has already run", rec.JobID, rec.Status)
 		}
-		r.rec = rec
+		r.rec, r.lock = rec, r.o.Lock
 		return nil
 	}
+	id := jobs.NewID()
+	// The job lock comes before the record: no reader ever sees this job
+	// queued or running with its lock free (which would read as dead).
+	lock, err := st.Lock(id)
+	if err != nil {
+		return errorf(CodeJobStoreFailed, ExitUsage, "cannot save job %s: %v", id, err)
+	}
+	// Who runs the job, for `cancel`; without it cancel refuses, nothing else.
+	if p, err := admission.CaptureProcess(os.Getpid()); err == nil {
+		lock.SetWorker(jobs.Worker{PID: p.PID, StartTime: p.StartTime, Argv0: p.Argv0})
+	}
+	r.lock = lock
 	r.rec = &jobs.Record{
-		JobID:        jobs.NewID(),
+		JobID:        id,
 		Provider:     r.o.Provider,
 		Route:        r.o.Route,
 		Status:       jobs.StatusQueued,
 		Transmission: jobs.NotSent,
 		StartedAt:    time.Now().UTC(),
 	}
-	return r.put()
+	if err := r.put(); err != nil {
+		lock.Release()
+		return err
+	}
+	return nil
 }
 
 func (r *run) put() error {
@@ -228,6 +249,9 @@ func storeReason(err error) string {
 // job_store_failed, so the store never claims a review it does not hold),
 // and Run reports the failure (exit 74) with the review still in hand.
 func (r *run) finish(status jobs.Status, code, msg string, tr jobs.Transmission) {
+	// Whatever is on disk when this returns is the outcome: the job's life
+	// ends here, and a record still saying running reads as a dead worker's.
+	defer r.lock.Release()
 	r.rec.Status, r.rec.ErrorCode, r.rec.ErrorMessage, r.rec.Transmission = status, code, msg, tr
 	r.rec.FinishedAt = time.Now().UTC()
 	if r.rec.FinishedAt.Before(r.rec.StartedAt) {
