@@ -109,7 +109,7 @@ func runConfigShow(o *ConfigShowOptions) error {
 		if v.File != "" {
 			from = fmt.Sprintf("%s:%d", v.File, v.Line)
 		}
-		fmt.Fprintf(tw, "%s\t= %s\t# %s\n", v.Path, formatValue(v.Value), from)
+		fmt.Fprintf(tw, "%s\t= %s  # %s\n", v.Path, formatValue(v.Value), from)
 	}
 	tw.Flush()
 	return nil
@@ -155,6 +155,7 @@ func configValues(cfg *config.Config, sc *scrub.Scrubber) []configValue {
 	add("admission.key_file", a.KeyFile, false)
 	add("admission.username", a.Username, false)
 	add("admission.password_env", a.PasswordEnv, false)
+	add("jobs.keep", dur(cfg.Jobs.Keep), false)
 	add("plugin_dirs", cfg.PluginDirs, false)
 	for i, pat := range cfg.Exclude {
 		add("exclude."+strconv.Itoa(i), pat, true)
