@@ -82,7 +82,7 @@ func runJobsWait(o *JobsWaitOptions) error {
 // usageCodes are the error codes a review exits 2 with (review.ExitUsage).
 var usageCodes = map[string]bool{
 	review.CodePluginNotFound: true, review.CodePluginUnsafe: true, review.CodeChecksumMismatch: true,
-	review.CodeConfigInvalid: true, review.CodeAdmissionFailed: true, review.CodeJobStoreFailed: true,
+	review.CodeConfigInvalid: true, review.CodeAdmissionFailed: true,
 	review.CodeUnknownRoute: true, review.CodeInvalidRequest: true, review.CodeSharedStateLimit: true,
 	review.CodeResendConfirmation: true,
 	packet.CodeNotAGitRepo:        true, packet.CodeGitFailed: true, packet.CodeBadBaseRef: true,
@@ -99,6 +99,8 @@ func recordExit(r *jobs.Record) int {
 		return 130
 	case r.ErrorCode == review.CodeWorkloadBlocked || r.ErrorCode == review.CodeAdmissionLost:
 		return review.ExitBlocked
+	case r.ErrorCode == review.CodeJobStoreFailed:
+		return review.ExitIOErr // as the review itself exited when its record could not be saved
 	case usageCodes[r.ErrorCode]:
 		return review.ExitUsage
 	}
