@@ -12,7 +12,9 @@ import (
 // in this order: the process group of every child that leads one (the CLIs
 // started with [Command]), then the plugin's own group, itself included,
 // which takes every helper started with plain os/exec. Only then does the
-// plugin die.
+// plugin die, and with it its copy of the lease descriptor (see
+// holdLease): the host's slot stays held until no process of either kind
+// can run.
 func stopProcess(code int) {
 	killChildGroups()
 	killOwnGroup()

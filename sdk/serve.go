@@ -39,7 +39,10 @@ var parentAtStart = os.Getppid()
 //     started with [Command], then its own process group (helpers a provider
 //     started with plain os/exec, and the plugin itself) when it leads that
 //     group, as it does when relay-host launched it; a plugin that does not
-//     lead its group exits (status 1).
+//     lead its group exits (status 1);
+//   - holds a copy of the review's admission lock when relay-host hands one
+//     over (see [EnvLeaseFD]), so the slot stays held until the kills above
+//     are done, even when relay-host was SIGKILLed.
 func Serve(p Provider) {
 	// Captured before go-plugin swaps os.Stderr for a pipe: this file is the
 	// process's real stderr, which the host parses as structured logs.
@@ -52,6 +55,7 @@ func Serve(p Provider) {
 	root, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := &server{provider: p, logger: logger, root: root, grace: CancelGrace, exit: stopProcess}
+	holdLease(logger)
 
 	var once sync.Once
 	terminate := func(reason string) {
@@ -65,7 +69,8 @@ func Serve(p Provider) {
 			// No waiting for the calls: a provider that ignores its
 			// context would keep its CLIs running for CancelGrace after
 			// the host (and, when it was SIGKILLed, the host's own copy of
-			// the lock) is gone. The kills come first.
+			// the lock) is gone. The kills come first; the lease this
+			// process holds is freed by its death, after them.
 			stopProcess(exitTerminated)
 		})
 	}
