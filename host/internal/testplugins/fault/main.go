@@ -27,6 +27,12 @@
 //	         stray stdout line, both left unterminated) or log (byte 64 KiB
 //	         of a JSON log line)
 //	verdict  APPROVE (default) or REQUEST_CHANGES
+//	watch    a FAULT_TAG value: at the start of Review, before anything
+//	         else, append "holder <unix-ns> live=<n>" to events, n being the
+//	         number of live processes whose environment holds
+//	         FAULT_TAG=<watch> (an earlier review's plugin and helpers, which
+//	         inherit the plugin's environment), so a test can prove that no
+//	         second holder of a key starts while any of them still runs
 package main
 
 import (
@@ -34,6 +40,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,6 +111,9 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 	s := req.Settings
 	for _, k := range []string{"events", "pidfile"} {
 		s[k] = os.ExpandEnv(s[k]) // "$HOME/x": scripts know no other absolute path
+	}
+	if tag := s["watch"]; tag != "" {
+		appendLine(s["events"], fmt.Sprintf("holder %d live=%d", time.Now().UnixNano(), tagged("FAULT_TAG="+tag)))
 	}
 	appendLine(s["events"], fmt.Sprintf("start %d", time.Now().UnixNano()))
 	defer appendLine(s["events"], fmt.Sprintf("end %d", time.Now().UnixNano()))
@@ -190,6 +200,28 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 		return sdk.Result{}, &sdk.Error{Code: code, Message: "fault plugin error " + string(code), NotSent: true}
 	}
 	return sdk.Result{Review: fmt.Sprintf("fault review of %d bytes on route %s.\n\nVerdict: %s\n", len(req.Packet), req.Route, verdict), Model: "fault-model"}, nil
+}
+
+// tagged counts the live (not zombie) processes whose environment holds
+// the entry kv. A process that is gone or not ours cannot be read and is
+// not counted; a reused pid has another environment.
+func tagged(kv string) int {
+	entries, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), kv) {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z' {
+			n++
+		}
+	}
+	return n
 }
 
 // straddle returns text of which byte at lies inside $FAULT_API_KEY,
