@@ -27,6 +27,9 @@
 //	         stray stdout line, both left unterminated) or log (byte 64 KiB
 //	         of a JSON log line)
 //	verdict  APPROVE (default) or REQUEST_CHANGES
+//	sigterm  "ignore": ignore SIGTERM from the start of Review (the SDK's
+//	         own stop never runs), so only a kill of the plugin's groups
+//	         ends it
 //	watch    a FAULT_TAG value: at the start of Review, before anything
 //	         else, append "holder <unix-ns> live=<n>" to events, n being the
 //	         number of live processes whose environment holds
@@ -40,8 +43,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/relay-host/relay-host/sdk"
@@ -111,6 +116,9 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 	s := req.Settings
 	for _, k := range []string{"events", "pidfile"} {
 		s[k] = os.ExpandEnv(s[k]) // "$HOME/x": scripts know no other absolute path
+	}
+	if s["sigterm"] == "ignore" {
+		signal.Ignore(syscall.SIGTERM)
 	}
 	if tag := s["watch"]; tag != "" {
 		appendLine(s["events"], fmt.Sprintf("holder %d live=%d", time.Now().UnixNano(), tagged("FAULT_TAG="+tag)))
