@@ -32,6 +32,10 @@ import (
 // DefaultStartTimeout bounds a plugin's start-up and handshake.
 const DefaultStartTimeout = 10 * time.Second
 
+// leaseFD is the plugin's descriptor number of its lease channel
+// (sdk.EnvLeaseFD): the first of exec.Cmd.ExtraFiles.
+const leaseFD = 3
+
 // Options launch one plugin.
 type Options struct {
 	// Provider names the plugin in errors.

@@ -12,10 +12,6 @@ import (
 	"github.com/relay-host/relay-host/sdk"
 )
 
-// leaseFD is the plugin's descriptor number of its lease channel: the first
-// of exec.Cmd.ExtraFiles.
-const leaseFD = 3
-
 // How long ShareLease waits for a plugin's hello (written before its
 // handshake, so an SDK plugin's is already there) and for its answer.
 const (
