@@ -151,6 +151,10 @@ func Launch(o Options) (*Plugin, error) {
 		sum, err := hex.DecodeString(strings.TrimPrefix(o.Checksum, "sha256:"))
 		if err != nil {
 			os.RemoveAll(socketDir)
+			if lease != nil {
+				lease.Close()
+				leaseEnd.Close()
+			}
 			return nil, &ChecksumError{Provider: o.Provider, Path: o.Path}
 		}
 		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
