@@ -251,3 +251,41 @@ func TestStopAllKillsEveryGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestShareLeaseHoldsTheLock: once an SDK plugin holds its copy of a locked
+// descriptor, the lock outlives the host's own copy and is free again when
+// the plugin is gone.
+func TestShareLeaseHoldsTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Launch(Options{Provider: "echo", Path: echoBin, Env: []string{"PATH=/usr/bin:/bin"}, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if err := p.ShareLease([]*os.File{f}); err != nil {
+		t.Fatalf("ShareLease: %v", err)
+	}
+	f.Close() // the host's copy: as if the host had been SIGKILLed
+	locked := func() bool {
+		g, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		return syscall.Flock(int(g.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+	}
+	if !locked() {
+		t.Fatal("the lock was free while the plugin held its copy")
+	}
+	p.Kill()
+	if locked() {
+		t.Error("the lock is still held after the plugin was stopped")
+	}
+}
