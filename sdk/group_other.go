@@ -2,4 +2,6 @@
 
 package sdk
 
-func killOwnGroup() {}
+import "os"
+
+func stopProcess(code int) { os.Exit(code) }

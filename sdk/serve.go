@@ -32,13 +32,17 @@ var parentAtStart = os.Getppid()
 //   - recovers panics in every provider call into a [CodePluginPanic] error
 //     (a panic on a goroutine the provider starts itself cannot be recovered
 //     and ends the process);
-//   - ends the process (status 3) when a provider call ignores a cancelled
-//     context for longer than [CancelGrace];
-//   - on SIGTERM or when its parent process dies, cancels every call (which
-//     kills child process groups started with [Command]), waits for them,
-//     kills whatever else is left in its own process group (helpers a
-//     provider started with plain os/exec) when it leads that group, as it
-//     does when relay-host launched it, and exits (status 1).
+//   - when a provider call ignores a cancelled context for longer than
+//     [CancelGrace], kills as on SIGTERM (below) and exits (status 3);
+//   - on SIGTERM or when its parent process dies, cancels every call and,
+//     without waiting for them, SIGKILLs the process group of every CLI
+//     started with [Command], then its own process group (helpers a provider
+//     started with plain os/exec, and the plugin itself) when it leads that
+//     group, as it does when relay-host launched it; a plugin that does not
+//     lead its group exits (status 1);
+//   - holds a copy of the review's admission lock when relay-host hands one
+//     over (see [EnvLeaseFD]), so the slot stays held until the kills above
+//     are done, even when relay-host was SIGKILLed.
 func Serve(p Provider) {
 	// Captured before go-plugin swaps os.Stderr for a pipe: this file is the
 	// process's real stderr, which the host parses as structured logs.
@@ -50,7 +54,8 @@ func Serve(p Provider) {
 
 	root, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := &server{provider: p, logger: logger, root: root, grace: CancelGrace, exit: os.Exit}
+	srv := &server{provider: p, logger: logger, root: root, grace: CancelGrace, exit: stopProcess}
+	holdLease(logger)
 
 	var once sync.Once
 	terminate := func(reason string) {
@@ -61,9 +66,12 @@ func Serve(p Provider) {
 			// only repeat it.
 			logger.Debug("stopping plugin", "reason", reason)
 			cancel()
-			srv.inflight.Wait() // bounded: each call returns or exits within CancelGrace
-			killOwnGroup()
-			os.Exit(exitTerminated)
+			// No waiting for the calls: a provider that ignores its
+			// context would keep its CLIs running for CancelGrace after
+			// the host (and, when it was SIGKILLed, the host's own copy of
+			// the lock) is gone. The kills come first; the lease this
+			// process holds is freed by its death, after them.
+			stopProcess(exitTerminated)
 		})
 	}
 	sigs := make(chan os.Signal, 1)
@@ -96,7 +104,8 @@ func Serve(p Provider) {
 
 	// The host closed the plugin (go-plugin stops the gRPC server without
 	// waiting for handlers). Cancel what is still running and wait for it,
-	// so an exit status of 0 means every call really returned.
+	// so an exit status of 0 means every call really returned (a call that
+	// ignores the cancellation ends the process through stopProcess).
 	cancel()
 	srv.inflight.Wait()
 }

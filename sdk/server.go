@@ -19,9 +19,10 @@ import (
 
 // CancelGrace is how long a provider call may run after its context is
 // cancelled. The conformance kit allows 2 s from cancel to a quiet plugin;
-// Serve enforces the same bound at run time by ending the plugin process,
-// because a call that outlives its cancellation could still send source
-// after the host recorded the review as cancelled.
+// Serve enforces the same bound at run time by killing the CLIs' process
+// groups and its own and so ending the plugin, because a call that outlives
+// its cancellation could still send source after the host recorded the
+// review as cancelled, and its helpers would outlive the lease.
 const CancelGrace = 2 * time.Second
 
 // ConformanceSetting and ConformancePanic are the panic trigger of the
@@ -53,7 +54,7 @@ type server struct {
 	logger   hclog.Logger
 	root     context.Context // cancelled when the plugin shuts down
 	grace    time.Duration
-	exit     func(code int) // os.Exit; tests substitute it
+	exit     func(code int) // stopProcess (kill the groups, then exit); tests substitute it
 
 	inflight sync.WaitGroup
 }
@@ -103,7 +104,7 @@ func call[T any](s *server, rpcCtx context.Context, method string, fn func(conte
 	case <-timer.C:
 		// Debug: the host already reports the timeout or cancellation in
 		// its one line; `relay-host plugin check` is where authors see this.
-		s.logger.Debug("provider ignored cancellation; ending the plugin process so the abandoned work cannot continue",
+		s.logger.Debug("provider ignored cancellation; killing its process groups and ending the plugin so the abandoned work cannot continue",
 			"method", method, "grace", s.grace.String())
 		s.exit(exitIgnoredCancel)
 		var zero T

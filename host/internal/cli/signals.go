@@ -9,12 +9,17 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-plugin"
+
+	"github.com/relay-host/relay-host/host/internal/pluginhost"
 )
 
 // signalContext is cancelled by SIGINT, SIGTERM or SIGHUP. The pipeline
 // then records the outcome, stops the plugin and releases its lease before
-// the command exits with 128+signal. A second signal stops at once: the
-// plugins are killed and the process exits (the kernel frees the lease).
+// the command exits with 128+signal. A second signal stops at once: every
+// plugin's process group is killed (an SDK plugin first kills its CLIs'
+// groups on SIGTERM) and the process exits. The kernel frees the lease when
+// the last holder of its lock is gone: this process, and a plugin that
+// holds a copy (pluginhost.ShareLease) once it has died.
 type signalContext struct {
 	context.Context
 	got  atomic.Int32
@@ -33,6 +38,7 @@ func withSignals(parent context.Context) *signalContext {
 			case s := <-ch:
 				sig := s.(syscall.Signal)
 				if !sc.got.CompareAndSwap(0, int32(sig)) {
+					pluginhost.StopAll()
 					plugin.CleanupClients()
 					os.Exit(128 + int(sig))
 				}

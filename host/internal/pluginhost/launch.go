@@ -4,7 +4,8 @@
 // allowlist plus its provider block's env), talks gRPC over a socket that no
 // other local user can reach, dies with the host (Pdeathsig on Linux, and
 // the SDK watches its parent too), and Kill leaves no process of its
-// process group behind.
+// process group behind. A plugin that holds a copy of its review's lease
+// (ShareLease) keeps the slot held until it has died.
 package pluginhost
 
 import (
@@ -13,10 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,6 +31,10 @@ import (
 
 // DefaultStartTimeout bounds a plugin's start-up and handshake.
 const DefaultStartTimeout = 10 * time.Second
+
+// leaseFD is the plugin's descriptor number of its lease channel
+// (sdk.EnvLeaseFD): the first of exec.Cmd.ExtraFiles.
+const leaseFD = 3
 
 // Options launch one plugin.
 type Options struct {
@@ -65,8 +73,17 @@ type Plugin struct {
 
 	client    *plugin.Client
 	socketDir string
-	flush     []flusher // output writers holding a last unterminated line
+	flush     []flusher     // output writers holding a last unterminated line
+	lease     *net.UnixConn // the host's end of the lease channel, or nil
 }
+
+// live is every plugin this process launched and has not stopped, for
+// StopAll: a signal handler must reach them all, as go-plugin's own list of
+// managed clients does.
+var live = struct {
+	sync.Mutex
+	m map[*Plugin]struct{}
+}{m: map[*Plugin]struct{}{}}
 
 type flusher interface{ Flush() }
 
@@ -108,8 +125,17 @@ func Launch(o Options) (*Plugin, error) {
 	if err != nil {
 		return nil, &StartError{Provider: o.Provider, Err: err}
 	}
+	lease, leaseEnd, err := leaseChannel()
+	if err != nil {
+		os.RemoveAll(socketDir)
+		return nil, &StartError{Provider: o.Provider, Err: err}
+	}
 	cmd := exec.Command(o.Path)
 	cmd.Env = append(append([]string(nil), o.Env...), plugin.EnvUnixSocketDir+"="+socketDir)
+	if leaseEnd != nil {
+		cmd.ExtraFiles = []*os.File{leaseEnd} // go-plugin leaves them as they are
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", sdk.EnvLeaseFD, leaseFD))
+	}
 	cmd.SysProcAttr = procAttr()
 	cfg := sdk.NewClientConfig(cmd, o.Logger)
 	// The plugin's stderr is read whole-line by stderrLog (see stderr.go),
@@ -125,20 +151,30 @@ func Launch(o Options) (*Plugin, error) {
 		sum, err := hex.DecodeString(strings.TrimPrefix(o.Checksum, "sha256:"))
 		if err != nil {
 			os.RemoveAll(socketDir)
+			if lease != nil {
+				lease.Close()
+				leaseEnd.Close()
+			}
 			return nil, &ChecksumError{Provider: o.Provider, Path: o.Path}
 		}
 		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{client: client, socketDir: socketDir}
+	p := &Plugin{client: client, socketDir: socketDir, lease: lease}
 	for _, w := range []io.Writer{stderr, cfg.SyncStdout, cfg.SyncStderr} {
 		if f, ok := w.(flusher); ok {
 			p.flush = append(p.flush, f)
 		}
 	}
 	rpc, err := client.Client()
+	if leaseEnd != nil {
+		leaseEnd.Close() // the plugin has its own copy, or never started
+	}
 	if cmd.Process != nil {
 		p.PID = cmd.Process.Pid
+		live.Lock()
+		live.m[p] = struct{}{}
+		live.Unlock()
 	}
 	if err != nil {
 		p.Kill()
@@ -172,6 +208,36 @@ func (p *Plugin) Kill() {
 	p.sweep()
 	p.flushOutput()
 }
+
+// StopAll stops every plugin this process launched, for a host that must
+// exit now (a second Ctrl-C): SIGTERM first, so an SDK plugin kills its
+// CLIs' process groups and then its own (in that order, while it still
+// holds its copy of the lease), then, after at most StopAllGrace, SIGKILL to
+// every plugin's group for plugins that did not stop.
+func StopAll() {
+	live.Lock()
+	ps := make([]*Plugin, 0, len(live.m))
+	for p := range live.m {
+		ps = append(ps, p)
+	}
+	live.Unlock()
+	for _, p := range ps {
+		if !p.client.Exited() {
+			terminate(p.PID)
+		}
+	}
+	for deadline := time.Now().Add(StopAllGrace); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if !slices.ContainsFunc(ps, func(p *Plugin) bool { return !p.client.Exited() }) {
+			break
+		}
+	}
+	for _, p := range ps {
+		p.sweep()
+	}
+}
+
+// StopAllGrace bounds how long StopAll waits for plugins to stop themselves.
+const StopAllGrace = 500 * time.Millisecond
 
 // flushOutput logs what the plugin wrote last without a newline. It runs
 // after client.Kill, which returns once go-plugin has read all of the
@@ -210,9 +276,15 @@ const TermGrace = sdk.CancelGrace + 500*time.Millisecond
 func (p *Plugin) sweep() {
 	if p.PID > 0 {
 		killGroup(p.PID)
+		live.Lock()
+		delete(live.m, p)
+		live.Unlock()
 	}
 	if p.socketDir != "" {
 		os.RemoveAll(p.socketDir)
+	}
+	if p.lease != nil {
+		p.lease.Close()
 	}
 }
 

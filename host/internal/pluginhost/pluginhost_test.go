@@ -11,13 +11,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/sdk"
 )
 
-var echoBin string // the echo example plugin, built once
+// The echo example plugin and the fault test plugin, built once.
+var echoBin, faultBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "pluginhost-test-")
@@ -25,11 +28,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	echoBin = filepath.Join(dir, "relay-provider-echo")
-	build := exec.Command("go", "build", "-o", echoBin, "github.com/relay-host/relay-host/sdk/examples/echo")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the echo plugin:", err)
-		os.Exit(1)
+	faultBin = filepath.Join(dir, "relay-provider-fault")
+	for bin, pkg := range map[string]string{echoBin: "github.com/relay-host/relay-host/sdk/examples/echo", faultBin: "github.com/relay-host/relay-host/host/internal/testplugins/fault"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building the test plugins:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -197,3 +203,89 @@ func BenchmarkLaunchAutoMTLS(b *testing.B) { benchLaunch(b, false) }
 // BenchmarkLaunchPrivateSocket is the same without AutoMTLS, relying on the
 // private socket directory alone.
 func BenchmarkLaunchPrivateSocket(b *testing.B) { benchLaunch(b, true) }
+
+// TestStopAllKillsEveryGroup: a plugin that ignores SIGTERM and
+// cancellation, with a helper in its own process group (plain os/exec) and
+// one in a group of its own (sdk.Command): StopAll, the host's second-signal
+// path, leaves none of them running.
+func TestStopAllKillsEveryGroup(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "pids")
+	p, err := Launch(Options{Provider: "fault", Path: faultBin, Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	go p.Provider.Review(context.Background(), sdk.ReviewRequest{Route: "default", Timeout: time.Minute, Settings: map[string]string{
+		"mode": "hang", "children": "all", "sigterm": "ignore", "pidfile": pidfile,
+	}}, func(sdk.Event) {})
+	var pids []int
+	for deadline := time.Now().Add(20 * time.Second); len(pids) < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin never wrote its pidfile")
+		}
+		data, _ := os.ReadFile(pidfile)
+		pids = pids[:0]
+		for _, f := range strings.Fields(string(data)) {
+			var n int
+			fmt.Sscan(f, &n)
+			pids = append(pids, n)
+		}
+	}
+	StopAll()
+	// Bounded polling, not a timing assertion: the group kill is already
+	// sent; the sdk.Command helper follows its parent (Pdeathsig).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		left := slices.DeleteFunc(slices.Clone(pids), func(pid int) bool {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			i := strings.LastIndexByte(string(stat), ')')
+			return err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z'
+		})
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range left {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Fatalf("after StopAll, %v of the plugin and its helpers %v still run", left, pids)
+		}
+	}
+}
+
+// TestShareLeaseHoldsTheLock: once an SDK plugin holds its copy of a locked
+// descriptor, the lock outlives the host's own copy and is free again when
+// the plugin is gone.
+func TestShareLeaseHoldsTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Launch(Options{Provider: "echo", Path: echoBin, Env: []string{"PATH=/usr/bin:/bin"}, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if err := p.ShareLease([]*os.File{f}); err != nil {
+		t.Fatalf("ShareLease: %v", err)
+	}
+	f.Close() // the host's copy: as if the host had been SIGKILLed
+	locked := func() bool {
+		g, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		return syscall.Flock(int(g.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+	}
+	if !locked() {
+		t.Fatal("the lock was free while the plugin held its copy")
+	}
+	p.Kill()
+	if locked() {
+		t.Error("the lock is still held after the plugin was stopped")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/relay-host/relay-host/admission"
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
 	"github.com/relay-host/relay-host/host/sanitize"
@@ -166,6 +167,14 @@ func (r *run) acquire(ctx context.Context, provider, route string, res admission
 	}
 	lease, err := backend.Acquire(ctx, admission.Request{Key: res.Key, Limit: res.Limit, Wait: wait, MaxTotal: cfg.Admission.MaxTotal})
 	if err == nil {
+		// Before the Review call: the plugin holds the slot's lock too, so
+		// a SIGKILLed host's slot stays held until the plugin has killed
+		// its CLIs' process groups and its own and died.
+		if err := r.plugin.ShareLease(lease.Files()); pluginhost.NoLeaseChannel(err) {
+			r.log.Debug("the plugin does not hold the admission lock; its process groups are killed before release")
+		} else if err != nil {
+			r.log.Warn("the plugin could not take the admission lock; its process groups are killed before release", "error", err)
+		}
 		return lease, nil
 	}
 	if b, ok := admission.IsBlocked(err); ok {

@@ -27,6 +27,19 @@
 //	         stray stdout line, both left unterminated) or log (byte 64 KiB
 //	         of a JSON log line)
 //	verdict  APPROVE (default) or REQUEST_CHANGES
+//	sigterm  "ignore": ignore SIGTERM from the start of Review (the SDK's
+//	         own stop never runs), so only a kill of the plugin's groups
+//	         ends it
+//	watch    a FAULT_TAG value: at the start of Review, before anything
+//	         else, append "holder <unix-ns> live=<n> <names>" to events, n
+//	         being the number of live processes of an earlier review that
+//	         held its lease: those whose environment holds FAULT_TAG=<watch>
+//	         (the plugin and its helpers inherit it from relay-host), leaving
+//	         out relay-host itself and a plugin that never began a Review
+//	         (every plugin renames itself fault-review when it begins one,
+//	         which relay-host calls only once it holds the slot), so a test
+//	         can prove that no second holder of a key starts while any of
+//	         them still runs
 package main
 
 import (
@@ -34,7 +47,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/relay-host/relay-host/sdk"
@@ -104,6 +120,15 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 	s := req.Settings
 	for _, k := range []string{"events", "pidfile"} {
 		s[k] = os.ExpandEnv(s[k]) // "$HOME/x": scripts know no other absolute path
+	}
+	// Linux: the thread group leader's name, which /proc/<pid>/stat shows.
+	os.WriteFile("/proc/self/comm", []byte(reviewingName), 0)
+	if s["sigterm"] == "ignore" {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	if tag := s["watch"]; tag != "" {
+		n, names := tagged("FAULT_TAG=" + tag)
+		appendLine(s["events"], fmt.Sprintf("holder %d live=%d %s", time.Now().UnixNano(), n, strings.Join(names, ",")))
 	}
 	appendLine(s["events"], fmt.Sprintf("start %d", time.Now().UnixNano()))
 	defer appendLine(s["events"], fmt.Sprintf("end %d", time.Now().UnixNano()))
@@ -190,6 +215,39 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 		return sdk.Result{}, &sdk.Error{Code: code, Message: "fault plugin error " + string(code), NotSent: true}
 	}
 	return sdk.Result{Review: fmt.Sprintf("fault review of %d bytes on route %s.\n\nVerdict: %s\n", len(req.Packet), req.Route, verdict), Model: "fault-model"}, nil
+}
+
+// reviewingName is the process name of a fault plugin inside Review.
+const reviewingName = "fault-review"
+
+// tagged counts the live (not zombie) processes of a review whose
+// environment holds the entry kv: not relay-host-core, and not a plugin
+// that has not begun a Review (still named after its binary, cut to 15
+// bytes). A process that is gone or not ours cannot be read and is not
+// counted; a reused pid has another environment.
+func tagged(kv string) (n int, names []string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), kv) {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		i := strings.LastIndexByte(string(stat), ')')
+		if err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+			continue
+		}
+		switch string(stat[strings.IndexByte(string(stat), '(')+1 : i]) {
+		case "relay-host", "relay-host-core", "relay-provider-":
+			continue
+		}
+		n++
+		names = append(names, string(stat[:i+1]))
+	}
+	return n, names
 }
 
 // straddle returns text of which byte at lies inside $FAULT_API_KEY,

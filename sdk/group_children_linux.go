@@ -1,0 +1,62 @@
+package sdk
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// killChildGroups SIGKILLs the process group of every child of the plugin
+// that leads a group of its own (each CLI started with [Command]), and any
+// other child outside the plugin's group. It does not wait for exec's
+// context watch to do it: that runs on another goroutine, after this
+// process may already be gone.
+//
+// The children are found in /proc (a child's parent is this process until
+// it is reaped, so the pid cannot belong to a stranger while it is listed).
+func killChildGroups() {
+	self, own := os.Getpid(), syscall.Getpgrp()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		ppid, pgrp, ok := parentAndGroup(pid)
+		if !ok || ppid != self {
+			continue
+		}
+		switch {
+		case pgrp == pid:
+			syscall.Kill(-pid, syscall.SIGKILL)
+		case pgrp != own:
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// parentAndGroup reads a process's parent pid and process group from
+// /proc/<pid>/stat: the fields after the ')' that ends the command name
+// are state, ppid, pgrp.
+func parentAndGroup(pid int) (ppid, pgrp int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err2 := strconv.Atoi(f[2])
+	return ppid, pgrp, err1 == nil && err2 == nil
+}

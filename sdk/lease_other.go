@@ -1,0 +1,7 @@
+//go:build !unix
+
+package sdk
+
+import "github.com/hashicorp/go-hclog"
+
+func holdLease(hclog.Logger) {}
