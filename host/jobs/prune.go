@@ -65,8 +65,9 @@ func (s *Store) Prune(o PruneOptions) ([]string, error) {
 	return removed, nil
 }
 
-// removeOrphanLocks removes the lock files of jobs that have no record and
-// no live worker: a review killed between taking its lock and writing its
+// removeOrphanLocks removes what a killed review leaves beside the records:
+// the reserve file of a job with no live worker, and the lock files of jobs
+// that have no record and no live worker: a review killed between taking its lock and writing its
 // first record leaves one. A lock that is held (a job about to write its
 // first record) is left alone; so is anything that cannot be checked.
 func (s *Store) removeOrphanLocks() {
@@ -75,6 +76,14 @@ func (s *Store) removeOrphanLocks() {
 		return
 	}
 	for _, e := range entries {
+		// A review's reserve (".<id>.reserve", room held back for its
+		// outcome if the disk fills) outlives it only when it was killed.
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(e.Name(), "."), ".reserve"); ok && e.Name()[0] == '.' && validID(id) {
+			if alive, err := s.workerAlive(id); !alive && err == nil {
+				s.root.Remove(e.Name())
+			}
+			continue
+		}
 		id, ok := strings.CutSuffix(e.Name(), lockExt)
 		if !ok || !validID(id) {
 			continue

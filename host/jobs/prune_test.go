@@ -104,3 +104,27 @@ func TestPruneRemovesOrphanLocksOnly(t *testing.T) {
 		t.Errorf("prune removed a held lock: %v", err)
 	}
 }
+
+// A killed review's reserve file goes with prune; a running one's stays.
+func TestPruneRemovesDeadReservesOnly(t *testing.T) {
+	s := openStore(t)
+	held, err := s.Lock("r-running")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	for _, name := range []string{".r-running.reserve", ".r-killed.reserve"} {
+		if err := os.WriteFile(filepath.Join(s.Dir(), name), make([]byte, 8192), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Prune(PruneOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), ".r-killed.reserve")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dead job's reserve survived prune: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), ".r-running.reserve")); err != nil {
+		t.Errorf("prune removed a running job's reserve: %v", err)
+	}
+}
