@@ -17,15 +17,7 @@ import (
 // it is reaped, so the pid cannot belong to a stranger while it is listed).
 func killChildGroups() {
 	self, own := os.Getpid(), syscall.Getpgrp()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
+	for _, pid := range childPids(self) {
 		ppid, pgrp, ok := parentAndGroup(pid)
 		if !ok || ppid != self {
 			continue
@@ -37,6 +29,43 @@ func killChildGroups() {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// childPids lists the candidates: the kernel's per-thread children lists
+// (/proc/self/task/*/children, a few reads), else every pid in /proc
+// (a read per process on the machine: milliseconds on a busy one, paid at
+// every plugin stop). Each candidate is still checked by its parent pid.
+func childPids(self int) []int {
+	var pids []int
+	if tasks, err := os.ReadDir("/proc/self/task"); err == nil {
+		listed := true
+		for _, t := range tasks {
+			b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+			if err != nil {
+				listed = false // a kernel without CONFIG_PROC_CHILDREN
+				break
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		if listed {
+			return pids
+		}
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	pids = pids[:0]
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid != self {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // parentAndGroup reads a process's parent pid and process group from
