@@ -132,6 +132,13 @@ func (f *modelFake) FailWith(status int, body string) {
 	f.set(map[string]any{"fail_status": status, "fail_body": body})
 }
 
+// FailWithRetryAfter is FailWith with a Retry-After header (seconds) on
+// every failure.
+func (f *modelFake) FailWithRetryAfter(status int, body string, seconds int) {
+	f.set(map[string]any{"fail_status": status, "fail_body": body,
+		"fail_headers": map[string]string{"Retry-After": fmt.Sprint(seconds)}})
+}
+
 // SetDelay makes every answer wait d (or until the client goes away).
 func (f *modelFake) SetDelay(d time.Duration) { f.set(map[string]any{"delay_ms": d.Milliseconds()}) }
 func (f *modelFake) SetKeepAlives(n int)      { f.set(map[string]any{"keep_alives": n}) }
