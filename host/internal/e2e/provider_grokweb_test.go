@@ -413,3 +413,27 @@ func TestGrokwebWebEndpointSetting(t *testing.T) {
 	}
 	g.noLeak(t, blocked)
 }
+
+// TestGrokwebCLIOneSend: grok's OpenAI client retries a 429 or 500 twice
+// with no setting to stop it; through the onesend relay a steady 429, 500
+// or 401 (each with Retry-After: 30) reaches the server once and fails the
+// attempt at once, with the Retry-After in the record.
+func TestGrokwebCLIOneSend(t *testing.T) {
+	grok := requireCLI(t, "grok")
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`, "usage_limited"},
+		{"500", 500, `{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}`, "provider_unavailable"},
+		{"401", 401, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGrokwebEnv(t)
+			g.config(grokwebConfig(fmt.Sprintf("cli_path = %q", grok)))
+			checkOneSend(t, g.env, g.fm, formatOpenAI, c, oneSendRetryAfter, func() result {
+				return kgRun(g.env, g.grokEnv(), "review", "grokweb", "--route", "cli")
+			})
+			g.noLeak(t, result{})
+		})
+	}
+}
