@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/relay-host/relay-host/providers/internal/onesend"
 	"github.com/relay-host/relay-host/sdk"
 )
 
@@ -55,16 +57,55 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 		}
 	}
 
+	// With an API key the CLI calls GOOGLE_GEMINI_BASE_URL: the relay in
+	// front of it sees the answer (its Retry-After for the record) and
+	// answers any retry itself. maxAttempts = 1 already stops the CLI's.
+	env := childEnv(os.Environ(), h, tmp, getenv)
+	var relay *onesend.Relay
+	if apiKey {
+		up := getenv("GOOGLE_GEMINI_BASE_URL")
+		if up == "" {
+			up = defaultBaseURL
+		}
+		if relay, err = onesend.Start(up); err != nil {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "GOOGLE_GEMINI_BASE_URL: %v", err)
+		}
+		defer relay.Close()
+		env = withEnv(env, "GOOGLE_GEMINI_BASE_URL", relay.URL)
+	}
+
 	cmd := sdk.Command(ctx, bin, args(req.Settings)...)
 	cmd.Dir = work
-	cmd.Env = childEnv(os.Environ(), h, tmp, getenv)
+	cmd.Env = env
 	ev.Progress("running gemini")
 	out, err := sdk.RunCLI(ctx, ev, cmd, input(req), maxStdout, maxStderr)
 	if err != nil {
 		return sdk.Result{}, err
 	}
 	log.Debug("gemini finished", "exit", out.ExitCode, "stdout_bytes", out.StdoutBytes, "stderr_bytes", out.StderrBytes)
-	return parseResult(out.Stdout, out.Stderr, out.ExitCode)
+	res, err := parseResult(out.Stdout, out.Stderr, out.ExitCode)
+	var e *sdk.Error
+	if relay != nil && errors.As(err, &e) {
+		if f := relay.Failure(); f != nil {
+			e.RetryAfter = f.RetryAfter
+		}
+	}
+	return res, err
+}
+
+// defaultBaseURL is the Gemini API, where the CLI goes with an API key
+// when GOOGLE_GEMINI_BASE_URL is unset.
+const defaultBaseURL = "https://generativelanguage.googleapis.com"
+
+// withEnv is environ with k set to v, replacing any earlier value.
+func withEnv(environ []string, k, v string) []string {
+	out := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		if name, _, _ := strings.Cut(kv, "="); name != k {
+			out = append(out, kv)
+		}
+	}
+	return append(out, k+"="+v)
 }
 
 // provablyNoCredentials reports whether the CLI is certain to stop at its

@@ -89,8 +89,6 @@ func TestGeminiReview(t *testing.T) {
 	checkNoLeak(t, g.env, r, g.key, g.cliHome)
 }
 
-// TestGeminiRateLimit: a steady 429 fails as usage_limited after exactly
-// one attempt (general.maxAttempts = 1; the CLI's default of 10 attempts
 // with backoff runs into --timeout instead).
 func TestGeminiRateLimit(t *testing.T) {
 	t.Parallel()
@@ -193,5 +191,27 @@ func TestGeminiSharedHome(t *testing.T) {
 			t.Errorf("%s: second review: exit %d\n%s", tt.name, r2.code, r2.stderr)
 		}
 		checkNoLeak(t, g.env, r2, g.key, g.cliHome, other, link)
+	}
+}
+
+// TestGeminiOneSend: a steady 429, 500 or 401 (each with Retry-After: 30)
+// fails the attempt at once with one request at the server
+// (general.maxAttempts = 1) and the Retry-After, seen by the relay in
+// front of the API, in the record.
+func TestGeminiOneSend(t *testing.T) {
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}`, "usage_limited"},
+		{"500", 500, `{"error":{"code":500,"message":"Internal error encountered.","status":"INTERNAL"}}`, "provider_unavailable"},
+		{"401", 401, `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGeminiEnv(t)
+			checkOneSend(t, g.env, g.fake, formatGemini, c, oneSendRetryAfter, func() result {
+				return g.run("review", "gemini")
+			})
+			checkNoLeak(t, g.env, result{}, g.key, g.cliHome)
+		})
 	}
 }
