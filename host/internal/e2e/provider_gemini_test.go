@@ -89,6 +89,8 @@ func TestGeminiReview(t *testing.T) {
 	checkNoLeak(t, g.env, r, g.key, g.cliHome)
 }
 
+// TestGeminiRateLimit: a steady 429 fails as usage_limited after exactly
+// one attempt (general.maxAttempts = 1; the CLI's default of 10 attempts
 // with backoff runs into --timeout instead).
 func TestGeminiRateLimit(t *testing.T) {
 	t.Parallel()
