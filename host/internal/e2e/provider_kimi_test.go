@@ -165,6 +165,17 @@ func TestKimiErrors(t *testing.T) {
 		{"unavailable", func(ke *kimiEnv) []string { ke.fm.FailWith(503, `{"error":{"message":"overloaded"}}`); return nil }, "provider_unavailable", jobs.Sent},
 		{"failed", func(ke *kimiEnv) []string { ke.fm.FailWith(400, `{"error":{"message":"bad request"}}`); return nil }, "review_failed", jobs.Sent},
 		{"never-set-up", func(ke *kimiEnv) []string { return []string{"KIMI_API_KEY="} }, "not_authenticated", jobs.NotSent},
+		// Set up once (kimi's first run wrote its empty config.toml), no key
+		// now: kimi would stop at "LLM not set", so nothing is sent.
+		{"set-up-once-no-key", func(ke *kimiEnv) []string {
+			if err := os.MkdirAll(ke.share, 0o700); err != nil {
+				ke.t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(ke.share, "config.toml"), []byte("default_model = \"\"\n\n[providers]\n\n[models]\n"), 0o600); err != nil {
+				ke.t.Fatal(err)
+			}
+			return []string{"KIMI_API_KEY="}
+		}, "not_authenticated", jobs.NotSent},
 		{"no-cli", func(ke *kimiEnv) []string {
 			ke.config(kimiConfig(filepath.Join(ke.root, "no-such-kimi"), ""))
 			return nil
