@@ -217,3 +217,30 @@ func TestGeminiOneSend(t *testing.T) {
 		})
 	}
 }
+
+// TestGeminiUnusableAuthType: an auth type the CLI cannot use (it would
+// exit 41 before any request) is refused before the CLI runs:
+// not_authenticated, not sent, nothing at the server.
+func TestGeminiUnusableAuthType(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	dir := filepath.Join(g.cliHome, ".gemini")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "settings.json"), []byte(`{"security":{"auth":{"selectedType":"cloud-shell"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := g.run("review", "gemini")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	rec := g.latest()
+	if rec.ErrorCode != "not_authenticated" || rec.Transmission != jobs.NotSent {
+		t.Errorf("record: error_code %q transmission %s, want not_authenticated not_sent (%s)", rec.ErrorCode, rec.Transmission, rec.ErrorMessage)
+	}
+	if n := len(g.fake.Requests()); n != 0 {
+		t.Errorf("%d requests reached the remote", n)
+	}
+	checkNoLeak(t, g.env, r, g.key, g.cliHome)
+}
