@@ -60,6 +60,9 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 	cmd := sdk.Command(ctx, bin, args(req.Settings, hasKey(getenv))...)
 	cmd.Dir = work
 	cmd.Env = childEnv(os.Environ(), tmp, relayURL)
+	if relay != nil {
+		cmd.Env = onesend.NoProxy(cmd.Env)
+	}
 	ev.Progress("running claude")
 	out, err := sdk.RunCLI(ctx, ev, cmd, input(req), maxStdout, maxStderr)
 	if err != nil {

@@ -71,7 +71,7 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 			return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "GOOGLE_GEMINI_BASE_URL: %v", err)
 		}
 		defer relay.Close()
-		env = withEnv(env, "GOOGLE_GEMINI_BASE_URL", relay.URL)
+		env = onesend.NoProxy(withEnv(env, "GOOGLE_GEMINI_BASE_URL", relay.URL))
 	}
 
 	cmd := sdk.Command(ctx, bin, args(req.Settings)...)

@@ -162,7 +162,7 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 	defer cancel()
 	cmd := sdk.Command(cctx, bin, cliArgs(s, scratch, text)...)
 	cmd.Dir = scratch
-	cmd.Env = cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "", relay.URL)
+	cmd.Env = onesend.NoProxy(cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "", relay.URL))
 	var stderr tail
 	cmd.Stderr = &stderr
 	pr, pw := io.Pipe()

@@ -220,3 +220,30 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// NoProxy is environ with 127.0.0.1 added to NO_PROXY and no_proxy, so a
+// CLI that honours HTTP(S)_PROXY still reaches the relay directly: a proxy
+// elsewhere cannot reach this machine's loopback. (The relay's own calls
+// upstream use the proxy settings as they are.)
+func NoProxy(environ []string) []string {
+	out := make([]string, 0, len(environ)+2)
+	seen := map[string]bool{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "NO_PROXY" || k == "no_proxy" {
+			seen[k] = true
+			if strings.TrimSpace(v) != "" {
+				kv = k + "=" + v + ",127.0.0.1"
+			} else {
+				kv = k + "=127.0.0.1"
+			}
+		}
+		out = append(out, kv)
+	}
+	for _, k := range []string{"NO_PROXY", "no_proxy"} {
+		if !seen[k] {
+			out = append(out, k+"=127.0.0.1")
+		}
+	}
+	return out
+}

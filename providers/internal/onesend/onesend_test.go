@@ -139,3 +139,11 @@ func TestRetryAfterMs(t *testing.T) {
 		t.Errorf("retry-after-ms 1500: %v", got)
 	}
 }
+
+func TestNoProxy(t *testing.T) {
+	got := NoProxy([]string{"PATH=/bin", "no_proxy=corp.example", "HTTPS_PROXY=http://proxy:3128"})
+	want := []string{"PATH=/bin", "no_proxy=corp.example,127.0.0.1", "HTTPS_PROXY=http://proxy:3128", "NO_PROXY=127.0.0.1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("NoProxy = %q, want %q", got, want)
+	}
+}
