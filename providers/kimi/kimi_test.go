@@ -104,7 +104,7 @@ func TestKimiCheckSettings(t *testing.T) {
 
 func TestKimiArgsAndEnv(t *testing.T) {
 	a := args(settings{}, "/tmp/scratch")
-	if want := []string{"--print", "--output-format", "stream-json", "-w", "/tmp/scratch"}; !slices.Equal(a, want) {
+	if want := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", "/tmp/scratch"}; !slices.Equal(a, want) {
 		t.Errorf("args = %q, want %q", a, want)
 	}
 	a = args(settings{model: "kimi-k2"}, "/tmp/s")

@@ -23,8 +23,10 @@ func input(req sdk.ReviewRequest) string {
 }
 
 // args is kimi's argv after the binary. The prompt is not in it.
+// --max-retries-per-step 1 is one attempt at each model call (kimi's
+// loop_control default is 3, each resending the source).
 func args(s settings, workDir string) []string {
-	a := []string{"--print", "--output-format", "stream-json", "-w", workDir}
+	a := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", workDir}
 	if s.model != "" {
 		a = append(a, "-m", s.model)
 	}

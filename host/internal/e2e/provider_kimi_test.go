@@ -289,3 +289,25 @@ func TestKimiSharedShareDir(t *testing.T) {
 		t.Errorf("after the first review ended: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestKimiOneSend: a steady 429, 500 or 401 reaches the server once and
+// fails the attempt at once with the right code: --max-retries-per-step 1
+// turns off kimi's retries of the model call (three attempts by default,
+// which the stand-in mimics). Kimi's print mode reports an API error as
+// text without its headers, so the record carries no retry_after_s.
+func TestKimiOneSend(t *testing.T) {
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"error":{"message":"Your account is rate limited","type":"rate_limit_reached_error"}}`, "usage_limited"},
+		{"500", 500, `{"error":{"message":"internal error","type":"server_error"}}`, "provider_unavailable"},
+		{"401", 401, `{"error":{"message":"Invalid Authentication","type":"invalid_authentication_error"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ke := newKimiEnv(t)
+			checkOneSend(t, ke.env, ke.fm, formatOpenAI, c, 0, func() result {
+				return ke.runWith(nil, "review", "kimi")
+			})
+		})
+	}
+}
