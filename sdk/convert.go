@@ -189,7 +189,19 @@ func errorFromProto(p *relayv1.Error, transmitted bool) *Error {
 	}
 	notSent := p.GetTransmission() == relayv1.TransmissionState_TRANSMISSION_STATE_NOT_SENT &&
 		PreSend(code) && !transmitted
-	return &Error{Code: code, Message: msg, NotSent: notSent}
+	return &Error{Code: code, Message: msg, NotSent: notSent, RetryAfter: retryAfterFromProto(p.GetRetryAfterS())}
+}
+
+// retryAfterFromProto trusts nothing of the plugin's number but its sign
+// and size: a negative one is dropped, a huge one capped.
+func retryAfterFromProto(s int64) time.Duration {
+	if s <= 0 {
+		return 0
+	}
+	if s >= int64(MaxRetryAfter/time.Second) {
+		return MaxRetryAfter
+	}
+	return time.Duration(s) * time.Second
 }
 
 // errorToProto is the server-side counterpart of errorFromProto.
@@ -201,5 +213,6 @@ func errorToProto(e *Error, transmitted bool) *relayv1.Error {
 	case e.NotSent && PreSend(e.Code):
 		state = relayv1.TransmissionState_TRANSMISSION_STATE_NOT_SENT
 	}
-	return &relayv1.Error{Code: string(e.Code), Message: e.Message, Transmission: state}
+	return &relayv1.Error{Code: string(e.Code), Message: e.Message, Transmission: state,
+		RetryAfterS: int64((clampRetryAfter(e.RetryAfter) + time.Second - 1) / time.Second)}
 }

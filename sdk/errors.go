@@ -1,6 +1,13 @@
 package sdk
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // ErrorCode is the typed code of a failed review. The set is closed: the
 // client maps any code it does not know to [CodeInternal].
@@ -71,6 +78,51 @@ type Error struct {
 	// for pre-send codes and only when no transmission event was emitted;
 	// Serve and the client both enforce that.
 	NotSent bool
+	// RetryAfter is how long the provider asked the client to wait before
+	// trying again (HTTP Retry-After, or the CLI's report of it); 0 when it
+	// gave none. The host records it in whole seconds, capped at
+	// [MaxRetryAfter], and never waits on it: a retry resends the source,
+	// which is the user's call.
+	RetryAfter time.Duration
+}
+
+// MaxRetryAfter caps a provider's Retry-After as carried and recorded: a
+// longer wait is reported as this one.
+const MaxRetryAfter = 24 * time.Hour
+
+// ParseRetryAfter parses an HTTP Retry-After value (delay-seconds or an
+// HTTP-date, RFC 9110 §10.2.3) into a wait, capped at [MaxRetryAfter]. It
+// returns 0 for an absent, malformed, negative or past value.
+func ParseRetryAfter(value string, now time.Time) time.Duration {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Out of range: a huge positive or negative number of seconds.
+		if n <= 0 {
+			return 0
+		}
+		if n >= int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now).Round(time.Second)
+	}
+	return clampRetryAfter(d)
+}
+
+// clampRetryAfter bounds d to [0, MaxRetryAfter].
+func clampRetryAfter(d time.Duration) time.Duration {
+	switch {
+	case d <= 0:
+		return 0
+	case d > MaxRetryAfter:
+		return MaxRetryAfter
+	}
+	return d
 }
 
 // Errorf returns an *Error with code and a formatted message. NotSent is set

@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"errors"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/relay-host/relay-host/sdk/internal/relayv1"
 )
@@ -86,5 +88,59 @@ func TestErrorIs(t *testing.T) {
 	}
 	if got := err.Error(); got != "timeout: slow" {
 		t.Fatalf("Error() = %q", got)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"30", 30 * time.Second},
+		{" 7 ", 7 * time.Second},
+		{"", 0},
+		{"0", 0},
+		{"-5", 0},
+		{"soon", 0},
+		{"1.5", 0},
+		{"99999999999999999999", MaxRetryAfter},
+		{"86401", MaxRetryAfter},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{now.Add(72 * time.Hour).Format(http.TimeFormat), MaxRetryAfter},
+	} {
+		if got := ParseRetryAfter(tt.in, now); got != tt.want {
+			t.Errorf("ParseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRetryAfterOverTheWire: the wait crosses the protocol in whole
+// seconds (rounded up), and the client drops a negative one and caps a
+// huge one, whatever the plugin sent.
+func TestRetryAfterOverTheWire(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want time.Duration
+	}{
+		{30 * time.Second, 30 * time.Second},
+		{1500 * time.Millisecond, 2 * time.Second},
+		{0, 0},
+		{-time.Second, 0},
+		{48 * time.Hour, MaxRetryAfter},
+	} {
+		p := errorToProto(&Error{Code: CodeUsageLimited, RetryAfter: tt.d}, true)
+		if got := errorFromProto(p, true).RetryAfter; got != tt.want {
+			t.Errorf("%v: got %v over the wire, want %v", tt.d, got, tt.want)
+		}
+	}
+	for _, s := range []int64{-1, -1 << 62} {
+		if got := errorFromProto(&relayv1.Error{Code: "usage_limited", RetryAfterS: s}, true).RetryAfter; got != 0 {
+			t.Errorf("a plugin's retry_after_s %d became %v, want 0", s, got)
+		}
+	}
+	if got := errorFromProto(&relayv1.Error{Code: "usage_limited", RetryAfterS: 1 << 62}, true).RetryAfter; got != MaxRetryAfter {
+		t.Errorf("a plugin's huge retry_after_s became %v, want %v", got, MaxRetryAfter)
 	}
 }

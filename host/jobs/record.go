@@ -60,6 +60,11 @@ type Workload struct {
 // Diagnostics are the non-secret details of a job's outcome.
 type Diagnostics struct {
 	ProviderWorkload *Workload `json:"provider_workload,omitempty"`
+	// RetryAfterS is the wait in whole seconds the provider asked for
+	// before a retry (HTTP Retry-After) when a review failed; absent when
+	// it gave none. relay-host never waits on it or retries by itself:
+	// a retry resends the source.
+	RetryAfterS int64 `json:"retry_after_s,omitempty"`
 }
 
 // Record is one review job as persisted in <dir>/<job_id>.json.

@@ -39,6 +39,8 @@ const progressEvery = 2 * time.Second
 type rawAnswer struct {
 	status int
 	body   []byte
+	// retryAfter is the answer's Retry-After; 0 when it had none.
+	retryAfter time.Duration
 }
 
 func (a *rawAnswer) Error() string { return fmt.Sprintf("HTTP %d", a.status) }
@@ -72,7 +74,7 @@ func (t target) review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events
 		if err != nil {
 			return nil, err
 		}
-		return nil, &rawAnswer{status: res.StatusCode, body: body}
+		return nil, &rawAnswer{status: res.StatusCode, body: body, retryAfter: sdk.ParseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
 	}
 	client := openai.NewClient(
 		option.WithBaseURL(t.baseURL),

@@ -38,7 +38,12 @@ func (t target) mapError(ctx context.Context, err error) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &raw):
-		return t.apiError(raw.status, raw.body)
+		e := t.apiError(raw.status, raw.body)
+		var se *sdk.Error
+		if errors.As(e, &se) {
+			se.RetryAfter = raw.retryAfter
+		}
+		return e
 	case errors.As(err, &streamErr):
 		// An {"error":…} event inside a 200 stream.
 		return t.apiError(http.StatusOK, streamErr.Event.Data)

@@ -39,10 +39,31 @@ func TestArgs(t *testing.T) {
 
 func TestChildEnv(t *testing.T) {
 	in := []string{"PATH=/bin", "ANTHROPIC_API_KEY=k", "CLAUDE_CODE_MAX_RETRIES=10", "TMPDIR=/tmp"}
-	got := childEnv(in, "/scratch/tmp")
-	want := []string{"PATH=/bin", "ANTHROPIC_API_KEY=k", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=1", "TMPDIR=/scratch/tmp"}
+	got := childEnv(in, "/scratch/tmp", "")
+	want := []string{"PATH=/bin", "ANTHROPIC_API_KEY=k", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0", "TMPDIR=/scratch/tmp"}
 	if !slices.Equal(got, want) {
 		t.Errorf("childEnv = %q, want %q", got, want)
+	}
+	got = childEnv(append(in, "ANTHROPIC_BASE_URL=https://proxy.example"), "/scratch/tmp", "http://127.0.0.1:9/t")
+	want = append(want, "ANTHROPIC_BASE_URL=http://127.0.0.1:9/t")
+	if !slices.Equal(got, want) {
+		t.Errorf("childEnv with a relay = %q, want %q", got, want)
+	}
+}
+
+func TestRelayUpstream(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"ANTHROPIC_API_KEY": "k"}, defaultBaseURL},
+		{map[string]string{"ANTHROPIC_AUTH_TOKEN": "k", "ANTHROPIC_BASE_URL": "http://gw:8080"}, "http://gw:8080"},
+		{map[string]string{"ANTHROPIC_BASE_URL": "http://gw:8080"}, "http://gw:8080"},
+		{map[string]string{}, ""}, // a subscription login goes direct
+	} {
+		if got := relayUpstream(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("relayUpstream(%v) = %q, want %q", tt.env, got, tt.want)
+		}
 	}
 }
 

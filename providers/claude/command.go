@@ -127,28 +127,58 @@ func args(settings map[string]string, bare bool) []string {
 }
 
 // childEnv is the plugin's environment (already narrowed by the host) with
-// the variables that make a headless review quiet and quick to fail.
-func childEnv(environ []string, tmp string) []string {
-	set := map[string]string{
+// the variables that make a headless review quiet and quick to fail, and,
+// when relayURL is set, the API reached through the onesend relay.
+func childEnv(environ []string, tmp, relayURL string) []string {
+	set := [][2]string{
 		// The only switch that stops all non-model traffic (telemetry,
 		// update checks, feature flags).
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-		// Default 10 retries ≈ 150 s against a steady 429; one retry
-		// keeps a transient blip survivable and a rate limit quick.
-		"CLAUDE_CODE_MAX_RETRIES": "1",
-		"TMPDIR":                  tmp,
+		{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"},
+		// No retries of the model call: the default 10 (≈150 s against a
+		// steady 429, and it waits out a Retry-After) resend the whole
+		// source each time, and a 401 is retried too. A failure ends the
+		// attempt; resending is the user's call (--confirm-resend).
+		{"CLAUDE_CODE_MAX_RETRIES", "0"},
+		{"TMPDIR", tmp},
+	}
+	if relayURL != "" {
+		set = append(set, [2]string{"ANTHROPIC_BASE_URL", relayURL})
+	}
+	drop := map[string]bool{}
+	for _, kv := range set {
+		drop[kv[0]] = true
 	}
 	out := make([]string, 0, len(environ)+len(set))
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; !ok {
+		if !drop[k] {
 			out = append(out, kv)
 		}
 	}
-	for _, k := range []string{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "CLAUDE_CODE_MAX_RETRIES", "TMPDIR"} {
-		out = append(out, k+"="+set[k])
+	for _, kv := range set {
+		out = append(out, kv[0]+"="+kv[1])
 	}
 	return out
+}
+
+// defaultBaseURL is the Anthropic API, where the CLI goes when
+// ANTHROPIC_BASE_URL is unset.
+const defaultBaseURL = "https://api.anthropic.com"
+
+// relayUpstream is the base URL to put the onesend relay in front of, or
+// "" for none. Only where the CLI is known to send its model calls to
+// ANTHROPIC_BASE_URL: with a key in the environment (--bare reads no
+// login), or when the operator set the variable already. A subscription
+// login against the real API goes direct; CLAUDE_CODE_MAX_RETRIES=0 still
+// keeps it to one send, but its Retry-After is not seen.
+func relayUpstream(getenv func(string) string) string {
+	if u := getenv("ANTHROPIC_BASE_URL"); u != "" {
+		return u
+	}
+	if hasKey(getenv) {
+		return defaultBaseURL
+	}
+	return ""
 }
 
 // input is what the CLI reads on stdin: the prompt, then the packet.

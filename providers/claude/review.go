@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 
+	"github.com/relay-host/relay-host/providers/internal/onesend"
 	"github.com/relay-host/relay-host/sdk"
 )
 
@@ -41,14 +43,38 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 		}
 	}
 
+	// The relay sees the API's answer: its Retry-After for the record,
+	// and it answers any retry the CLI still makes without resending.
+	var relay *onesend.Relay
+	if up := relayUpstream(getenv); up != "" {
+		if relay, err = onesend.Start(up); err != nil {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "ANTHROPIC_BASE_URL: %v", err)
+		}
+		defer relay.Close()
+	}
+	relayURL := ""
+	if relay != nil {
+		relayURL = relay.URL
+	}
+
 	cmd := sdk.Command(ctx, bin, args(req.Settings, hasKey(getenv))...)
 	cmd.Dir = work
-	cmd.Env = childEnv(os.Environ(), tmp)
+	cmd.Env = childEnv(os.Environ(), tmp, relayURL)
+	if relay != nil {
+		cmd.Env = onesend.NoProxy(cmd.Env)
+	}
 	ev.Progress("running claude")
 	out, err := sdk.RunCLI(ctx, ev, cmd, input(req), maxStdout, maxStderr)
 	if err != nil {
 		return sdk.Result{}, err
 	}
 	log.Debug("claude finished", "exit", out.ExitCode, "stdout_bytes", out.StdoutBytes, "stderr_bytes", out.StderrBytes)
-	return parseResult(out.Stdout, out.Stderr, out.ExitCode)
+	res, err := parseResult(out.Stdout, out.Stderr, out.ExitCode)
+	var e *sdk.Error
+	if relay != nil && errors.As(err, &e) {
+		if f := relay.Failure(); f != nil {
+			e.RetryAfter = f.RetryAfter
+		}
+	}
+	return res, err
 }

@@ -223,6 +223,55 @@ func TestProvablyNoCredentials(t *testing.T) {
 	}
 }
 
+// TestAuthCheckFailsBeforeSending: the auth types the CLI cannot use
+// (its exit 41, before any request) are refused by the plugin before the
+// CLI runs, so the record can say not sent.
+func TestAuthCheckFailsBeforeSending(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name     string
+		selected string
+		enforced string
+		apiKey   bool
+		env      map[string]string
+		want     bool
+	}{
+		{"base url alone implies gateway", "", "", false, map[string]string{"GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:1"}, true},
+		{"base url with a key", "", "", true, map[string]string{"GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:1"}, false},
+		{"unknown type", "cloud-shell", "", true, nil, true},
+		{"gateway type", "gateway", "", true, nil, true},
+		{"enforced type differs", apiKeyAuth, "oauth-personal", true, nil, true},
+		{"enforced type matches", apiKeyAuth, apiKeyAuth, true, nil, false},
+		{"key type without a key", apiKeyAuth, "", false, nil, true},
+		{"vertex from the environment", "", "", false, map[string]string{"GOOGLE_GENAI_USE_VERTEXAI": "true"}, false},
+		{"compute adc", "", "", false, map[string]string{"GEMINI_CLI_USE_COMPUTE_ADC": "true"}, false},
+		{"gca login implied, none stored", "", "", false, map[string]string{"GOOGLE_GENAI_USE_GCA": "true"}, true},
+	} {
+		s := &userSettings{m: map[string]any{}}
+		if tt.selected != "" {
+			set(s.m, selectedTypePath, tt.selected)
+		}
+		if tt.enforced != "" {
+			set(s.m, []string{"security", "auth", "enforcedType"}, tt.enforced)
+		}
+		if got := provablyNoCredentials(s, dir, tt.apiKey, envOf(tt.env)); got != tt.want {
+			t.Errorf("%s: provablyNoCredentials = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestExit41IsNotSent: the CLI's auth exit maps to not_authenticated with
+// a not-sent claim, even when stderr holds no error object.
+func TestExit41IsNotSent(t *testing.T) {
+	for _, stderr := range []string{"", "Invalid auth method selected.\n", "Error: something\n{not json"} {
+		_, err := parseResult(nil, []byte(stderr), 41)
+		var se *sdk.Error
+		if !errors.As(err, &se) || se.Code != sdk.CodeNotAuthenticated || !se.NotSent {
+			t.Errorf("stderr %q, exit 41: %#v; want not_authenticated, not sent", stderr, err)
+		}
+	}
+}
+
 func TestParseResult(t *testing.T) {
 	read := func(name string) []byte {
 		data, err := os.ReadFile(filepath.Join("testdata", name))

@@ -42,6 +42,10 @@ func (e *cliError) code() int {
 	return 0
 }
 
+// exitAuth is the CLI's FATAL_AUTHENTICATION_ERROR exit: its auth check
+// failed, before any request was made.
+const exitAuth = 41
+
 // exitStatus maps the CLI's exit code back to an HTTP status: on API
 // errors it exits with the status mod 256 (429 → 173, 401 → 145).
 var exitStatus = map[int]int{173: 429, 145: 401, 147: 403, 244: 500, 246: 502, 247: 503, 248: 504}
@@ -71,6 +75,10 @@ func parseResult(stdout, stderr []byte, exitCode int) (sdk.Result, error) {
 	}
 	if st, ok := exitStatus[exitCode]; ok {
 		return sdk.Result{}, apiError(&cliError{Code: json.RawMessage(fmt.Sprint(st))}, exitCode)
+	}
+	if exitCode == exitAuth {
+		// The auth check failed before any request, whatever stderr says.
+		return sdk.Result{}, apiError(&cliError{Code: json.RawMessage(fmt.Sprint(exitAuth)), Message: lastLine(stderr)}, exitCode)
 	}
 	if exitCode != 0 {
 		return sdk.Result{}, sent(sdk.CodeReviewFailed, fmt.Sprintf("gemini exited with status %d without a result%s", exitCode, detail(lastLine(stderr))))
@@ -130,6 +138,8 @@ func apiError(e *cliError, exitCode int) error {
 	if status == 0 || status == 1 {
 		if st, ok := exitStatus[exitCode]; ok {
 			status = st
+		} else if exitCode == exitAuth {
+			status = exitAuth
 		}
 	}
 	msg := detail(innerMessage(e.Message))
@@ -140,7 +150,7 @@ func apiError(e *cliError, exitCode int) error {
 		return sent(sdk.CodeNotAuthenticated, fmt.Sprintf("gemini's credentials were rejected (HTTP %d): check GEMINI_API_KEY or log in with `gemini`%s", status, msg))
 	case status >= 500 && status <= 599:
 		return sent(sdk.CodeProviderUnavailable, fmt.Sprintf("gemini's API is unavailable (HTTP %d): retry later%s", status, msg))
-	case status == 41:
+	case status == exitAuth:
 		return sdk.Errorf(sdk.CodeNotAuthenticated, "gemini is not authenticated: set GEMINI_API_KEY (listed in the gemini provider block's env) or log in with `gemini`%s", msg)
 	case connectionFailure(e.Message):
 		return sent(sdk.CodeProviderUnavailable, "gemini could not reach its API: check the network or GOOGLE_GEMINI_BASE_URL"+msg)

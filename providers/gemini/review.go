@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/relay-host/relay-host/providers/internal/onesend"
 	"github.com/relay-host/relay-host/sdk"
 )
 
@@ -55,40 +57,109 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 		}
 	}
 
+	// With an API key the CLI calls GOOGLE_GEMINI_BASE_URL: the relay in
+	// front of it sees the answer (its Retry-After for the record) and
+	// answers any retry itself. maxAttempts = 1 already stops the CLI's.
+	env := childEnv(os.Environ(), h, tmp, getenv)
+	var relay *onesend.Relay
+	if apiKey {
+		up := getenv("GOOGLE_GEMINI_BASE_URL")
+		if up == "" {
+			up = defaultBaseURL
+		}
+		if relay, err = onesend.Start(up); err != nil {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "GOOGLE_GEMINI_BASE_URL: %v", err)
+		}
+		defer relay.Close()
+		env = onesend.NoProxy(withEnv(env, "GOOGLE_GEMINI_BASE_URL", relay.URL))
+	}
+
 	cmd := sdk.Command(ctx, bin, args(req.Settings)...)
 	cmd.Dir = work
-	cmd.Env = childEnv(os.Environ(), h, tmp, getenv)
+	cmd.Env = env
 	ev.Progress("running gemini")
 	out, err := sdk.RunCLI(ctx, ev, cmd, input(req), maxStdout, maxStderr)
 	if err != nil {
 		return sdk.Result{}, err
 	}
 	log.Debug("gemini finished", "exit", out.ExitCode, "stdout_bytes", out.StdoutBytes, "stderr_bytes", out.StderrBytes)
-	return parseResult(out.Stdout, out.Stderr, out.ExitCode)
+	res, err := parseResult(out.Stdout, out.Stderr, out.ExitCode)
+	var e *sdk.Error
+	if relay != nil && errors.As(err, &e) {
+		if f := relay.Failure(); f != nil {
+			e.RetryAfter = f.RetryAfter
+		}
+	}
+	return res, err
+}
+
+// defaultBaseURL is the Gemini API, where the CLI goes with an API key
+// when GOOGLE_GEMINI_BASE_URL is unset.
+const defaultBaseURL = "https://generativelanguage.googleapis.com"
+
+// withEnv is environ with k set to v, replacing any earlier value.
+func withEnv(environ []string, k, v string) []string {
+	out := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		if name, _, _ := strings.Cut(kv, "="); name != k {
+			out = append(out, kv)
+		}
+	}
+	return append(out, k+"="+v)
 }
 
 // provablyNoCredentials reports whether the CLI is certain to stop at its
-// own auth check (exit 41) without sending anything. It errs towards false
-// (run the CLI and let it decide): only a sure answer may claim "not sent".
+// own auth check (exit 41) without sending anything. It mirrors the pinned
+// CLI's validateNonInteractiveAuth: the auth type is the settings' or, when
+// none is set, the one the environment implies; an enforced type that
+// differs, no type at all, or a type whose requirements are missing fails
+// before any request. It errs towards false (run the CLI and let it
+// decide) wherever the answer depends on what the plugin cannot see.
 func provablyNoCredentials(s *userSettings, stateDir string, apiKey bool, getenv func(string) string) bool {
-	if apiKey {
-		return false
+	authType := s.selectedType()
+	if authType == "" {
+		authType = authTypeFromEnv(apiKey, getenv)
 	}
-	// Vertex AI and Code Assist are chosen by variables too.
-	for _, v := range []string{"GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA", "GOOGLE_CLOUD_PROJECT", "CLOUD_SHELL"} {
-		if getenv(v) != "" {
-			return false
-		}
-	}
-	switch s.selectedType() {
-	case "", apiKeyAuth:
-		// No auth type and no key: "Invalid auth method selected"; the
-		// API key type without a key: "must specify GEMINI_API_KEY".
+	if enforced, _ := lookup(s.m, []string{"security", "auth", "enforcedType"}).(string); enforced != "" && enforced != authType {
 		return true
+	}
+	switch authType {
+	case "":
+		// "Please set an Auth method": no type and none implied.
+		return true
+	case apiKeyAuth:
+		// Without a key: "must specify the GEMINI_API_KEY".
+		return !apiKey
+	case "vertex-ai", "compute-default-credentials":
+		// Vertex's project and key may come from a .env file the CLI
+		// loads; the metadata server decides ADC at request time.
+		return false
 	case "oauth-personal":
 		// Headless, a missing login cannot be completed.
 		_, err := os.Lstat(filepath.Join(stateDir, "oauth_creds.json"))
 		return errors.Is(err, os.ErrNotExist)
 	}
-	return false
+	// Any other type ("gateway", implied by GOOGLE_GEMINI_BASE_URL alone,
+	// or a name from another version): "Invalid auth method selected."
+	return true
+}
+
+// authTypeFromEnv is the auth type the CLI derives from the environment
+// when the settings name none, in the CLI's order.
+func authTypeFromEnv(apiKey bool, getenv func(string) string) string {
+	switch {
+	case getenv("GOOGLE_GENAI_USE_GCA") == "true":
+		return "oauth-personal"
+	case getenv("GOOGLE_GENAI_USE_VERTEXAI") == "true":
+		return "vertex-ai"
+	case getenv("GOOGLE_GEMINI_BASE_URL") != "" && !apiKey:
+		// With a key the plugin writes selectedType = gemini-api-key
+		// (settings.ensure) before the CLI runs.
+		return "gateway"
+	case apiKey:
+		return apiKeyAuth
+	case getenv("CLOUD_SHELL") == "true" || getenv("GEMINI_CLI_USE_COMPUTE_ADC") == "true":
+		return "compute-default-credentials"
+	}
+	return ""
 }

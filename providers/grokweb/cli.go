@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relay-host/relay-host/providers/internal/onesend"
 	"github.com/relay-host/relay-host/sdk"
 )
 
@@ -39,9 +40,10 @@ func cliArgs(s settings, scratch, text string) []string {
 
 // cliEnv is the plugin's environment (the host's allowlist plus the
 // provider block's env: GROK_BASE_URL, GROK_API_KEY, GROK_MODEL) with the
-// answer length raised and the model setting applied.
-func cliEnv(environ []string, s settings, maxTokensSet bool) []string {
-	env := make([]string, 0, len(environ)+2)
+// answer length raised, the model setting applied and the API reached
+// through relayURL (the onesend relay in front of the real base URL).
+func cliEnv(environ []string, s settings, maxTokensSet bool, relayURL string) []string {
+	env := make([]string, 0, len(environ)+3)
 	userMax := ""
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
@@ -51,9 +53,12 @@ func cliEnv(environ []string, s settings, maxTokensSet bool) []string {
 			continue
 		case k == "GROK_MODEL" && s.model != "":
 			continue
+		case k == "GROK_BASE_URL":
+			continue
 		}
 		env = append(env, kv)
 	}
+	env = append(env, "GROK_BASE_URL="+relayURL)
 	maxTokens := strconv.Itoa(s.maxTokens)
 	if !maxTokensSet && userMax != "" {
 		maxTokens = userMax // the operator's GROK_MAX_TOKENS, unless the setting overrides it
@@ -83,6 +88,29 @@ func hasKey() bool {
 		APIKey string `json:"apiKey"`
 	}
 	return json.Unmarshal(data, &us) == nil && strings.TrimSpace(us.APIKey) != ""
+}
+
+// defaultBaseURL is grok's API when neither GROK_BASE_URL nor the user's
+// settings name one.
+const defaultBaseURL = "https://api.x.ai/v1"
+
+// upstreamURL is the base URL grok itself would use: GROK_BASE_URL, else
+// baseURL in ~/.grok/user-settings.json, else x.ai's.
+func upstreamURL() string {
+	if u := strings.TrimSpace(os.Getenv("GROK_BASE_URL")); u != "" {
+		return u
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		if data, err := os.ReadFile(filepath.Join(home, ".grok", "user-settings.json")); err == nil {
+			var us struct {
+				BaseURL string `json:"baseURL"`
+			}
+			if json.Unmarshal(data, &us) == nil && strings.TrimSpace(us.BaseURL) != "" {
+				return strings.TrimSpace(us.BaseURL)
+			}
+		}
+	}
+	return defaultBaseURL
 }
 
 func findGrok(cliPath string) (string, error) {
@@ -121,11 +149,20 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 	}
 	defer os.RemoveAll(scratch)
 
+	// grok's OpenAI client retries a 429 or 5xx twice, resending the
+	// source each time, and has no setting to stop it: the relay forwards
+	// one failed call and answers the retries itself.
+	relay, err := onesend.Start(upstreamURL())
+	if err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "GROK_BASE_URL: %v; set it to the API's base URL, such as %s", err, defaultBaseURL)
+	}
+	defer relay.Close()
+
 	cctx, cancel := beforeDeadline(ctx)
 	defer cancel()
 	cmd := sdk.Command(cctx, bin, cliArgs(s, scratch, text)...)
 	cmd.Dir = scratch
-	cmd.Env = cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "")
+	cmd.Env = onesend.NoProxy(cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "", relay.URL))
 	var stderr tail
 	cmd.Stderr = &stderr
 	pr, pw := io.Pipe()
@@ -166,7 +203,31 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 		}
 		exit = ee.ExitCode()
 	}
-	return out.result(exit, stderr.String(), s.model)
+	res, err := out.result(exit, stderr.String(), s.model)
+	return res, withFailure(err, relay.Failure())
+}
+
+// withFailure corrects a failed run's error with what the relay saw of the
+// API's answer: the HTTP status decides the code, and its Retry-After
+// goes into the record.
+func withFailure(err error, f *onesend.Failure) error {
+	var e *sdk.Error
+	if f == nil || !errors.As(err, &e) {
+		return err
+	}
+	e.RetryAfter = f.RetryAfter
+	switch {
+	case f.Status == 429:
+		e.Code = sdk.CodeUsageLimited
+	case f.Status == 401 || f.Status == 403:
+		e.Code = sdk.CodeNotAuthenticated
+	case f.Status == 402:
+		e.Code = sdk.CodeInsufficientBalance
+	case f.Status >= 500 || f.Status == 0:
+		e.Code = sdk.CodeProviderUnavailable
+	}
+	e.NotSent = false
+	return e
 }
 
 // cliOutput collects grok's headless output: one JSON chat message per line

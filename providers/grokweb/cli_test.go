@@ -40,19 +40,22 @@ func TestGrokwebCLIEnv(t *testing.T) {
 		return v
 	}
 	def, _ := parseSettings(map[string]string{})
-	env := cliEnv(base, def, false)
+	env := cliEnv(base, def, false, "http://127.0.0.1:1/relay")
+	if got := get(env, "GROK_BASE_URL"); !slices.Equal(got, []string{"http://127.0.0.1:1/relay"}) {
+		t.Errorf("GROK_BASE_URL %q, want only the relay's", got)
+	}
 	if got := get(env, "GROK_MAX_TOKENS"); !slices.Equal(got, []string{"8192"}) {
 		t.Errorf("GROK_MAX_TOKENS %q, want 8192 (grok's 1536 cuts reviews short)", got)
 	}
 	if !slices.Equal(get(env, "GROK_API_KEY"), []string{"xai-k"}) || !slices.Equal(get(env, "GROK_MODEL"), []string{"grok-3"}) {
 		t.Errorf("env %q lost the provider block's variables", env)
 	}
-	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), def, false)
+	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), def, false, "")
 	if got := get(env, "GROK_MAX_TOKENS"); !slices.Equal(got, []string{"3000"}) {
 		t.Errorf("operator's GROK_MAX_TOKENS: got %q, want 3000", got)
 	}
 	s, _ := parseSettings(map[string]string{"max_tokens": "2048", "model": "grok-4"})
-	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), s, true)
+	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), s, true, "")
 	if !slices.Equal(get(env, "GROK_MAX_TOKENS"), []string{"2048"}) || !slices.Equal(get(env, "GROK_MODEL"), []string{"grok-4"}) {
 		t.Errorf("settings not applied: %q", env)
 	}

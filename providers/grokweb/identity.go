@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -58,12 +59,57 @@ func normalizeEndpoint(raw string) (string, error) {
 	return scheme + "://" + hostport + path, nil
 }
 
+// identityEndpoint is endpoint as it goes into the admission key: the
+// normalized spelling with every name of this machine's loopback
+// (localhost, 127.0.0.1, ::1, ::ffff:127.0.0.1) written 127.0.0.1, so one
+// local tunnel reached by two spellings is one slot. Requests still go to
+// the host the user wrote: a tunnel may listen on only one of them.
+func identityEndpoint(endpoint string) (string, error) {
+	norm, err := normalizeEndpoint(endpoint)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(norm)
+	if err != nil {
+		return "", errors.New("is not a URL; use http://host:port")
+	}
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	if isLoopbackName(host) {
+		host = "127.0.0.1"
+	} else if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().String() // one spelling per address
+	}
+	if p := u.Port(); p != "" {
+		u.Host = net.JoinHostPort(host, p)
+	} else if strings.Contains(host, ":") {
+		u.Host = "[" + host + "]"
+	} else {
+		u.Host = host
+	}
+	return u.String(), nil
+}
+
+// isLoopbackName: the names every system gives its loopback interface.
+// Only 127.0.0.1 of 127/8, which is where tunnels listen; another 127.x
+// address can be another listener.
+func isLoopbackName(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	return a == netip.MustParseAddr("127.0.0.1") || a == netip.IPv6Loopback()
+}
+
 // endpointIdentity is the web route's opaque shared_state identity for an
 // explicit endpoint: the normalized endpoint plus an account marker, the
 // sha256 of the admin key (two keys, two accounts, two keys in admission)
 // or "default" when there is none. It never contains a key.
 func endpointIdentity(endpoint, adminKey string) (string, error) {
-	norm, err := normalizeEndpoint(endpoint)
+	norm, err := identityEndpoint(endpoint)
 	if err != nil {
 		return "", err
 	}

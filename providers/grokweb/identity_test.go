@@ -41,6 +41,54 @@ func TestGrokwebNormalizeEndpoint(t *testing.T) {
 	}
 }
 
+// TestGrokwebIdentityEndpoint: the spellings of one endpoint share one
+// admission key: scheme and host case, default port, trailing slash, /v1,
+// and every name of the loopback; other hosts and ports stay apart.
+func TestGrokwebIdentityEndpoint(t *testing.T) {
+	same := [][]string{
+		{"http://localhost:8000/v1", "http://127.0.0.1:8000/v1", "http://[::1]:8000", "HTTP://LocalHost:8000/", "http://localhost.:8000", "http://[::ffff:127.0.0.1]:8000/v1/", "http://127.0.0.1:8000"},
+		{"http://localhost", "http://127.0.0.1:80/", "http://[::1]:80/v1"},
+		{"https://Grok.Example.com:443/v1/", "https://grok.example.com", "https://grok.example.com./"},
+		{"http://[0:0::0:1]:9000/proxy", "http://localhost:9000/proxy/"},
+		{"http://[2001:DB8::1]:8000", "http://[2001:db8:0::1]:8000/"},
+	}
+	seen := map[string]int{}
+	for i, group := range same {
+		want, err := identityEndpoint(group[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range group[1:] {
+			if got, err := identityEndpoint(in); err != nil || got != want {
+				t.Errorf("identityEndpoint(%q) = %q, %v; want %q as for %q", in, got, err, want, group[0])
+			}
+		}
+		if j, dup := seen[want]; dup {
+			t.Errorf("groups %d and %d share %q", j, i, want)
+		}
+		seen[want] = i
+	}
+	for _, pair := range [][2]string{
+		{"http://127.0.0.1:8000", "http://127.0.0.2:8000"},
+		{"http://localhost:8000", "http://localhost:8001"},
+		{"http://localhost:8000", "https://localhost:8000"},
+		{"http://localhost:8000", "http://localhost:8000/proxy"},
+	} {
+		a, _ := identityEndpoint(pair[0])
+		b, _ := identityEndpoint(pair[1])
+		if a == b {
+			t.Errorf("%q and %q share the key %q", pair[0], pair[1], a)
+		}
+	}
+	// The request still goes where the user said.
+	if got, _ := normalizeEndpoint("http://[::1]:8000/v1"); got != "http://[::1]:8000" {
+		t.Errorf("normalizeEndpoint rewrote the host: %q", got)
+	}
+	if a, _ := endpointIdentity("http://localhost:8000/v1", ""); a != "endpoint=http://127.0.0.1:8000;admin=default" {
+		t.Errorf("endpointIdentity(localhost) = %q", a)
+	}
+}
+
 func TestGrokwebEndpointIdentity(t *testing.T) {
 	const keyA, keyB = "admin-key-AAAA-secret", "admin-key-BBBB-secret"
 	hash := func(k string) string { s := sha256.Sum256([]byte(k)); return hex.EncodeToString(s[:]) }

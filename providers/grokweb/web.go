@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/relay-host/relay-host/sdk"
@@ -71,14 +72,16 @@ func reviewWeb(ctx context.Context, t webTarget, s settings, req sdk.ReviewReque
 		hreq.Header.Set("Authorization", "Bearer "+t.apiKey)
 	}
 
-	ev.Progress("sending the review to grok2api at " + t.endpoint)
+	// Never the endpoint itself in a message: it is a value the host
+	// redacts, and "[REDACTED]" tells the user less than "the endpoint".
+	ev.Progress("sending the review to grok2api")
 	ev.Transmission() // the request body (prompt and packet) leaves now
 	resp, err := webClient.Do(hreq)
 	if err != nil {
 		if ctx.Err() != nil {
 			return sdk.Result{}, ctx.Err()
 		}
-		return sdk.Result{}, sdk.Errorf(sdk.CodeProviderUnavailable, "cannot reach grok2api at %s: %v; is the tunnel running?", t.endpoint, rootCause(err))
+		return sdk.Result{}, sdk.Errorf(sdk.CodeProviderUnavailable, "cannot reach grok2api at the endpoint (GROK2API_ENDPOINT): %v; is the tunnel running?", rootCause(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
@@ -89,7 +92,10 @@ func reviewWeb(ctx context.Context, t webTarget, s settings, req sdk.ReviewReque
 		return sdk.Result{}, sdk.Errorf(sdk.CodeProviderUnavailable, "grok2api dropped the connection mid-answer: %v; retry", rootCause(err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return sdk.Result{}, httpError(resp.StatusCode, data)
+		e := httpError(resp.StatusCode, data)
+		// grok2api's own answer: it does no retry, and neither do we.
+		e.RetryAfter = sdk.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return sdk.Result{}, e
 	}
 	if len(data) > maxAnswer {
 		return sdk.Result{}, sdk.Errorf(sdk.CodeBadOutput, "grok2api answered with more than %d MiB", maxAnswer>>20)

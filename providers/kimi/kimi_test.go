@@ -104,7 +104,7 @@ func TestKimiCheckSettings(t *testing.T) {
 
 func TestKimiArgsAndEnv(t *testing.T) {
 	a := args(settings{}, "/tmp/scratch")
-	if want := []string{"--print", "--output-format", "stream-json", "-w", "/tmp/scratch"}; !slices.Equal(a, want) {
+	if want := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", "/tmp/scratch"}; !slices.Equal(a, want) {
 		t.Errorf("args = %q, want %q", a, want)
 	}
 	a = args(settings{model: "kimi-k2"}, "/tmp/s")
@@ -421,3 +421,42 @@ func zombie(pid int) bool {
 }
 
 func asError(err error, target **sdk.Error) bool { return errors.As(err, target) }
+
+// TestMayBeLoggedIn: without KIMI_API_KEY, kimi is provably not set up
+// (it would say "LLM not set" before any request) only when its share dir
+// has no config, or a config.toml that names no model and no provider,
+// as its first run writes it.
+func TestMayBeLoggedIn(t *testing.T) {
+	t.Setenv("KIMI_API_KEY", "")
+	for _, tt := range []struct {
+		name, file, content string
+		want                bool
+	}{
+		{"no config", "", "", false},
+		{"first run", "config.toml", "default_model = \"\"\n\n[providers]\n\n[models]\n", false},
+		{"comments only", "config.toml", "# kimi\ndefault_model = ''  # none yet\n", false},
+		{"logged in", "config.toml", "default_model = \"kimi-for-coding\"\n\n[providers.\"managed:kimi-code\"]\ntype = \"kimi\"\nbase_url = \"https://api.kimi.com/coding/v1\"\napi_key = \"\"\n\n[models.kimi-for-coding]\nprovider = \"managed:kimi-code\"\nmodel = \"kimi-for-coding\"\n", true},
+		{"a provider only", "config.toml", "default_model = \"\"\n[providers.moonshot]\ntype = \"kimi\"\n", true},
+		{"a model only", "config.toml", "[models]\nk2 = { provider = \"p\", model = \"k2\" }\n", true},
+		{"inline providers", "config.toml", "providers = { p = { type = \"kimi\" } }\n", true},
+		{"default model", "config.toml", "default_model = \"k2\"\n", true},
+		{"unparsed line", "config.toml", "default_model = \"\"\n\"\"\"\nsomething\n", true},
+		{"older config.json", "config.json", "{}", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, tt.file), []byte(tt.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := (provider{}).mayBeLoggedIn(dir); got != tt.want {
+				t.Errorf("mayBeLoggedIn = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	t.Setenv("KIMI_API_KEY", "sk-k")
+	if !(provider{}).mayBeLoggedIn(t.TempDir()) {
+		t.Error("a key in the environment is a credential")
+	}
+}

@@ -23,8 +23,10 @@ func input(req sdk.ReviewRequest) string {
 }
 
 // args is kimi's argv after the binary. The prompt is not in it.
+// --max-retries-per-step 1 is one attempt at each model call (kimi's
+// loop_control default is 3, each resending the source).
 func args(s settings, workDir string) []string {
-	a := []string{"--print", "--output-format", "stream-json", "-w", workDir}
+	a := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", workDir}
 	if s.model != "" {
 		a = append(a, "-m", s.model)
 	}
@@ -67,17 +69,53 @@ func findCLI(cliPath string) (string, error) {
 	return p, nil
 }
 
-// mayBeLoggedIn is false only when kimi cannot possibly have credentials:
-// no KIMI_API_KEY and no config file in its share dir (kimi writes
-// config.toml, older builds config.json, on its first run and stores its
-// login there). It never refuses a working setup; a config without a login
-// is caught by kimi itself ("LLM not set", exit 1).
+// mayBeLoggedIn is false only when kimi cannot possibly have credentials,
+// so it would stop at "LLM not set" before any request: no KIMI_API_KEY,
+// and no config file in its share dir that names a model or a provider
+// (kimi writes an empty config.toml on its first run, and a login or
+// `kimi` setup adds [providers.…] and [models.…] tables and default_model).
+// It errs towards true: a config it cannot read, an older config.json, any
+// provider or model table counts as maybe logged in, and kimi decides.
 func (p provider) mayBeLoggedIn(shareAbs string) bool {
 	if strings.TrimSpace(os.Getenv("KIMI_API_KEY")) != "" {
 		return true
 	}
-	for _, f := range []string{"config.toml", "config.json"} {
-		if fi, err := os.Stat(filepath.Join(shareAbs, f)); err == nil && fi.Mode().IsRegular() {
+	if fi, err := os.Stat(filepath.Join(shareAbs, "config.json")); err == nil && fi.Mode().IsRegular() {
+		return true
+	}
+	data, err := os.ReadFile(filepath.Join(shareAbs, "config.toml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	return err != nil || configNamesAnLLM(string(data))
+}
+
+// configNamesAnLLM reports whether a kimi config.toml may configure a
+// model: a non-empty default_model, or any key in a providers or models
+// table (or an inline one). A line it does not understand counts as yes.
+func configNamesAnLLM(toml string) bool {
+	table := ""
+	for _, line := range strings.Split(toml, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			table = strings.Trim(strings.TrimSpace(strings.SplitN(line, "#", 2)[0]), "[] ")
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return true
+		}
+		key, value = strings.TrimSpace(key), strings.TrimSpace(strings.SplitN(value, "#", 2)[0])
+		root, _, _ := strings.Cut(table, ".")
+		switch {
+		case root == "providers" || root == "models":
+			return true
+		case table == "" && (key == "providers" || key == "models" || strings.HasPrefix(key, "providers.") || strings.HasPrefix(key, "models.")):
+			return true
+		case table == "" && key == "default_model" && value != `""` && value != "''":
 			return true
 		}
 	}
@@ -101,7 +139,7 @@ func (p provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Even
 		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "%v", err)
 	}
 	if !p.mayBeLoggedIn(shareAbs) {
-		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "kimi has never been set up for this user: run `kimi` and /login once, or pass KIMI_API_KEY (with KIMI_BASE_URL and KIMI_MODEL_NAME) through the provider's env in relay.hcl")
+		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "kimi has no model or login set up for this user: run `kimi` and /login once, or pass KIMI_API_KEY (with KIMI_BASE_URL and KIMI_MODEL_NAME) through the provider's env in relay.hcl")
 	}
 
 	// Print mode auto-approves every tool call: kimi works in an empty

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/relay-host/relay-host/host/jobs"
 )
 
 // The provider tests run the real host, plugins and CLIs against the fake
@@ -132,6 +134,13 @@ func (f *modelFake) FailWith(status int, body string) {
 	f.set(map[string]any{"fail_status": status, "fail_body": body})
 }
 
+// FailWithRetryAfter is FailWith with a Retry-After header (seconds) on
+// every failure.
+func (f *modelFake) FailWithRetryAfter(status int, body string, seconds int) {
+	f.set(map[string]any{"fail_status": status, "fail_body": body,
+		"fail_headers": map[string]string{"Retry-After": fmt.Sprint(seconds)}})
+}
+
 // SetDelay makes every answer wait d (or until the client goes away).
 func (f *modelFake) SetDelay(d time.Duration) { f.set(map[string]any{"delay_ms": d.Milliseconds()}) }
 func (f *modelFake) SetKeepAlives(n int)      { f.set(map[string]any{"keep_alives": n}) }
@@ -194,4 +203,51 @@ func requireOnlyPath(t *testing.T, fake *modelFake, path string) {
 			}
 		}
 	})
+}
+
+// oneSendCase is a failure the fake gives every model call, for the
+// one-send tests: each review makes exactly one call, fails at once with
+// code, and records the fake's Retry-After.
+type oneSendCase struct {
+	name   string
+	status int
+	body   string
+	code   string
+}
+
+// oneSendRetryAfter is the Retry-After every one-send failure carries. A
+// CLI that waited on it would take longer than oneSendBound.
+const oneSendRetryAfter = 30
+
+// oneSendBound bounds a one-send review's wall time well under the
+// Retry-After, so a client that waits it out (or retries) fails the test.
+// A bound on a behaviour, not a benchmark: the reviews take 1–4 s here.
+const oneSendBound = 20 * time.Second
+
+// checkOneSend runs review (a relay-host run) against fake failing with
+// c, and checks exit 3, the code, one model call in format and
+// retry_after_s (0 where the route cannot see it).
+func checkOneSend(t *testing.T, e *env, fake *modelFake, format string, c oneSendCase, wantRetryAfter int64, review func() result) {
+	t.Helper()
+	fake.FailWithRetryAfter(c.status, c.body, oneSendRetryAfter)
+	start := time.Now()
+	r := review()
+	took := time.Since(start)
+	t.Logf("%s: exit %d after %s", c.name, r.code, took.Round(10*time.Millisecond))
+	if r.code != 3 {
+		t.Fatalf("%s: exit %d, want 3\nstderr: %s", c.name, r.code, r.stderr)
+	}
+	rec := e.latest()
+	if rec.ErrorCode != c.code || rec.Transmission != jobs.Sent {
+		t.Errorf("%s: record: error_code %q transmission %s, want %q sent (%s)", c.name, rec.ErrorCode, rec.Transmission, c.code, rec.ErrorMessage)
+	}
+	if rec.Diagnostics.RetryAfterS != wantRetryAfter {
+		t.Errorf("%s: diagnostics.retry_after_s = %d, want %d", c.name, rec.Diagnostics.RetryAfterS, wantRetryAfter)
+	}
+	if n := modelRequests(fake, format); n != 1 {
+		t.Errorf("%s: %d model requests reached the fake, want exactly 1 (no resend)", c.name, n)
+	}
+	if took > oneSendBound {
+		t.Errorf("%s: the review took %s, over %s: the client waited on the Retry-After", c.name, took, oneSendBound)
+	}
 }

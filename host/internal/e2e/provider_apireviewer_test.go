@@ -328,3 +328,27 @@ func TestAPIReviewerWait(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIReviewerOneSend: a steady 429, 500 or 401 with Retry-After: 30
+// fails the attempt at once with one request (openai-go's retries are
+// off) and the Retry-After in the record, on every route.
+func TestAPIReviewerOneSend(t *testing.T) {
+	t.Parallel()
+	for _, route := range []string{"deepseek", "glm", "custom"} {
+		for _, c := range []oneSendCase{
+			{"429", 429, `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`, "usage_limited"},
+			{"500", 500, `{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}`, "provider_unavailable"},
+			{"401", 401, `{"error":{"message":"Authentication Fails","type":"authentication_error","param":null,"code":"invalid_request_error"}}`, "not_authenticated"},
+		} {
+			t.Run(route+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				fake := startModelFake(t)
+				e := apiEnv(t, fake, "")
+				checkOneSend(t, e, fake, formatOpenAI, c, oneSendRetryAfter, func() result {
+					return e.run("review", "apireviewer", "--route", route)
+				})
+				apiCheckNoSecrets(t, e)
+			})
+		}
+	}
+}

@@ -195,27 +195,6 @@ func gitStatus(t *testing.T, e *env) string {
 	return string(out)
 }
 
-// TestClaudeRateLimit: a steady 429 fails as usage_limited after at most
-// one retry (CLAUDE_CODE_MAX_RETRIES=1; the CLI's default is 10 retries,
-// which --timeout cuts short as a timeout instead).
-func TestClaudeRateLimit(t *testing.T) {
-	t.Parallel()
-	c := newClaudeEnv(t)
-	c.fake.FailWith(429, c.fake.Canned("AnthropicRateLimit"))
-	r := c.run("review", "claude", "--timeout", "40s")
-	if r.code != 3 {
-		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
-	}
-	rec := c.latest()
-	if rec.ErrorCode != "usage_limited" || rec.Transmission != jobs.Sent || !strings.Contains(r.stderr, "usage_limited") {
-		t.Errorf("record: error_code %q transmission %s; stderr %s", rec.ErrorCode, rec.Transmission, r.stderr)
-	}
-	if n := modelRequests(c.fake, formatAnthropic); n < 1 || n > 2 {
-		t.Errorf("%d model requests; want 1 or 2 (retries bounded to one)", n)
-	}
-	checkNoLeak(t, c.env, r, c.key, c.cfg)
-}
-
 // TestClaudeNoKey: no key and no login: not_authenticated, recorded as
 // not sent, nothing reaches the remote.
 func TestClaudeNoKey(t *testing.T) {
@@ -310,5 +289,28 @@ func TestClaudeSharedConfigDir(t *testing.T) {
 	}
 	if n := c.active("claude", "subscription"); n != 0 {
 		t.Errorf("%d slots held after the runs", n)
+	}
+}
+
+// TestClaudeOneSend: a steady 429, 500 or 401 (each with Retry-After: 30)
+// fails the attempt at once with one request at the server and the
+// Retry-After in the record: the CLI's own retries are off
+// (CLAUDE_CODE_MAX_RETRIES=0) and the relay in front of the API saw the
+// answer.
+func TestClaudeOneSend(t *testing.T) {
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"type":"error","error":{"type":"rate_limit_error","message":"rate limited"}}`, "usage_limited"},
+		{"500", 500, `{"type":"error","error":{"type":"api_error","message":"internal"}}`, "provider_unavailable"},
+		{"401", 401, `{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newClaudeEnv(t)
+			checkOneSend(t, e.env, e.fake, formatAnthropic, c, oneSendRetryAfter, func() result {
+				return e.run("review", "claude")
+			})
+			checkNoLeak(t, e.env, result{}, e.key, e.cfg)
+		})
 	}
 }

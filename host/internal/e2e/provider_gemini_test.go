@@ -195,3 +195,52 @@ func TestGeminiSharedHome(t *testing.T) {
 		checkNoLeak(t, g.env, r2, g.key, g.cliHome, other, link)
 	}
 }
+
+// TestGeminiOneSend: a steady 429, 500 or 401 (each with Retry-After: 30)
+// fails the attempt at once with one request at the server
+// (general.maxAttempts = 1) and the Retry-After, seen by the relay in
+// front of the API, in the record.
+func TestGeminiOneSend(t *testing.T) {
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}`, "usage_limited"},
+		{"500", 500, `{"error":{"code":500,"message":"Internal error encountered.","status":"INTERNAL"}}`, "provider_unavailable"},
+		{"401", 401, `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGeminiEnv(t)
+			checkOneSend(t, g.env, g.fake, formatGemini, c, oneSendRetryAfter, func() result {
+				return g.run("review", "gemini")
+			})
+			checkNoLeak(t, g.env, result{}, g.key, g.cliHome)
+		})
+	}
+}
+
+// TestGeminiUnusableAuthType: an auth type the CLI cannot use (it would
+// exit 41 before any request) is refused before the CLI runs:
+// not_authenticated, not sent, nothing at the server.
+func TestGeminiUnusableAuthType(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	dir := filepath.Join(g.cliHome, ".gemini")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "settings.json"), []byte(`{"security":{"auth":{"selectedType":"cloud-shell"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := g.run("review", "gemini")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	rec := g.latest()
+	if rec.ErrorCode != "not_authenticated" || rec.Transmission != jobs.NotSent {
+		t.Errorf("record: error_code %q transmission %s, want not_authenticated not_sent (%s)", rec.ErrorCode, rec.Transmission, rec.ErrorMessage)
+	}
+	if n := len(g.fake.Requests()); n != 0 {
+		t.Errorf("%d requests reached the remote", n)
+	}
+	checkNoLeak(t, g.env, r, g.key, g.cliHome)
+}

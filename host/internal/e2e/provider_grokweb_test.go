@@ -119,6 +119,14 @@ func TestGrokwebWebErrors(t *testing.T) {
 			if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "("+tt.code+")") {
 				t.Errorf("stderr: want one line naming %s:\n%s", tt.code, r.stderr)
 			}
+			// The endpoint is a value the host redacts: the message names
+			// it in words rather than showing a redaction mark.
+			if strings.Contains(r.stderr, "REDACTED") || strings.Contains(rec.ErrorMessage, "REDACTED") {
+				t.Errorf("the error shows a redacted endpoint: %s", r.stderr)
+			}
+			if tt.down && !strings.Contains(r.stderr, "the endpoint") {
+				t.Errorf("a tunnel-down error does not say which setting to check: %s", r.stderr)
+			}
 			g.noLeak(t, r)
 		})
 	}
@@ -412,4 +420,49 @@ func TestGrokwebWebEndpointSetting(t *testing.T) {
 		t.Fatalf("a second review through the same configured tunnel: exit %d, want 75 (counts only)\nstderr: %s", blocked.code, blocked.stderr)
 	}
 	g.noLeak(t, blocked)
+}
+
+// TestGrokwebCLIOneSend: grok's OpenAI client retries a 429 or 500 twice
+// with no setting to stop it; through the onesend relay a steady 429, 500
+// or 401 (each with Retry-After: 30) reaches the server once and fails the
+// attempt at once, with the Retry-After in the record.
+func TestGrokwebCLIOneSend(t *testing.T) {
+	grok := requireCLI(t, "grok")
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`, "usage_limited"},
+		{"500", 500, `{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}`, "provider_unavailable"},
+		{"401", 401, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGrokwebEnv(t)
+			g.config(grokwebConfig(fmt.Sprintf("cli_path = %q", grok)))
+			checkOneSend(t, g.env, g.fm, formatOpenAI, c, oneSendRetryAfter, func() result {
+				return kgRun(g.env, g.grokEnv(), "review", "grokweb", "--route", "cli")
+			})
+			g.noLeak(t, result{})
+		})
+	}
+}
+
+// TestGrokwebWebOneSend: the web route makes one request per attempt; a
+// 429, 500 or 401 from the tunnel (each with Retry-After: 30) fails at
+// once with the Retry-After in the record.
+func TestGrokwebWebOneSend(t *testing.T) {
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`, "usage_limited"},
+		{"500", 500, `{"detail":"Internal Server Error"}`, "provider_unavailable"},
+		{"401", 401, `{"error":{"message":"Invalid API key","type":"authentication_error","param":null,"code":"invalid_api_key"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGrokwebEnv(t)
+			checkOneSend(t, g.env, g.fm, formatOpenAI, c, oneSendRetryAfter, func() result {
+				return kgRun(g.env, g.webEnv(g.fm.URL+"/v1", grokwebAdminKey), "review", "grokweb", "--route", "web")
+			})
+			g.noLeak(t, result{})
+		})
+	}
 }

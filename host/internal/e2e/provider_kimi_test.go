@@ -165,6 +165,17 @@ func TestKimiErrors(t *testing.T) {
 		{"unavailable", func(ke *kimiEnv) []string { ke.fm.FailWith(503, `{"error":{"message":"overloaded"}}`); return nil }, "provider_unavailable", jobs.Sent},
 		{"failed", func(ke *kimiEnv) []string { ke.fm.FailWith(400, `{"error":{"message":"bad request"}}`); return nil }, "review_failed", jobs.Sent},
 		{"never-set-up", func(ke *kimiEnv) []string { return []string{"KIMI_API_KEY="} }, "not_authenticated", jobs.NotSent},
+		// Set up once (kimi's first run wrote its empty config.toml), no key
+		// now: kimi would stop at "LLM not set", so nothing is sent.
+		{"set-up-once-no-key", func(ke *kimiEnv) []string {
+			if err := os.MkdirAll(ke.share, 0o700); err != nil {
+				ke.t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(ke.share, "config.toml"), []byte("default_model = \"\"\n\n[providers]\n\n[models]\n"), 0o600); err != nil {
+				ke.t.Fatal(err)
+			}
+			return []string{"KIMI_API_KEY="}
+		}, "not_authenticated", jobs.NotSent},
 		{"no-cli", func(ke *kimiEnv) []string {
 			ke.config(kimiConfig(filepath.Join(ke.root, "no-such-kimi"), ""))
 			return nil
@@ -276,5 +287,27 @@ func TestKimiSharedShareDir(t *testing.T) {
 	}
 	if r := ke.run("review", "kimi", "--confirm-resend"); r.code != 0 {
 		t.Errorf("after the first review ended: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestKimiOneSend: a steady 429, 500 or 401 reaches the server once and
+// fails the attempt at once with the right code: --max-retries-per-step 1
+// turns off kimi's retries of the model call (three attempts by default,
+// which the stand-in mimics). Kimi's print mode reports an API error as
+// text without its headers, so the record carries no retry_after_s.
+func TestKimiOneSend(t *testing.T) {
+	t.Parallel()
+	for _, c := range []oneSendCase{
+		{"429", 429, `{"error":{"message":"Your account is rate limited","type":"rate_limit_reached_error"}}`, "usage_limited"},
+		{"500", 500, `{"error":{"message":"internal error","type":"server_error"}}`, "provider_unavailable"},
+		{"401", 401, `{"error":{"message":"Invalid Authentication","type":"invalid_authentication_error"}}`, "not_authenticated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ke := newKimiEnv(t)
+			checkOneSend(t, ke.env, ke.fm, formatOpenAI, c, 0, func() result {
+				return ke.runWith(nil, "review", "kimi")
+			})
+		})
 	}
 }

@@ -274,6 +274,7 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 		if msg == "" {
 			msg = "no details"
 		}
+		r.rec.Diagnostics.RetryAfterS = retryAfterSeconds(se.RetryAfter)
 		e := errorf(code, ExitProvider, "%s/%s failed (%s): %s", r.rec.Provider, r.rec.Route, code, msg)
 		r.finish(jobs.StatusFailed, code, msg, tr)
 		return e
@@ -289,4 +290,16 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 	e := errorf(code, ExitProvider, "%s/%s failed: %s", r.rec.Provider, r.rec.Route, msg)
 	r.finish(jobs.StatusFailed, code, msg, tr)
 	return e
+}
+
+// retryAfterSeconds is a plugin's retry-after as the record holds it: whole
+// seconds, rounded up, 0 (absent) for none or a negative value, capped at
+// sdk.MaxRetryAfter. The client bounded it already; the host does again,
+// as it does for everything a plugin returns.
+func retryAfterSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	d = min(d, sdk.MaxRetryAfter)
+	return int64((d + time.Second - 1) / time.Second)
 }

@@ -30,12 +30,14 @@ type Control struct {
 	FailBody   string  `json:"fail_body,omitempty"`
 	// FailNext > 0 fails that many requests (FailNext); 0 with FailStatus
 	// set fails every request (FailWith).
-	FailNext   int    `json:"fail_next,omitempty"`
-	DelayMS    *int64 `json:"delay_ms,omitempty"`
-	KeepAlives *int   `json:"keep_alives,omitempty"`
-	Drop       *bool  `json:"drop,omitempty"`
-	ReleaseAt  *int   `json:"release_at,omitempty"`
-	Hold       bool   `json:"hold,omitempty"`
+	FailNext int `json:"fail_next,omitempty"`
+	// FailHeaders are added to every failure answer (SetFailHeader).
+	FailHeaders map[string]string `json:"fail_headers,omitempty"`
+	DelayMS     *int64            `json:"delay_ms,omitempty"`
+	KeepAlives  *int              `json:"keep_alives,omitempty"`
+	Drop        *bool             `json:"drop,omitempty"`
+	ReleaseAt   *int              `json:"release_at,omitempty"`
+	Hold        bool              `json:"hold,omitempty"`
 	// Release runs last.
 	Release bool `json:"release,omitempty"`
 }
@@ -65,6 +67,9 @@ func (s *Server) Apply(c Control) {
 		s.FailNext(c.FailNext, c.FailStatus, c.FailBody)
 	case c.FailStatus != 0:
 		s.FailWith(c.FailStatus, c.FailBody)
+	}
+	for k, v := range c.FailHeaders {
+		s.SetFailHeader(k, v)
 	}
 	if c.DelayMS != nil {
 		s.SetDelay(time.Duration(*c.DelayMS) * time.Millisecond)

@@ -58,6 +58,7 @@ type Server struct {
 	failAll     bool
 	failStatus  int
 	failBody    string
+	failHeader  http.Header
 	failNext    int
 	delay       time.Duration
 	keepAlives  int
@@ -130,6 +131,21 @@ func (s *Server) FailWith(status int, body string) {
 	s.mu.Unlock()
 }
 
+// SetFailHeader adds a header (e.g. Retry-After) to every failure answer
+// until Clear; an empty value removes it.
+func (s *Server) SetFailHeader(key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failHeader == nil {
+		s.failHeader = http.Header{}
+	}
+	if value == "" {
+		s.failHeader.Del(key)
+		return
+	}
+	s.failHeader.Set(key, value)
+}
+
 // FailNext makes the next n requests answer status with exactly body; later
 // requests get normal answers.
 func (s *Server) FailNext(n int, status int, body string) {
@@ -138,11 +154,12 @@ func (s *Server) FailNext(n int, status int, body string) {
 	s.mu.Unlock()
 }
 
-// Clear removes every injected fault (failures, delay, keep-alives, drops).
+// Clear removes every injected fault (failures and their headers, delay,
+// keep-alives, drops).
 // The reply, model name and recorded requests stay.
 func (s *Server) Clear() {
 	s.mu.Lock()
-	s.failAll, s.failStatus, s.failBody, s.failNext = false, 0, "", 0
+	s.failAll, s.failStatus, s.failBody, s.failNext, s.failHeader = false, 0, "", 0, nil
 	s.delay, s.keepAlives, s.drop, s.releaseAt, s.hold = 0, 0, false, 0, false
 	s.mu.Unlock()
 }
@@ -209,6 +226,7 @@ type plan struct {
 	fail         bool
 	status       int
 	body         string
+	header       http.Header
 	delay        time.Duration
 	hold         bool
 	keepAlives   int
@@ -242,6 +260,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.failNext--
 		p.fail, p.status, p.body = true, s.failStatus, s.failBody
 	}
+	p.header = s.failHeader.Clone()
 	s.mu.Unlock()
 	defer func() { s.mu.Lock(); s.inFlight--; s.mu.Unlock() }()
 
@@ -264,6 +283,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.fail {
+		for k, v := range p.header {
+			w.Header()[k] = v
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(p.status)
 		io.WriteString(w, p.body)

@@ -379,6 +379,38 @@ func TestFailures(t *testing.T) {
 	}
 }
 
+// TestFailHeaders: a failure carries the headers set (Retry-After), through
+// the control API too; a success and Clear drop them.
+func TestFailHeaders(t *testing.T) {
+	s := New(t)
+	retryAfter := func() (int, string) {
+		res := post(t, s.URL+"/v1/chat/completions", nil, `{"model":"m","messages":[]}`)
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Retry-After")
+	}
+	if res := post(t, s.URL+"/_fakemodel/set", nil, `{"fail_status":429,"fail_body":"{}","fail_headers":{"Retry-After":"30"}}`); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("set: HTTP %d", res.StatusCode)
+	}
+	if code, ra := retryAfter(); code != 429 || ra != "30" {
+		t.Errorf("failure: HTTP %d, Retry-After %q; want 429 with 30", code, ra)
+	}
+	s.FailNext(1, 500, "{}")
+	s.SetFailHeader("Retry-After", "")
+	if code, ra := retryAfter(); code != 500 || ra != "" {
+		t.Errorf("header removed: HTTP %d, Retry-After %q", code, ra)
+	}
+	s.SetFailHeader("Retry-After", "5")
+	if code, ra := retryAfter(); code != 200 || ra != "" {
+		t.Errorf("success: HTTP %d, Retry-After %q; want none", code, ra)
+	}
+	s.FailWith(429, "{}")
+	s.Clear()
+	s.FailWith(429, "{}")
+	if _, ra := retryAfter(); ra != "" {
+		t.Errorf("after Clear: Retry-After %q", ra)
+	}
+}
+
 func TestDropConnection(t *testing.T) {
 	s := New(t)
 	s.SetDropConnection(true)

@@ -1044,9 +1044,13 @@ type Error struct {
 	// code: one of cli_not_found, not_authenticated, config_invalid,
 	// usage_limited, insufficient_balance, timeout, provider_unavailable,
 	// bad_output, review_failed, cancelled, plugin_panic, internal.
-	Code          string            `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Message       string            `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Transmission  TransmissionState `protobuf:"varint,3,opt,name=transmission,proto3,enum=relay.v1.TransmissionState" json:"transmission,omitempty"`
+	Code         string            `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message      string            `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Transmission TransmissionState `protobuf:"varint,3,opt,name=transmission,proto3,enum=relay.v1.TransmissionState" json:"transmission,omitempty"`
+	// retry_after_s: the seconds the provider asked the client to wait
+	// before retrying (an HTTP Retry-After, or the CLI's report of one); 0
+	// when it gave none. The host records it (capped) and never waits on it.
+	RetryAfterS   int64 `protobuf:"varint,4,opt,name=retry_after_s,json=retryAfterS,proto3" json:"retry_after_s,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1100,6 +1104,13 @@ func (x *Error) GetTransmission() TransmissionState {
 		return x.Transmission
 	}
 	return TransmissionState_TRANSMISSION_STATE_UNSPECIFIED
+}
+
+func (x *Error) GetRetryAfterS() int64 {
+	if x != nil {
+		return x.RetryAfterS
+	}
+	return 0
 }
 
 var File_relay_v1_provider_proto protoreflect.FileDescriptor
@@ -1173,11 +1184,12 @@ const file_relay_v1_provider_proto_rawDesc = "" +
 	"\x05usage\x18\x03 \x01(\v2\x0f.relay.v1.UsageR\x05usage\"O\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
-	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\"v\n" +
+	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\"\x9a\x01\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12?\n" +
-	"\ftransmission\x18\x03 \x01(\x0e2\x1b.relay.v1.TransmissionStateR\ftransmission*\x99\x01\n" +
+	"\ftransmission\x18\x03 \x01(\x0e2\x1b.relay.v1.TransmissionStateR\ftransmission\x12\"\n" +
+	"\rretry_after_s\x18\x04 \x01(\x03R\vretryAfterS*\x99\x01\n" +
 	"\x11TransmissionState\x12\"\n" +
 	"\x1eTRANSMISSION_STATE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bTRANSMISSION_STATE_NOT_SENT\x10\x01\x12\x1b\n" +

@@ -6,7 +6,10 @@
 //   - flags: --print, --quiet (= --print --output-format text
 //     --final-message-only), --output-format text|stream-json,
 //     --input-format text, --final-message-only, -w/--work-dir, -m/--model,
-//     -p/--prompt/-c/--command, --yolo, --config (accepted, ignored).
+//     -p/--prompt/-c/--command, --yolo, --config (accepted, ignored),
+//     --max-retries-per-step N (N ≥ 1, default 3: the attempts at each
+//     model call, as kimi-cli's loop_control; the stand-in retries a 429,
+//     5xx or connection error that many times in all, as kimi does).
 //     Anything else: click's "No such option" and exit 2. Without
 //     --print/--quiet it refuses (no interactive shell here).
 //   - the prompt comes from -p, else stdin (read to EOF, stripped).
@@ -57,10 +60,11 @@ type options struct {
 	workDir, model   string
 	prompt           string
 	promptSet        bool
+	attempts         int
 }
 
 func parse(argv []string) (options, int) {
-	o := options{outputFormat: "text"}
+	o := options{outputFormat: "text", attempts: 3}
 	value := func(i *int, flag string) (string, bool) {
 		if *i+1 >= len(argv) {
 			fmt.Fprintf(os.Stderr, "Error: Option '%s' requires an argument.\n", flag)
@@ -112,6 +116,14 @@ func parse(argv []string) (options, int) {
 			o.promptSet = true
 		case "--config", "--config-file":
 			_, ok = get()
+		case "--max-retries-per-step":
+			var v string
+			if v, ok = get(); ok {
+				if _, err := fmt.Sscanf(v, "%d", &o.attempts); err != nil || o.attempts < 1 {
+					fmt.Fprintf(os.Stderr, "Error: Invalid value for '--max-retries-per-step': %s is not in the range x>=1.\n", v)
+					return o, 2
+				}
+			}
 		default:
 			fmt.Fprintf(os.Stderr, "Usage: kimi [OPTIONS]\nTry 'kimi -h' for help.\n\nError: No such option: %s\n", a)
 			return o, 2
@@ -207,7 +219,18 @@ func run() int {
 		fmt.Println("LLM not set")
 		return 1
 	}
-	reply, code = chat(base, key, model, prompt)
+	for attempt := 1; ; attempt++ {
+		var errLine string
+		reply, code, errLine = chat(base, key, model, prompt)
+		if code != 75 || attempt >= o.attempts {
+			if errLine != "" {
+				fmt.Println(errLine)
+			}
+			break
+		}
+		logf("retrying step for the %d time", attempt)
+		time.Sleep(300 * time.Millisecond)
+	}
 	if code != 0 {
 		logf("provider error, exit %d", code)
 		return code
@@ -237,34 +260,31 @@ func run() int {
 }
 
 // chat is one non-streaming chat completion. It returns the answer, or
-// prints the error as print mode does and returns its exit code.
-func chat(base, key, model, prompt string) (string, int) {
+// the error line print mode shows and its exit code.
+func chat(base, key, model, prompt string) (string, int, string) {
 	body, _ := json.Marshal(map[string]any{"model": model, "messages": []any{map[string]any{"role": "user", "content": prompt}}})
 	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/chat/completions", bytes.NewReader(body))
 	if err != nil {
-		fmt.Println("Connection error.")
-		return "", 75
+		return "", 75, "Connection error."
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		fmt.Println("Connection error.")
-		return "", 75
+		return "", 75, "Connection error."
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		fmt.Println("Connection error.")
-		return "", 75
+		return "", 75, "Connection error."
 	}
 	if resp.StatusCode != http.StatusOK {
-		fmt.Printf("Error code: %d - %s\n", resp.StatusCode, strings.TrimSpace(string(data)))
+		line := fmt.Sprintf("Error code: %d - %s", resp.StatusCode, strings.TrimSpace(string(data)))
 		switch resp.StatusCode {
 		case 429, 500, 502, 503, 504:
-			return "", 75
+			return "", 75, line
 		}
-		return "", 1
+		return "", 1, line
 	}
 	var out struct {
 		Choices []struct {
@@ -274,10 +294,9 @@ func chat(base, key, model, prompt string) (string, int) {
 		} `json:"choices"`
 	}
 	if json.Unmarshal(bytes.TrimSpace(data), &out) != nil || len(out.Choices) == 0 || out.Choices[0].Message.Content == "" {
-		fmt.Println("API returned an empty response.")
-		return "", 75
+		return "", 75, "API returned an empty response."
 	}
-	return out.Choices[0].Message.Content, 0
+	return out.Choices[0].Message.Content, 0, ""
 }
 
 func newID() string {
