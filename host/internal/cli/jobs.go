@@ -166,6 +166,9 @@ func runShow(o *ShowOptions) error {
 	if w := r.Diagnostics.ProviderWorkload; w != nil {
 		fmt.Fprintf(out, "admission:    %s (%d/%d in use)\n", w.Reason, w.Capacity.ActiveCount, w.Capacity.Limit)
 	}
+	if s := r.Diagnostics.RetryAfterS; s > 0 {
+		fmt.Fprintf(out, "retry after:  %s (the provider's word; a retry resends the source)\n", time.Duration(s)*time.Second)
+	}
 	fmt.Fprintf(out, "started:      %s\n", r.StartedAt.Local().Format(time.DateTime))
 	if !r.FinishedAt.IsZero() {
 		fmt.Fprintf(out, "finished:     %s (%s)\n", r.FinishedAt.Local().Format(time.DateTime), r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))

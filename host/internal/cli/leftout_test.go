@@ -64,3 +64,22 @@ func TestShowLeftOut(t *testing.T) {
 		t.Errorf("show of a record without reasons lacks\n%s\nin\n%s", want, out)
 	}
 }
+
+func TestShowRetryAfter(t *testing.T) {
+	io, out, errb, state := testIO(t)
+	st, err := jobs.Open(filepath.Join(state, "relay", "jobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	st.Put(&jobs.Record{JobID: "r-1", Provider: "apireviewer", Route: "deepseek", Status: jobs.StatusFailed,
+		ErrorCode: "usage_limited", ErrorMessage: "rate limited", Transmission: jobs.Sent, StartedAt: now, FinishedAt: now,
+		Diagnostics: jobs.Diagnostics{RetryAfterS: 30}})
+	st.Close()
+	if code := Main([]string{"show", "r-1"}, io, "test"); code != 0 {
+		t.Fatalf("show: exit %d: %s", code, errb)
+	}
+	if !strings.Contains(out.String(), "retry after:  30s") {
+		t.Errorf("show lacks the retry-after:\n%s", out)
+	}
+}
