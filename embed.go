@@ -6,8 +6,8 @@ package relay
 import _ "embed"
 
 // DefaultConfig is the documented default configuration (relay.hcl at the
-// repository root). host/config parses it when no config file is found by
-// the lookup order (--config, ./relay.hcl, $XDG_CONFIG_HOME/relay/relay.hcl).
+// repository root): the first of host/config's layers, under the user's
+// file, --config and a trusted repository file.
 //
 //go:embed relay.hcl
 var DefaultConfig []byte

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,6 +115,13 @@ func Load(o LoadOptions) (*Config, error) {
 		case err != nil:
 			s.Status, s.Reason = SourceIgnored, "cannot read it: "+withoutPath(err).Error()
 			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("ignoring %s: %s", shown, s.Reason))
+			cfg.Sources = append(cfg.Sources, s)
+			continue
+		}
+		if bytes.Equal(src, relay.DefaultConfig) {
+			// relay-host's own repository (or a copy of the default): it
+			// is the first layer already, so there is nothing to warn about.
+			s.Status, s.Reason = SourceIgnored, "it is the built-in default"
 			cfg.Sources = append(cfg.Sources, s)
 			continue
 		}

@@ -276,6 +276,17 @@ func TestLoadRepoLayerOnlyNarrows(t *testing.T) {
 	}
 }
 
+// relay-host's own repository holds the built-in default as ./relay.hcl:
+// nothing to read and nothing to warn about.
+func TestLoadRepoFileThatIsTheDefault(t *testing.T) {
+	e := newLoadEnv(t)
+	write(t, filepath.Join(e.repo, "relay.hcl"), string(relay.DefaultConfig))
+	cfg := e.load(t, "")
+	if len(cfg.Warnings) != 0 || cfg.Sources[len(cfg.Sources)-2].Reason != "it is the built-in default" {
+		t.Errorf("warnings %q, sources %+v", cfg.Warnings, cfg.Sources)
+	}
+}
+
 // The file given as --config is the user's own choice, even inside the
 // repository: it is read with full power and not also as a repo layer.
 func TestLoadExplicitRepoFileIsNotARepoLayer(t *testing.T) {

@@ -13,6 +13,7 @@
 package admissioncmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	relay "github.com/relay-host/relay-host"
 	"github.com/relay-host/relay-host/admission"
 	"github.com/relay-host/relay-host/host/internal/trust"
 )
@@ -155,6 +157,9 @@ func NeedsCore(args []string, getenv func(string) string) (core bool, warnings [
 		}
 		if err != nil {
 			return true, nil // the core says what is wrong with it
+		}
+		if bytes.Equal(src, relay.DefaultConfig) {
+			continue // the built-in default itself: nothing to read or say
 		}
 		st := store.Check(name, src)
 		if st == trust.Trusted {
