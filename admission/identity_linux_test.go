@@ -3,6 +3,7 @@
 package admission
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"os"
@@ -79,12 +80,16 @@ func TestIdentityHelperProcess(t *testing.T) {
 	if os.Getenv(identityHelperEnv) != "1" {
 		return
 	}
+	os.Stdout.WriteString("ready\n")
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
 }
 
 // startIdentityHelper re-executes the test binary under argv0 and returns its
 // pid and a stop function that lets it exit and reaps it (also run at cleanup).
+// It returns once the helper runs its own code: right after exec, the
+// kernel can show a new process's command line empty for a moment (seen
+// once in CI-like runs), which is not what these tests are about.
 func startIdentityHelper(t *testing.T, argv0 string) (pid int, stop func()) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdentityHelperProcess$")
@@ -94,8 +99,15 @@ func startIdentityHelper(t *testing.T, argv0 string) (pid int, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Fatalf("identity helper did not start: %v", err)
 	}
 	var once sync.Once
 	stop = func() {
