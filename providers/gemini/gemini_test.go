@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/relay-host/relay-host/providers/internal/fakemodel"
 	"github.com/relay-host/relay-host/sdk"
@@ -110,98 +110,86 @@ func readJSON(t *testing.T, path string) map[string]any {
 	return m
 }
 
-func TestSettingsMerge(t *testing.T) {
-	t.Run("new file", func(t *testing.T) {
-		dir := t.TempDir()
-		s, err := readSettings(dir)
-		if err != nil {
+// TestUserSettingsRead: the user's settings.json is read (comments and
+// all, as the CLI reads it) and never written.
+func TestUserSettingsRead(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "settings.json")
+	orig := "// mine\n{\n  /* auth */ \"security\": {\"auth\": {\"selectedType\": \"oauth-personal\"}}, // chosen\n  \"ui\": {\"theme\": \"a//b /* c */\"}\n}\n"
+	os.WriteFile(p, []byte(orig), 0o640)
+	s, err := readSettings(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.selectedType() != "oauth-personal" || lookup(s.m, []string{"ui", "theme"}) != "a//b /* c */" {
+		t.Errorf("parsed %v", s.m)
+	}
+	if data, _ := os.ReadFile(p); string(data) != orig {
+		t.Errorf("settings.json changed to %s", data)
+	}
+	if s, err := readSettings(t.TempDir()); err != nil || len(s.m) != 0 {
+		t.Errorf("missing file: %v %v", s, err)
+	}
+	for name, content := range map[string]string{"array": "[1]", "garbage": "{", "unterminated comment": "{} /* x"} {
+		os.WriteFile(p, []byte(content), 0o600)
+		_, err := readSettings(dir)
+		var se *sdk.Error
+		if name == "unterminated comment" {
+			// The CLI's stripper drops it too; an object remains.
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if !errors.As(err, &se) || se.Code != sdk.CodeConfigInvalid || !se.NotSent {
+			t.Errorf("%s: err %v, want config_invalid", name, err)
+		}
+	}
+}
+
+// TestRelaySettings: the layer relay-host owns turns tools, MCP servers,
+// extensions, skills, retries and telemetry off, and picks the API-key
+// auth type only when asked.
+func TestRelaySettings(t *testing.T) {
+	for _, apiKey := range []bool{true, false} {
+		work := t.TempDir()
+		if err := writeRelaySettings(work, apiKey); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ensure(true); err != nil {
-			t.Fatal(err)
+		m := readJSON(t, filepath.Join(work, ".gemini", "settings.json"))
+		core, ok := lookup(m, []string{"tools", "core"}).([]any)
+		if !ok || len(core) != 0 {
+			t.Errorf("tools.core = %v, want []", lookup(m, []string{"tools", "core"}))
 		}
-		m := readJSON(t, filepath.Join(dir, "settings.json"))
-		if lookup(m, []string{"general", "maxAttempts"}) != 1.0 || lookup(m, []string{"privacy", "usageStatisticsEnabled"}) != false ||
-			lookup(m, []string{"advanced", "ignoreLocalEnv"}) != true || lookup(m, selectedTypePath) != apiKeyAuth {
+		for _, k := range [][]string{{"admin", "mcp", "enabled"}, {"admin", "extensions", "enabled"}, {"admin", "skills", "enabled"}, {"privacy", "usageStatisticsEnabled"}} {
+			if lookup(m, k) != false {
+				t.Errorf("%v = %v, want false", k, lookup(m, k))
+			}
+		}
+		if lookup(m, []string{"general", "maxAttempts"}) != 1.0 || lookup(m, []string{"advanced", "ignoreLocalEnv"}) != true {
 			t.Errorf("settings %v", m)
 		}
-		if fi, _ := os.Stat(filepath.Join(dir, "settings.json")); fi.Mode().Perm() != 0o600 {
-			t.Errorf("mode %v", fi.Mode())
+		want := any(nil)
+		if apiKey {
+			want = apiKeyAuth
 		}
-	})
-	t.Run("user keys kept", func(t *testing.T) {
-		dir := t.TempDir()
-		p := filepath.Join(dir, "settings.json")
-		orig := `{"general":{"vimMode":true,"maxAttempts":7},"security":{"auth":{"selectedType":"oauth-personal"}},"ui":{"theme":"Dracula"},"big":12345678901234567890}`
-		os.WriteFile(p, []byte(orig), 0o640)
-		s, err := readSettings(dir)
-		if err != nil {
-			t.Fatal(err)
+		if got := lookup(m, selectedTypePath); got != want {
+			t.Errorf("apiKey %v: selectedType %v, want %v", apiKey, got, want)
 		}
-		if err := s.ensure(true); err != nil {
-			t.Fatal(err)
-		}
-		data, _ := os.ReadFile(p)
-		m := readJSON(t, p)
-		if lookup(m, []string{"general", "vimMode"}) != true || lookup(m, []string{"ui", "theme"}) != "Dracula" || !strings.Contains(string(data), "12345678901234567890") {
-			t.Errorf("user keys lost: %s", data)
-		}
-		if lookup(m, []string{"general", "maxAttempts"}) != 1.0 {
-			t.Errorf("maxAttempts not bounded: %s", data)
-		}
-		if lookup(m, selectedTypePath) != "oauth-personal" {
-			t.Errorf("the user's auth choice was overwritten: %s", data)
-		}
-		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
-			t.Errorf("mode changed to %v", fi.Mode())
-		}
-		// Nothing to change: nothing written.
-		old := time.Now().Add(-time.Hour)
-		os.Chtimes(p, old, old)
-		s, _ = readSettings(dir)
-		if err := s.ensure(true); err != nil {
-			t.Fatal(err)
-		}
-		if fi, _ := os.Stat(p); !fi.ModTime().Equal(old) {
-			t.Error("an up-to-date settings.json was rewritten")
-		}
-		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-			t.Errorf("stray files: %v", ents)
-		}
-	})
-	t.Run("symlink followed", func(t *testing.T) {
-		dir, real := t.TempDir(), filepath.Join(t.TempDir(), "real.json")
-		os.WriteFile(real, []byte(`{"a":1}`), 0o600)
-		os.Symlink(real, filepath.Join(dir, "settings.json"))
-		s, _ := readSettings(dir)
-		if err := s.ensure(false); err != nil {
-			t.Fatal(err)
-		}
-		if fi, err := os.Lstat(filepath.Join(dir, "settings.json")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			t.Error("symlink replaced by a file")
-		}
-		if m := readJSON(t, real); m["a"] != 1.0 || lookup(m, []string{"general", "maxAttempts"}) != 1.0 || lookup(m, selectedTypePath) != nil {
-			t.Errorf("target %v", m)
-		}
-	})
-	for name, content := range map[string]string{"comments": "{\n// mine\n\"a\":1}", "array": "[1]", "non-object": `{"general":true}`} {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			p := filepath.Join(dir, "settings.json")
-			os.WriteFile(p, []byte(content), 0o600)
-			s, err := readSettings(dir)
-			if err == nil {
-				err = s.ensure(true)
-			}
-			var se *sdk.Error
-			if !errors.As(err, &se) || se.Code != sdk.CodeConfigInvalid || !se.NotSent {
-				t.Errorf("err %v, want config_invalid", err)
-			}
-			if data, _ := os.ReadFile(p); string(data) != content {
-				t.Errorf("file changed to %s", data)
-			}
-		})
 	}
+}
+
+// set puts v at path in m, creating objects on the way.
+func set(m map[string]any, path []string, v any) {
+	for _, k := range path[:len(path)-1] {
+		child, ok := m[k].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			m[k] = child
+		}
+		m = child
+	}
+	m[path[len(path)-1]] = v
 }
 
 func TestProvablyNoCredentials(t *testing.T) {
@@ -355,7 +343,7 @@ func (e *events) Transmission() {
 
 // TestRealCLIReview runs the real CLI against the fake model: one
 // transmission event, the packet reaches the remote, the review comes back
-// and settings.json lands in the state directory.
+// and the user's state directory gets no settings.json from the plugin.
 func TestRealCLIReview(t *testing.T) {
 	bin := cliPath(t)
 	fake := fakemodel.New(t)
@@ -386,13 +374,45 @@ func TestRealCLIReview(t *testing.T) {
 		if r.Format == fakemodel.FormatGemini && strings.Contains(r.Prompt, "unit-packet-marker") && r.Model == "gemini-2.5-pro" {
 			sawPacket = true
 		}
+		if names := offeredTools(r.Body); len(names) != 0 {
+			t.Errorf("the model was offered tools %v", names)
+		}
 	}
 	if !sawPacket {
 		t.Errorf("no request carried the packet: %+v", fake.Requests())
 	}
-	if _, err := os.Stat(filepath.Join(gh, ".gemini", "settings.json")); err != nil {
-		t.Errorf("settings.json not written into the state dir: %v", err)
+	if _, err := os.Stat(filepath.Join(gh, ".gemini", "settings.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("settings.json written into the user's state dir: %v", err)
 	}
+}
+
+// offeredTools lists the functions a Gemini request body declares. The
+// pinned CLI always sends "tools": [{"functionDeclarations": [...]}], empty
+// when no tool is registered.
+func offeredTools(body []byte) []string {
+	var req struct {
+		Tools []struct {
+			FunctionDeclarations []struct{ Name string }
+			GoogleSearch         json.RawMessage
+			CodeExecution        json.RawMessage
+		}
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return []string{"(unparsable body)"}
+	}
+	var names []string
+	for _, t := range req.Tools {
+		for _, f := range t.FunctionDeclarations {
+			names = append(names, f.Name)
+		}
+		if t.GoogleSearch != nil {
+			names = append(names, "googleSearch")
+		}
+		if t.CodeExecution != nil {
+			names = append(names, "codeExecution")
+		}
+	}
+	return names
 }
 
 func TestNoCredentialsIsNotSent(t *testing.T) {

@@ -17,8 +17,11 @@
 //     also catches its gemini-client-error-*.json reports), and with
 //     advanced.ignoreLocalEnv, so the reviewed repository (GEMINI.md, .env)
 //     is never read or written;
-//   - retries are bounded (general.maxAttempts = 1), so a steady 429 fails
-//     in seconds instead of ~200 s;
+//   - the CLI's settings come from a layer relay-host writes into the
+//     scratch directory (relaySettings): no tools offered to the model, no
+//     MCP servers, extensions or skills, retries bounded (general.maxAttempts
+//     = 1, so a steady 429 fails in seconds instead of ~200 s); the user's
+//     settings.json is read, never written;
 //   - a cancelled or timed-out review kills the CLI's whole process group.
 package main
 

@@ -38,9 +38,6 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 	if provablyNoCredentials(settings, stateDir, apiKey, getenv) {
 		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "gemini is not authenticated: set GEMINI_API_KEY (listed in the gemini provider block's env) or log in with `gemini`")
 	}
-	if err := settings.ensure(apiKey); err != nil {
-		return sdk.Result{}, err
-	}
 
 	// The CLI works in an empty scratch directory, never in the reviewed
 	// repository: it must not read the repo's GEMINI.md or .env, nor write
@@ -55,6 +52,11 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "creating a scratch directory: %v", err)
 		}
+	}
+	// relay-host's settings layer (see relaySettings): the user's
+	// settings.json is left as it is.
+	if err := writeRelaySettings(work, apiKey && settings.selectedType() == ""); err != nil {
+		return sdk.Result{}, err
 	}
 
 	// With an API key the CLI calls GOOGLE_GEMINI_BASE_URL: the relay in
@@ -153,8 +155,8 @@ func authTypeFromEnv(apiKey bool, getenv func(string) string) string {
 	case getenv("GOOGLE_GENAI_USE_VERTEXAI") == "true":
 		return "vertex-ai"
 	case getenv("GOOGLE_GEMINI_BASE_URL") != "" && !apiKey:
-		// With a key the plugin writes selectedType = gemini-api-key
-		// (settings.ensure) before the CLI runs.
+		// With a key the plugin's settings layer sets selectedType =
+		// gemini-api-key (relaySettings) before the CLI runs.
 		return "gateway"
 	case apiKey:
 		return apiKeyAuth

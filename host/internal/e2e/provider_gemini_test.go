@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,10 +37,11 @@ func TestGeminiReview(t *testing.T) {
 	g.write(".env", "GEMINI_API_KEY=e2e-dotenv-key\n")
 	g.git("add", "-f", "GEMINI.md", ".env")
 	g.git("commit", "-qm", "instructions")
-	// A user's own settings survive.
+	// A user's own settings are left as they are.
 	state := filepath.Join(g.cliHome, ".gemini")
 	os.MkdirAll(state, 0o700)
-	os.WriteFile(filepath.Join(state, "settings.json"), []byte(`{"ui":{"theme":"Dracula"}}`), 0o600)
+	const userSettings = `{"ui":{"theme":"Dracula"}}`
+	os.WriteFile(filepath.Join(state, "settings.json"), []byte(userSettings), 0o600)
 	before := gitStatus(t, g.env)
 
 	r := g.run("review", "gemini")
@@ -71,17 +71,8 @@ func TestGeminiReview(t *testing.T) {
 	if !sent {
 		t.Error("no model request carried the diff")
 	}
-	var settings struct {
-		General  struct{ MaxAttempts int }
-		Privacy  struct{ UsageStatisticsEnabled *bool }
-		Advanced struct{ IgnoreLocalEnv bool }
-		Security struct{ Auth struct{ SelectedType string } }
-		UI       struct{ Theme string }
-	}
-	data, _ := os.ReadFile(filepath.Join(state, "settings.json"))
-	if err := json.Unmarshal(data, &settings); err != nil || settings.General.MaxAttempts != 1 || settings.Privacy.UsageStatisticsEnabled == nil || *settings.Privacy.UsageStatisticsEnabled ||
-		!settings.Advanced.IgnoreLocalEnv || settings.Security.Auth.SelectedType != "gemini-api-key" || settings.UI.Theme != "Dracula" {
-		t.Errorf("settings.json after the review: %s (%v)", data, err)
+	if data, _ := os.ReadFile(filepath.Join(state, "settings.json")); string(data) != userSettings {
+		t.Errorf("the user's settings.json changed to %s", data)
 	}
 	if after := gitStatus(t, g.env); after != before {
 		t.Errorf("the review changed the repository:\nbefore %s\nafter  %s", before, after)
