@@ -53,16 +53,32 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 			return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "creating a scratch directory: %v", err)
 		}
 	}
+	// With an API key (and no other auth type chosen) the CLI needs nothing
+	// from the user's state directory, so it gets a scratch home of its own:
+	// the user's GEMINI.md, mcpServers, extensions and settings are not
+	// read, and the session history it always writes (tmp/<project>/chats
+	// holding the prompt and the source, projects.json, history/) goes
+	// into the scratch directory and is removed with it. A login (oauth)
+	// lives in the user's state directory: then the CLI runs there.
+	runHome := h
+	st := settings.selectedType()
+	ownHome := apiKey && (st == "" || st == apiKeyAuth)
+	if ownHome {
+		runHome = home{cliHome: filepath.Join(scratch, "home")}
+		if err := os.Mkdir(runHome.cliHome, 0o700); err != nil {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "creating a scratch directory: %v", err)
+		}
+	}
 	// relay-host's settings layer (see relaySettings): the user's
 	// settings.json is left as it is.
-	if err := writeRelaySettings(work, apiKey && settings.selectedType() == ""); err != nil {
+	if err := writeRelaySettings(work, ownHome); err != nil {
 		return sdk.Result{}, err
 	}
 
 	// With an API key the CLI calls GOOGLE_GEMINI_BASE_URL: the relay in
 	// front of it sees the answer (its Retry-After for the record) and
 	// answers any retry itself. maxAttempts = 1 already stops the CLI's.
-	env := childEnv(os.Environ(), h, tmp, getenv)
+	env := childEnv(os.Environ(), runHome, tmp, getenv)
 	var relay *onesend.Relay
 	if apiKey {
 		up := getenv("GOOGLE_GEMINI_BASE_URL")
