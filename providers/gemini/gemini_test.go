@@ -6,11 +6,13 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/relay-host/relay-host/providers/internal/fakemodel"
 	"github.com/relay-host/relay-host/sdk"
@@ -21,10 +23,10 @@ func envOf(m map[string]string) func(string) string {
 }
 
 func TestArgs(t *testing.T) {
-	if got, want := args(nil), []string{"-m", "gemini-2.5-pro", "-o", "json"}; !slices.Equal(got, want) {
+	if got, want := args(nil), []string{"-m", "gemini-2.5-pro", "-o", "json", "-e", "none", "--allowed-mcp-server-names", noMCPServer}; !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
-	if got, want := args(map[string]string{"model": "gemini-2.5-flash"}), []string{"-m", "gemini-2.5-flash", "-o", "json"}; !slices.Equal(got, want) {
+	if got, want := args(map[string]string{"model": "gemini-2.5-flash"}), []string{"-m", "gemini-2.5-flash", "-o", "json", "-e", "none", "--allowed-mcp-server-names", noMCPServer}; !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
 }
@@ -147,8 +149,8 @@ func TestUserSettingsRead(t *testing.T) {
 	}
 }
 
-// TestRelaySettings: the layer relay-host owns turns tools, MCP servers,
-// extensions, skills, retries and telemetry off, and picks the API-key
+// TestRelaySettings: the layer relay-host owns turns tools, skills,
+// retries and telemetry off, and picks the API-key
 // auth type only when asked.
 func TestRelaySettings(t *testing.T) {
 	for _, apiKey := range []bool{true, false} {
@@ -161,7 +163,7 @@ func TestRelaySettings(t *testing.T) {
 		if !ok || len(core) != 0 {
 			t.Errorf("tools.core = %v, want []", lookup(m, []string{"tools", "core"}))
 		}
-		for _, k := range [][]string{{"admin", "mcp", "enabled"}, {"admin", "extensions", "enabled"}, {"admin", "skills", "enabled"}, {"privacy", "usageStatisticsEnabled"}} {
+		for _, k := range [][]string{{"skills", "enabled"}, {"privacy", "usageStatisticsEnabled"}} {
 			if lookup(m, k) != false {
 				t.Errorf("%v = %v, want false", k, lookup(m, k))
 			}
@@ -427,5 +429,61 @@ func TestNoCredentialsIsNotSent(t *testing.T) {
 	var se *sdk.Error
 	if !errors.As(err, &se) || se.Code != sdk.CodeNotAuthenticated || !se.NotSent || ev.transmissions != 0 || len(fake.Requests()) != 0 {
 		t.Errorf("err %#v, transmissions %d, requests %d; want not_authenticated, not sent", err, ev.transmissions, len(fake.Requests()))
+	}
+}
+
+// TestLayerInUserHome runs the real CLI the way a review with a login
+// does (in the user's own home, which the API-key path never uses): with
+// relay-host's settings layer and flags, a user's MCP server is not
+// started, the model is offered no tools, and the user's settings.json
+// (with comments) is byte-identical afterwards. An API key stands in for
+// the login so that the fake can answer.
+func TestLayerInUserHome(t *testing.T) {
+	bin := cliPath(t)
+	fake := fakemodel.New(t)
+	userHome, scratch := t.TempDir(), t.TempDir()
+	state := filepath.Join(userHome, ".gemini")
+	os.Mkdir(state, 0o700)
+	marker := filepath.Join(scratch, "mcp-started")
+	userSettings := "// mine\n{\n  \"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}, /* key */\n  \"mcpServers\": {\"unit-marker\": {\"command\": \"sh\", \"args\": [\"-c\", \"echo started > " + marker + "\"]}}\n}\n"
+	if err := os.WriteFile(filepath.Join(state, "settings.json"), []byte(userSettings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	work, tmp := filepath.Join(scratch, "work"), filepath.Join(scratch, "tmp")
+	os.Mkdir(work, 0o700)
+	os.Mkdir(tmp, 0o700)
+	if err := writeRelaySettings(work, false); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GOOGLE_GEMINI_BASE_URL": fake.URL, "GEMINI_API_KEY": "unit-dummy-key", "HOME": userHome}
+	cmd := exec.Command(bin, args(nil)...)
+	cmd.Dir = work
+	cmd.Env = childEnv(os.Environ(), home{cliHome: userHome}, tmp, envOf(env))
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader("Review this diff.\n\n+unit-packet-marker\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gemini: %v\n%s", err, out)
+	}
+	var sent bool
+	for _, r := range fake.Requests() {
+		if r.Format != fakemodel.FormatGemini {
+			continue
+		}
+		sent = sent || strings.Contains(r.Prompt, "unit-packet-marker")
+		if names := offeredTools(r.Body); len(names) != 0 {
+			t.Errorf("the model was offered tools %v", names)
+		}
+	}
+	if !sent {
+		t.Fatal("no request carried the packet: the checks proved nothing")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(marker); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the user's MCP server was started (%v)", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(state, "settings.json")); string(data) != userSettings {
+		t.Errorf("the user's settings.json changed to:\n%s", data)
 	}
 }

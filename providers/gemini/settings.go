@@ -114,8 +114,13 @@ func stripComments(data []byte) []byte {
 //   - tools.core = []: an empty allowlist registers none of the built-in
 //     tools (read_file, glob, grep, web search, shell, agents, …), so the
 //     model is offered no tools;
-//   - admin.mcp.enabled = false: no MCP server from any settings layer is
-//     started; admin.extensions / admin.skills off: none is loaded;
+//   - skills.enabled = false: no agent skills (the CLI's bundled ones
+//     included) are offered or loaded.
+//
+// MCP servers and extensions are turned off by flags (see args): the
+// CLI's admin.* settings would do it, but the pinned CLI takes admin.*
+// only from its built-in defaults and a Code Assist admin's remote
+// settings, never from a settings file.
 //   - security.auth.selectedType = "gemini-api-key" when apiKey: with
 //     GOOGLE_GEMINI_BASE_URL set (the plugin's relay) the CLI would
 //     otherwise pick the "gateway" auth type and exit 41.
@@ -125,11 +130,7 @@ func relaySettings(apiKey bool) []byte {
 		"privacy":  map[string]any{"usageStatisticsEnabled": false},
 		"advanced": map[string]any{"ignoreLocalEnv": true},
 		"tools":    map[string]any{"core": []string{}},
-		"admin": map[string]any{
-			"mcp":        map[string]any{"enabled": false},
-			"extensions": map[string]any{"enabled": false},
-			"skills":     map[string]any{"enabled": false},
-		},
+		"skills":   map[string]any{"enabled": false},
 	}
 	if apiKey {
 		m["security"] = map[string]any{"auth": map[string]any{"selectedType": apiKeyAuth}}
