@@ -455,6 +455,13 @@ func TestLayerInUserHome(t *testing.T) {
 	if err := writeRelaySettings(work, false); err != nil {
 		t.Fatal(err)
 	}
+	// The user's own projects: kept as they are.
+	os.WriteFile(filepath.Join(state, "projects.json"), []byte("{\n  \"projects\": {\n    \"/home/u/src/work\": \"work\",\n    \"/home/u/a<b>\": \"a-b\"\n  }\n}"), 0o600)
+	os.MkdirAll(filepath.Join(state, "tmp", "work", "chats"), 0o700)
+	os.WriteFile(filepath.Join(state, "tmp", "work", ".project_root"), []byte("/home/u/src/work"), 0o600)
+	os.WriteFile(filepath.Join(state, "tmp", "work", "chats", "session-mine.jsonl"), []byte("{}\n"), 0o600)
+	before := readTree(t, state)
+	snap := snapshotState(state)
 	env := map[string]string{"GOOGLE_GEMINI_BASE_URL": fake.URL, "GEMINI_API_KEY": "unit-dummy-key", "HOME": userHome}
 	cmd := exec.Command(bin, args(nil)...)
 	cmd.Dir = work
@@ -486,4 +493,53 @@ func TestLayerInUserHome(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(state, "settings.json")); string(data) != userSettings {
 		t.Errorf("the user's settings.json changed to:\n%s", data)
 	}
+	// The CLI recorded the session in the user's state directory ...
+	var recorded bool
+	for name, content := range readTree(t, state) {
+		recorded = recorded || strings.Contains(content, "unit-packet-marker") && strings.Contains(name, "chats")
+	}
+	if !recorded {
+		t.Error("the CLI recorded no session: the cleanup below proves nothing")
+	}
+	// ... and the cleanup removes exactly that.
+	snap.cleanup(work)
+	after := readTree(t, state)
+	for name, content := range after {
+		if strings.Contains(content, "unit-packet-marker") {
+			t.Errorf("%s still holds the packet", name)
+		}
+		if before[name] != content {
+			t.Errorf("%s left changed or created:\n%s", name, content)
+		}
+	}
+	for name := range before {
+		if _, ok := after[name]; !ok {
+			t.Errorf("the user's %s was removed", name)
+		}
+	}
+	for _, d := range []string{"history"} {
+		if _, err := os.Stat(filepath.Join(state, d)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left behind (%v)", d, err)
+		}
+	}
+}
+
+// readTree maps every regular file under dir (relative path) to its
+// content.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

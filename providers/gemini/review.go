@@ -69,6 +69,11 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 			return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "creating a scratch directory: %v", err)
 		}
 	}
+	if !ownHome {
+		// Runs before the scratch directory is removed (defers run last
+		// first): the CLI's records of this run are found by its path.
+		defer snapshotState(stateDir).cleanup(work)
+	}
 	// relay-host's settings layer (see relaySettings): the user's
 	// settings.json is left as it is.
 	if err := writeRelaySettings(work, ownHome); err != nil {
