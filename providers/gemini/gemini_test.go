@@ -543,3 +543,50 @@ func readTree(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestCleanupTouchesOnlyItsOwn: the cleanup removes only the records whose
+// .project_root names this run's directory, and leaves a registry it
+// cannot lock or does not understand exactly as it is.
+func TestCleanupTouchesOnlyItsOwn(t *testing.T) {
+	state, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
+	os.Mkdir(work, 0o700)
+	mk := func(rel, content string) {
+		p := filepath.Join(state, rel)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		os.WriteFile(p, []byte(content), 0o600)
+	}
+	mk("tmp/work/.project_root", "/home/u/work")
+	mk("tmp/work-1/.project_root", work+"\n")
+	mk("tmp/work-1/chats/session.jsonl", "diff")
+	mk("tmp/bin/rg", "binary")
+	registry := "{\n  \"projects\": {\n    \"/home/u/work\": \"work\",\n    \"" + work + "\": \"work-1\"\n  }\n}"
+	mk("projects.json", registry)
+
+	// Lock held (another gemini is registering): the entry stays.
+	os.Mkdir(filepath.Join(state, "projects.json.lock"), 0o700)
+	snapshotState(state).cleanup(work)
+	if data, _ := os.ReadFile(filepath.Join(state, "projects.json")); string(data) != registry {
+		t.Errorf("a locked registry was changed to %s", data)
+	}
+	if _, err := os.Stat(filepath.Join(state, "tmp", "work-1")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("this run's tmp/work-1 was kept: %v", err)
+	}
+	for _, keep := range []string{"tmp/work/.project_root", "tmp/bin/rg", "projects.json.lock"} {
+		if _, err := os.Stat(filepath.Join(state, keep)); err != nil {
+			t.Errorf("%s removed: %v", keep, err)
+		}
+	}
+	os.Remove(filepath.Join(state, "projects.json.lock"))
+	snapshotState(state).cleanup(work)
+	want := "{\n  \"projects\": {\n    \"/home/u/work\": \"work\"\n  }\n}"
+	if data, _ := os.ReadFile(filepath.Join(state, "projects.json")); string(data) != want {
+		t.Errorf("registry %q, want %q", data, want)
+	}
+	// A registry of another shape is not rewritten.
+	odd := `{"projects": {"` + work + `": "work-1"}, "version": 2}`
+	mk("projects.json", odd)
+	snapshotState(state).cleanup(work)
+	if data, _ := os.ReadFile(filepath.Join(state, "projects.json")); string(data) != odd {
+		t.Errorf("an unknown registry shape was changed to %s", data)
+	}
+}
