@@ -379,6 +379,9 @@ func TestRealCLIReview(t *testing.T) {
 		if names := offeredTools(r.Body); len(names) != 0 {
 			t.Errorf("the model was offered tools %v", names)
 		}
+		if strings.Contains(r.Prompt, "Directory Structure") {
+			t.Error("the prompt lists the scratch directory")
+		}
 	}
 	if !sawPacket {
 		t.Errorf("no request carried the packet: %+v", fake.Requests())

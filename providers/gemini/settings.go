@@ -115,7 +115,9 @@ func stripComments(data []byte) []byte {
 //     tools (read_file, glob, grep, web search, shell, agents, …), so the
 //     model is offered no tools;
 //   - skills.enabled = false: no agent skills (the CLI's bundled ones
-//     included) are offered or loaded.
+//     included) are offered or loaded;
+//   - context.includeDirectoryTree = false: no listing of the scratch
+//     directory in the prompt.
 //
 // MCP servers and extensions are turned off by flags (see args): the
 // CLI's admin.* settings would do it, but the pinned CLI takes admin.*
@@ -131,6 +133,7 @@ func relaySettings(apiKey bool) []byte {
 		"advanced": map[string]any{"ignoreLocalEnv": true},
 		"tools":    map[string]any{"core": []string{}},
 		"skills":   map[string]any{"enabled": false},
+		"context":  map[string]any{"includeDirectoryTree": false},
 	}
 	if apiKey {
 		m["security"] = map[string]any{"auth": map[string]any{"selectedType": apiKeyAuth}}
