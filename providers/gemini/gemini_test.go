@@ -382,6 +382,9 @@ func TestRealCLIReview(t *testing.T) {
 		if strings.Contains(r.Prompt, "Directory Structure") {
 			t.Error("the prompt lists the scratch directory")
 		}
+		if strings.Contains(r.Prompt, "<available_skills>") {
+			t.Error("the prompt offers agent skills")
+		}
 	}
 	if !sawPacket {
 		t.Errorf("no request carried the packet: %+v", fake.Requests())
