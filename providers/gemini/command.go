@@ -101,10 +101,17 @@ func model(settings map[string]string) string {
 	return defaultModel
 }
 
-// args builds the CLI's arguments: always -m, JSON output; the prompt
-// comes on stdin.
+// noMCPServer is the one MCP server name the CLI is allowed to start: an
+// allowlist naming only a server nobody configures starts none. (An empty
+// allowlist would allow them all; admin.mcp.enabled is not read from any
+// settings file.) This covers servers from every settings layer; -e none
+// keeps extensions, and the servers they bring, from loading.
+const noMCPServer = "relay-host-allows-no-mcp-server"
+
+// args builds the CLI's arguments: always -m, JSON output, no extensions
+// (-e none), no MCP servers; the prompt comes on stdin.
 func args(settings map[string]string) []string {
-	return []string{"-m", model(settings), "-o", "json"}
+	return []string{"-m", model(settings), "-o", "json", "-e", "none", "--allowed-mcp-server-names", noMCPServer}
 }
 
 // childEnv is the plugin's environment (already narrowed by the host) with

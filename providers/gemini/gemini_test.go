@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,10 +23,10 @@ func envOf(m map[string]string) func(string) string {
 }
 
 func TestArgs(t *testing.T) {
-	if got, want := args(nil), []string{"-m", "gemini-2.5-pro", "-o", "json"}; !slices.Equal(got, want) {
+	if got, want := args(nil), []string{"-m", "gemini-2.5-pro", "-o", "json", "-e", "none", "--allowed-mcp-server-names", noMCPServer}; !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
-	if got, want := args(map[string]string{"model": "gemini-2.5-flash"}), []string{"-m", "gemini-2.5-flash", "-o", "json"}; !slices.Equal(got, want) {
+	if got, want := args(map[string]string{"model": "gemini-2.5-flash"}), []string{"-m", "gemini-2.5-flash", "-o", "json", "-e", "none", "--allowed-mcp-server-names", noMCPServer}; !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
 }
@@ -110,98 +112,86 @@ func readJSON(t *testing.T, path string) map[string]any {
 	return m
 }
 
-func TestSettingsMerge(t *testing.T) {
-	t.Run("new file", func(t *testing.T) {
-		dir := t.TempDir()
-		s, err := readSettings(dir)
-		if err != nil {
+// TestUserSettingsRead: the user's settings.json is read (comments and
+// all, as the CLI reads it) and never written.
+func TestUserSettingsRead(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "settings.json")
+	orig := "// mine\n{\n  /* auth */ \"security\": {\"auth\": {\"selectedType\": \"oauth-personal\"}}, // chosen\n  \"ui\": {\"theme\": \"a//b /* c */\"}\n}\n"
+	os.WriteFile(p, []byte(orig), 0o640)
+	s, err := readSettings(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.selectedType() != "oauth-personal" || lookup(s.m, []string{"ui", "theme"}) != "a//b /* c */" {
+		t.Errorf("parsed %v", s.m)
+	}
+	if data, _ := os.ReadFile(p); string(data) != orig {
+		t.Errorf("settings.json changed to %s", data)
+	}
+	if s, err := readSettings(t.TempDir()); err != nil || len(s.m) != 0 {
+		t.Errorf("missing file: %v %v", s, err)
+	}
+	for name, content := range map[string]string{"array": "[1]", "garbage": "{", "unterminated comment": "{} /* x"} {
+		os.WriteFile(p, []byte(content), 0o600)
+		_, err := readSettings(dir)
+		var se *sdk.Error
+		if name == "unterminated comment" {
+			// The CLI's stripper drops it too; an object remains.
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if !errors.As(err, &se) || se.Code != sdk.CodeConfigInvalid || !se.NotSent {
+			t.Errorf("%s: err %v, want config_invalid", name, err)
+		}
+	}
+}
+
+// TestRelaySettings: the layer relay-host owns turns tools, skills,
+// retries and telemetry off, and picks the API-key
+// auth type only when asked.
+func TestRelaySettings(t *testing.T) {
+	for _, apiKey := range []bool{true, false} {
+		work := t.TempDir()
+		if err := writeRelaySettings(work, apiKey); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ensure(true); err != nil {
-			t.Fatal(err)
+		m := readJSON(t, filepath.Join(work, ".gemini", "settings.json"))
+		core, ok := lookup(m, []string{"tools", "core"}).([]any)
+		if !ok || len(core) != 0 {
+			t.Errorf("tools.core = %v, want []", lookup(m, []string{"tools", "core"}))
 		}
-		m := readJSON(t, filepath.Join(dir, "settings.json"))
-		if lookup(m, []string{"general", "maxAttempts"}) != 1.0 || lookup(m, []string{"privacy", "usageStatisticsEnabled"}) != false ||
-			lookup(m, []string{"advanced", "ignoreLocalEnv"}) != true || lookup(m, selectedTypePath) != apiKeyAuth {
+		for _, k := range [][]string{{"skills", "enabled"}, {"privacy", "usageStatisticsEnabled"}} {
+			if lookup(m, k) != false {
+				t.Errorf("%v = %v, want false", k, lookup(m, k))
+			}
+		}
+		if lookup(m, []string{"general", "maxAttempts"}) != 1.0 || lookup(m, []string{"advanced", "ignoreLocalEnv"}) != true {
 			t.Errorf("settings %v", m)
 		}
-		if fi, _ := os.Stat(filepath.Join(dir, "settings.json")); fi.Mode().Perm() != 0o600 {
-			t.Errorf("mode %v", fi.Mode())
+		want := any(nil)
+		if apiKey {
+			want = apiKeyAuth
 		}
-	})
-	t.Run("user keys kept", func(t *testing.T) {
-		dir := t.TempDir()
-		p := filepath.Join(dir, "settings.json")
-		orig := `{"general":{"vimMode":true,"maxAttempts":7},"security":{"auth":{"selectedType":"oauth-personal"}},"ui":{"theme":"Dracula"},"big":12345678901234567890}`
-		os.WriteFile(p, []byte(orig), 0o640)
-		s, err := readSettings(dir)
-		if err != nil {
-			t.Fatal(err)
+		if got := lookup(m, selectedTypePath); got != want {
+			t.Errorf("apiKey %v: selectedType %v, want %v", apiKey, got, want)
 		}
-		if err := s.ensure(true); err != nil {
-			t.Fatal(err)
-		}
-		data, _ := os.ReadFile(p)
-		m := readJSON(t, p)
-		if lookup(m, []string{"general", "vimMode"}) != true || lookup(m, []string{"ui", "theme"}) != "Dracula" || !strings.Contains(string(data), "12345678901234567890") {
-			t.Errorf("user keys lost: %s", data)
-		}
-		if lookup(m, []string{"general", "maxAttempts"}) != 1.0 {
-			t.Errorf("maxAttempts not bounded: %s", data)
-		}
-		if lookup(m, selectedTypePath) != "oauth-personal" {
-			t.Errorf("the user's auth choice was overwritten: %s", data)
-		}
-		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
-			t.Errorf("mode changed to %v", fi.Mode())
-		}
-		// Nothing to change: nothing written.
-		old := time.Now().Add(-time.Hour)
-		os.Chtimes(p, old, old)
-		s, _ = readSettings(dir)
-		if err := s.ensure(true); err != nil {
-			t.Fatal(err)
-		}
-		if fi, _ := os.Stat(p); !fi.ModTime().Equal(old) {
-			t.Error("an up-to-date settings.json was rewritten")
-		}
-		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-			t.Errorf("stray files: %v", ents)
-		}
-	})
-	t.Run("symlink followed", func(t *testing.T) {
-		dir, real := t.TempDir(), filepath.Join(t.TempDir(), "real.json")
-		os.WriteFile(real, []byte(`{"a":1}`), 0o600)
-		os.Symlink(real, filepath.Join(dir, "settings.json"))
-		s, _ := readSettings(dir)
-		if err := s.ensure(false); err != nil {
-			t.Fatal(err)
-		}
-		if fi, err := os.Lstat(filepath.Join(dir, "settings.json")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			t.Error("symlink replaced by a file")
-		}
-		if m := readJSON(t, real); m["a"] != 1.0 || lookup(m, []string{"general", "maxAttempts"}) != 1.0 || lookup(m, selectedTypePath) != nil {
-			t.Errorf("target %v", m)
-		}
-	})
-	for name, content := range map[string]string{"comments": "{\n// mine\n\"a\":1}", "array": "[1]", "non-object": `{"general":true}`} {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			p := filepath.Join(dir, "settings.json")
-			os.WriteFile(p, []byte(content), 0o600)
-			s, err := readSettings(dir)
-			if err == nil {
-				err = s.ensure(true)
-			}
-			var se *sdk.Error
-			if !errors.As(err, &se) || se.Code != sdk.CodeConfigInvalid || !se.NotSent {
-				t.Errorf("err %v, want config_invalid", err)
-			}
-			if data, _ := os.ReadFile(p); string(data) != content {
-				t.Errorf("file changed to %s", data)
-			}
-		})
 	}
+}
+
+// set puts v at path in m, creating objects on the way.
+func set(m map[string]any, path []string, v any) {
+	for _, k := range path[:len(path)-1] {
+		child, ok := m[k].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			m[k] = child
+		}
+		m = child
+	}
+	m[path[len(path)-1]] = v
 }
 
 func TestProvablyNoCredentials(t *testing.T) {
@@ -355,7 +345,7 @@ func (e *events) Transmission() {
 
 // TestRealCLIReview runs the real CLI against the fake model: one
 // transmission event, the packet reaches the remote, the review comes back
-// and settings.json lands in the state directory.
+// and the user's state directory gets no settings.json from the plugin.
 func TestRealCLIReview(t *testing.T) {
 	bin := cliPath(t)
 	fake := fakemodel.New(t)
@@ -386,13 +376,51 @@ func TestRealCLIReview(t *testing.T) {
 		if r.Format == fakemodel.FormatGemini && strings.Contains(r.Prompt, "unit-packet-marker") && r.Model == "gemini-2.5-pro" {
 			sawPacket = true
 		}
+		if names := offeredTools(r.Body); len(names) != 0 {
+			t.Errorf("the model was offered tools %v", names)
+		}
+		if strings.Contains(r.Prompt, "Directory Structure") {
+			t.Error("the prompt lists the scratch directory")
+		}
+		if strings.Contains(r.Prompt, "<available_skills>") {
+			t.Error("the prompt offers agent skills")
+		}
 	}
 	if !sawPacket {
 		t.Errorf("no request carried the packet: %+v", fake.Requests())
 	}
-	if _, err := os.Stat(filepath.Join(gh, ".gemini", "settings.json")); err != nil {
-		t.Errorf("settings.json not written into the state dir: %v", err)
+	if _, err := os.Stat(filepath.Join(gh, ".gemini", "settings.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("settings.json written into the user's state dir: %v", err)
 	}
+}
+
+// offeredTools lists the functions a Gemini request body declares. The
+// pinned CLI always sends "tools": [{"functionDeclarations": [...]}], empty
+// when no tool is registered.
+func offeredTools(body []byte) []string {
+	var req struct {
+		Tools []struct {
+			FunctionDeclarations []struct{ Name string }
+			GoogleSearch         json.RawMessage
+			CodeExecution        json.RawMessage
+		}
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return []string{"(unparsable body)"}
+	}
+	var names []string
+	for _, t := range req.Tools {
+		for _, f := range t.FunctionDeclarations {
+			names = append(names, f.Name)
+		}
+		if t.GoogleSearch != nil {
+			names = append(names, "googleSearch")
+		}
+		if t.CodeExecution != nil {
+			names = append(names, "codeExecution")
+		}
+	}
+	return names
 }
 
 func TestNoCredentialsIsNotSent(t *testing.T) {
@@ -407,5 +435,164 @@ func TestNoCredentialsIsNotSent(t *testing.T) {
 	var se *sdk.Error
 	if !errors.As(err, &se) || se.Code != sdk.CodeNotAuthenticated || !se.NotSent || ev.transmissions != 0 || len(fake.Requests()) != 0 {
 		t.Errorf("err %#v, transmissions %d, requests %d; want not_authenticated, not sent", err, ev.transmissions, len(fake.Requests()))
+	}
+}
+
+// TestLayerInUserHome runs the real CLI the way a review with a login
+// does (in the user's own home, which the API-key path never uses): with
+// relay-host's settings layer and flags, a user's MCP server is not
+// started, the model is offered no tools, and the user's settings.json
+// (with comments) is byte-identical afterwards. An API key stands in for
+// the login so that the fake can answer.
+func TestLayerInUserHome(t *testing.T) {
+	bin := cliPath(t)
+	fake := fakemodel.New(t)
+	userHome, scratch := t.TempDir(), t.TempDir()
+	state := filepath.Join(userHome, ".gemini")
+	os.Mkdir(state, 0o700)
+	marker := filepath.Join(scratch, "mcp-started")
+	userSettings := "// mine\n{\n  \"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}, /* key */\n  \"mcpServers\": {\"unit-marker\": {\"command\": \"sh\", \"args\": [\"-c\", \"echo started > " + marker + "\"]}}\n}\n"
+	if err := os.WriteFile(filepath.Join(state, "settings.json"), []byte(userSettings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	work, tmp := filepath.Join(scratch, "work"), filepath.Join(scratch, "tmp")
+	os.Mkdir(work, 0o700)
+	os.Mkdir(tmp, 0o700)
+	if err := writeRelaySettings(work, false); err != nil {
+		t.Fatal(err)
+	}
+	// The user's own projects: kept as they are.
+	os.WriteFile(filepath.Join(state, "projects.json"), []byte("{\n  \"projects\": {\n    \"/home/u/src/work\": \"work\",\n    \"/home/u/a<b>\": \"a-b\"\n  }\n}"), 0o600)
+	os.MkdirAll(filepath.Join(state, "tmp", "work", "chats"), 0o700)
+	os.WriteFile(filepath.Join(state, "tmp", "work", ".project_root"), []byte("/home/u/src/work"), 0o600)
+	os.WriteFile(filepath.Join(state, "tmp", "work", "chats", "session-mine.jsonl"), []byte("{}\n"), 0o600)
+	before := readTree(t, state)
+	snap := snapshotState(state)
+	env := map[string]string{"GOOGLE_GEMINI_BASE_URL": fake.URL, "GEMINI_API_KEY": "unit-dummy-key", "HOME": userHome}
+	cmd := exec.Command(bin, args(nil)...)
+	cmd.Dir = work
+	cmd.Env = childEnv(os.Environ(), home{cliHome: userHome}, tmp, envOf(env))
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader("Review this diff.\n\n+unit-packet-marker\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gemini: %v\n%s", err, out)
+	}
+	var sent bool
+	for _, r := range fake.Requests() {
+		if r.Format != fakemodel.FormatGemini {
+			continue
+		}
+		sent = sent || strings.Contains(r.Prompt, "unit-packet-marker")
+		if names := offeredTools(r.Body); len(names) != 0 {
+			t.Errorf("the model was offered tools %v", names)
+		}
+	}
+	if !sent {
+		t.Fatal("no request carried the packet: the checks proved nothing")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(marker); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the user's MCP server was started (%v)", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(state, "settings.json")); string(data) != userSettings {
+		t.Errorf("the user's settings.json changed to:\n%s", data)
+	}
+	// The CLI recorded the session in the user's state directory ...
+	var recorded bool
+	for name, content := range readTree(t, state) {
+		recorded = recorded || strings.Contains(content, "unit-packet-marker") && strings.Contains(name, "chats")
+	}
+	if !recorded {
+		t.Error("the CLI recorded no session: the cleanup below proves nothing")
+	}
+	// ... and the cleanup removes exactly that.
+	snap.cleanup(work)
+	after := readTree(t, state)
+	for name, content := range after {
+		if strings.Contains(content, "unit-packet-marker") {
+			t.Errorf("%s still holds the packet", name)
+		}
+		if before[name] != content {
+			t.Errorf("%s left changed or created:\n%s", name, content)
+		}
+	}
+	for name := range before {
+		if _, ok := after[name]; !ok {
+			t.Errorf("the user's %s was removed", name)
+		}
+	}
+	for _, d := range []string{"history"} {
+		if _, err := os.Stat(filepath.Join(state, d)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left behind (%v)", d, err)
+		}
+	}
+}
+
+// readTree maps every regular file under dir (relative path) to its
+// content.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCleanupTouchesOnlyItsOwn: the cleanup removes only the records whose
+// .project_root names this run's directory, and leaves a registry it
+// cannot lock or does not understand exactly as it is.
+func TestCleanupTouchesOnlyItsOwn(t *testing.T) {
+	state, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
+	os.Mkdir(work, 0o700)
+	mk := func(rel, content string) {
+		p := filepath.Join(state, rel)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		os.WriteFile(p, []byte(content), 0o600)
+	}
+	mk("tmp/work/.project_root", "/home/u/work")
+	mk("tmp/work-1/.project_root", work+"\n")
+	mk("tmp/work-1/chats/session.jsonl", "diff")
+	mk("tmp/bin/rg", "binary")
+	registry := "{\n  \"projects\": {\n    \"/home/u/work\": \"work\",\n    \"" + work + "\": \"work-1\"\n  }\n}"
+	mk("projects.json", registry)
+
+	// Lock held (another gemini is registering): the entry stays.
+	os.Mkdir(filepath.Join(state, "projects.json.lock"), 0o700)
+	snapshotState(state).cleanup(work)
+	if data, _ := os.ReadFile(filepath.Join(state, "projects.json")); string(data) != registry {
+		t.Errorf("a locked registry was changed to %s", data)
+	}
+	if _, err := os.Stat(filepath.Join(state, "tmp", "work-1")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("this run's tmp/work-1 was kept: %v", err)
+	}
+	for _, keep := range []string{"tmp/work/.project_root", "tmp/bin/rg", "projects.json.lock"} {
+		if _, err := os.Stat(filepath.Join(state, keep)); err != nil {
+			t.Errorf("%s removed: %v", keep, err)
+		}
+	}
+	os.Remove(filepath.Join(state, "projects.json.lock"))
+	snapshotState(state).cleanup(work)
+	want := "{\n  \"projects\": {\n    \"/home/u/work\": \"work\"\n  }\n}"
+	if data, _ := os.ReadFile(filepath.Join(state, "projects.json")); string(data) != want {
+		t.Errorf("registry %q, want %q", data, want)
+	}
+	// A registry of another shape is not rewritten.
+	odd := `{"projects": {"` + work + `": "work-1"}, "version": 2}`
+	mk("projects.json", odd)
+	snapshotState(state).cleanup(work)
+	if data, _ := os.ReadFile(filepath.Join(state, "projects.json")); string(data) != odd {
+		t.Errorf("an unknown registry shape was changed to %s", data)
 	}
 }

@@ -17,8 +17,15 @@
 //     also catches its gemini-client-error-*.json reports), and with
 //     advanced.ignoreLocalEnv, so the reviewed repository (GEMINI.md, .env)
 //     is never read or written;
-//   - retries are bounded (general.maxAttempts = 1), so a steady 429 fails
-//     in seconds instead of ~200 s;
+//   - the CLI's settings come from a layer relay-host writes into the
+//     scratch directory (relaySettings): no tools offered to the model, no
+//     MCP servers, extensions or skills, retries bounded (general.maxAttempts
+//     = 1, so a steady 429 fails in seconds instead of ~200 s); the user's
+//     settings.json is read, never written;
+//   - with an API key the CLI runs in a scratch home (nothing of the user's
+//     ~/.gemini is read or written); with a login it runs in the user's
+//     state directory and what it recorded of the review (its chats,
+//     history and projects.json entry) is removed afterwards (cleanup.go);
 //   - a cancelled or timed-out review kills the CLI's whole process group.
 package main
 

@@ -38,9 +38,6 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 	if provablyNoCredentials(settings, stateDir, apiKey, getenv) {
 		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "gemini is not authenticated: set GEMINI_API_KEY (listed in the gemini provider block's env) or log in with `gemini`")
 	}
-	if err := settings.ensure(apiKey); err != nil {
-		return sdk.Result{}, err
-	}
 
 	// The CLI works in an empty scratch directory, never in the reviewed
 	// repository: it must not read the repo's GEMINI.md or .env, nor write
@@ -56,11 +53,37 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 			return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "creating a scratch directory: %v", err)
 		}
 	}
+	// With an API key (and no other auth type chosen) the CLI needs nothing
+	// from the user's state directory, so it gets a scratch home of its own:
+	// the user's GEMINI.md, mcpServers, extensions and settings are not
+	// read, and the session history it always writes (tmp/<project>/chats
+	// holding the prompt and the source, projects.json, history/) goes
+	// into the scratch directory and is removed with it. A login (oauth)
+	// lives in the user's state directory: then the CLI runs there.
+	runHome := h
+	st := settings.selectedType()
+	ownHome := apiKey && (st == "" || st == apiKeyAuth)
+	if ownHome {
+		runHome = home{cliHome: filepath.Join(scratch, "home")}
+		if err := os.Mkdir(runHome.cliHome, 0o700); err != nil {
+			return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "creating a scratch directory: %v", err)
+		}
+	}
+	if !ownHome {
+		// Runs before the scratch directory is removed (defers run last
+		// first): the CLI's records of this run are found by its path.
+		defer snapshotState(stateDir).cleanup(work)
+	}
+	// relay-host's settings layer (see relaySettings): the user's
+	// settings.json is left as it is.
+	if err := writeRelaySettings(work, ownHome); err != nil {
+		return sdk.Result{}, err
+	}
 
 	// With an API key the CLI calls GOOGLE_GEMINI_BASE_URL: the relay in
 	// front of it sees the answer (its Retry-After for the record) and
 	// answers any retry itself. maxAttempts = 1 already stops the CLI's.
-	env := childEnv(os.Environ(), h, tmp, getenv)
+	env := childEnv(os.Environ(), runHome, tmp, getenv)
 	var relay *onesend.Relay
 	if apiKey {
 		up := getenv("GOOGLE_GEMINI_BASE_URL")
@@ -153,8 +176,8 @@ func authTypeFromEnv(apiKey bool, getenv func(string) string) string {
 	case getenv("GOOGLE_GENAI_USE_VERTEXAI") == "true":
 		return "vertex-ai"
 	case getenv("GOOGLE_GEMINI_BASE_URL") != "" && !apiKey:
-		// With a key the plugin writes selectedType = gemini-api-key
-		// (settings.ensure) before the CLI runs.
+		// With a key the plugin's settings layer sets selectedType =
+		// gemini-api-key (relaySettings) before the CLI runs.
 		return "gateway"
 	case apiKey:
 		return apiKeyAuth

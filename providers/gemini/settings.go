@@ -7,76 +7,48 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/relay-host/relay-host/sdk"
 )
 
-// The settings.json in the CLI's .gemini directory is the user's own file.
-// The plugin changes as little as it can: it parses the file, sets only the
-// keys below, keeps every other key and value, and writes nothing when they
-// already hold. The write is atomic (temp file in the same directory, fsync,
-// rename), keeps the file's mode, and goes through a symlinked settings.json
-// to its target. The host holds the directory's shared_state lease
-// meanwhile, so no other relay review writes it at the same time.
+// The user's settings.json in the CLI's .gemini directory is only read
+// (for the auth type the user chose), never written. What relay-host needs
+// the CLI to do is written into a settings file relay-host owns: the
+// workspace settings (<cwd>/.gemini/settings.json) of the scratch directory
+// the CLI runs in. The CLI merges that layer over the user's, and loads it
+// because the scratch directory is trusted (GEMINI_CLI_TRUST_WORKSPACE).
 //
-// Enforced on every review (the CLI has no flags or variables for them):
-//   - general.maxAttempts = 1: a steady 429 fails at once (default 10
-//     attempts ≈ 200 s);
-//   - privacy.usageStatisticsEnabled = false: no telemetry;
-//   - advanced.ignoreLocalEnv = true: the CLI does not load a .env from the
-//     working directory upward (the scratch cwd keeps the reviewed repo's
-//     out anyway; this covers a .env in a parent of the temp dir).
-//
-// security.auth.selectedType = "gemini-api-key" is set only when
-// GEMINI_API_KEY is set and the user has chosen no auth type: an explicit
-// choice (say "oauth-personal" after logging in) is the user's, and
-// overwriting it would break their interactive CLI.
-var enforced = []struct {
-	path  []string
-	value any
-}{
-	{[]string{"general", "maxAttempts"}, json.Number("1")},
-	{[]string{"privacy", "usageStatisticsEnabled"}, false},
-	{[]string{"advanced", "ignoreLocalEnv"}, true},
-}
+// The pinned CLI's system settings file (GEMINI_CLI_SYSTEM_SETTINGS_PATH)
+// would rank higher still, but it is skipped unless the file and every
+// directory above it are owned by root and not group or world writable,
+// which a plugin run by a user cannot arrange.
 
 var selectedTypePath = []string{"security", "auth", "selectedType"}
 
 const apiKeyAuth = "gemini-api-key"
 
-// userSettings is a parsed settings.json.
+// userSettings is a parsed settings.json of the user's.
 type userSettings struct {
-	path   string // the file written (a symlink's target)
-	mode   fs.FileMode
-	exists bool
-	m      map[string]any
+	m map[string]any
 }
 
 // readSettings parses <stateDir>/settings.json; a missing file is empty.
+// Comments are allowed, as the CLI allows them.
 func readSettings(stateDir string) (*userSettings, error) {
-	s := &userSettings{path: filepath.Join(stateDir, "settings.json"), mode: 0o600, m: map[string]any{}}
-	if real, err := filepath.EvalSymlinks(s.path); err == nil {
-		s.path = real
-	}
-	data, err := os.ReadFile(s.path)
+	s := &userSettings{m: map[string]any{}}
+	data, err := os.ReadFile(filepath.Join(stateDir, "settings.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return s, nil
 	case err != nil:
 		return nil, sdk.Errorf(sdk.CodeConfigInvalid, "gemini's settings.json cannot be read: %s", errors.Unwrap(err))
 	}
-	s.exists = true
-	if fi, err := os.Stat(s.path); err == nil {
-		s.mode = fi.Mode().Perm()
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	data = bytes.TrimSpace(stripComments(data))
+	if len(data) == 0 {
 		return s, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // keep numbers exactly as written
-	if err := dec.Decode(&s.m); err != nil || s.m == nil {
-		return nil, sdk.Errorf(sdk.CodeConfigInvalid, "gemini's settings.json is not a plain JSON object (comments?): relay-host must add general.maxAttempts and other keys to it; remove the comments")
+	if err := json.Unmarshal(data, &s.m); err != nil || s.m == nil {
+		return nil, sdk.Errorf(sdk.CodeConfigInvalid, "gemini's settings.json is not a JSON object")
 	}
 	return s, nil
 }
@@ -87,61 +59,98 @@ func (s *userSettings) selectedType() string {
 	return v
 }
 
-// ensure sets the enforced keys (and the auth type, see above) and writes
-// the file if anything changed.
-func (s *userSettings) ensure(apiKey bool) error {
-	changed := false
-	for _, e := range enforced {
-		c, err := set(s.m, e.path, e.value)
-		if err != nil {
-			return err
+// stripComments blanks // and /* */ comments outside JSON strings, keeping
+// every other byte (newlines too, so offsets in errors stay meaningful).
+func stripComments(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString:
+			out = append(out, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+			out = append(out, c)
+		case c == '/' && i+1 < len(data) && data[i+1] == '/':
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+			if i < len(data) {
+				out = append(out, '\n')
+			}
+		case c == '/' && i+1 < len(data) && data[i+1] == '*':
+			i += 2
+			for i < len(data) && !(data[i] == '*' && i+1 < len(data) && data[i+1] == '/') {
+				if data[i] == '\n' {
+					out = append(out, '\n')
+				}
+				i++
+			}
+			i++ // past the '/'
+			out = append(out, ' ')
+		default:
+			out = append(out, c)
 		}
-		changed = changed || c
 	}
-	if apiKey && s.selectedType() == "" {
-		c, err := set(s.m, selectedTypePath, apiKeyAuth)
-		if err != nil {
-			return err
-		}
-		changed = changed || c
-	}
-	if !changed {
-		return nil
-	}
-	return s.write()
+	return out
 }
 
-func (s *userSettings) write() error {
-	data, err := json.MarshalIndent(s.m, "", "  ")
-	if err != nil {
-		return sdk.Errorf(sdk.CodeInternal, "encoding gemini settings: %v", err)
+// relaySettings is the settings layer relay-host owns for one review.
+//
+//   - general.maxAttempts = 1: a steady 429 fails at once (default 10
+//     attempts ≈ 200 s);
+//   - privacy.usageStatisticsEnabled = false: no telemetry;
+//   - advanced.ignoreLocalEnv = true: no .env loaded from the working
+//     directory upward;
+//   - tools.core = []: an empty allowlist registers none of the built-in
+//     tools (read_file, glob, grep, web search, shell, agents, …), so the
+//     model is offered no tools;
+//   - skills.enabled = false: no agent skills (the CLI's bundled ones
+//     included) are offered or loaded;
+//   - context.includeDirectoryTree = false: no listing of the scratch
+//     directory in the prompt.
+//
+// MCP servers and extensions are turned off by flags (see args): the
+// CLI's admin.* settings would do it, but the pinned CLI takes admin.*
+// only from its built-in defaults and a Code Assist admin's remote
+// settings, never from a settings file.
+//   - security.auth.selectedType = "gemini-api-key" when apiKey: with
+//     GOOGLE_GEMINI_BASE_URL set (the plugin's relay) the CLI would
+//     otherwise pick the "gateway" auth type and exit 41.
+func relaySettings(apiKey bool) []byte {
+	m := map[string]any{
+		"general":  map[string]any{"maxAttempts": 1},
+		"privacy":  map[string]any{"usageStatisticsEnabled": false},
+		"advanced": map[string]any{"ignoreLocalEnv": true},
+		"tools":    map[string]any{"core": []string{}},
+		"skills":   map[string]any{"enabled": false},
+		"context":  map[string]any{"includeDirectoryTree": false},
 	}
-	data = append(data, '\n')
-	dir := filepath.Dir(s.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return sdk.Errorf(sdk.CodeConfigInvalid, "gemini's state directory cannot be created: %s", errors.Unwrap(err))
+	if apiKey {
+		m["security"] = map[string]any{"auth": map[string]any{"selectedType": apiKeyAuth}}
 	}
-	f, err := os.CreateTemp(dir, ".settings.json.relay-*")
-	if err != nil {
-		return sdk.Errorf(sdk.CodeConfigInvalid, "gemini's settings.json cannot be written: %s", errors.Unwrap(err))
+	data, _ := json.MarshalIndent(m, "", "  ")
+	return append(data, '\n')
+}
+
+// writeRelaySettings writes relaySettings as the workspace settings of the
+// scratch working directory work.
+func writeRelaySettings(work string, apiKey bool) error {
+	dir := filepath.Join(work, ".gemini")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return sdk.Errorf(sdk.CodeInternal, "creating gemini's workspace settings: %v", err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	// One err for the whole chain: a failed write must stop the rename that
-	// would put a truncated file over the user's settings.
-	if err = f.Chmod(s.mode); err == nil {
-		if _, err = f.Write(data); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err != nil {
-		return sdk.Errorf(sdk.CodeConfigInvalid, "gemini's settings.json cannot be written: %v", errors.Unwrap(err))
+	if err := os.WriteFile(filepath.Join(dir, "settings.json"), relaySettings(apiKey), 0o600); err != nil {
+		return sdk.Errorf(sdk.CodeInternal, "writing gemini's workspace settings: %v", err)
 	}
 	return nil
 }
@@ -157,40 +166,4 @@ func lookup(m map[string]any, path []string) any {
 		cur = obj[k]
 	}
 	return cur
-}
-
-// set puts v at path, creating objects on the way, and reports whether it
-// changed anything. A non-object in the way is the user's data: refuse.
-func set(m map[string]any, path []string, v any) (bool, error) {
-	for _, k := range path[:len(path)-1] {
-		next, ok := m[k]
-		if !ok || next == nil {
-			child := map[string]any{}
-			m[k] = child
-			m = child
-			continue
-		}
-		child, ok := next.(map[string]any)
-		if !ok {
-			return false, sdk.Errorf(sdk.CodeConfigInvalid, "gemini's settings.json has a non-object %q: it must be an object holding %s", k, strings.Join(path, "."))
-		}
-		m = child
-	}
-	last := path[len(path)-1]
-	if old, ok := m[last]; ok && equal(old, v) {
-		return false, nil
-	}
-	m[last] = v
-	return true, nil
-}
-
-func equal(a, b any) bool {
-	an, aok := a.(json.Number)
-	bn, bok := b.(json.Number)
-	if aok && bok {
-		af, _ := an.Float64()
-		bf, _ := bn.Float64()
-		return af == bf
-	}
-	return a == b
 }

@@ -38,10 +38,11 @@ func TestGeminiReview(t *testing.T) {
 	g.write(".env", "GEMINI_API_KEY=e2e-dotenv-key\n")
 	g.git("add", "-f", "GEMINI.md", ".env")
 	g.git("commit", "-qm", "instructions")
-	// A user's own settings survive.
+	// A user's own settings are left as they are.
 	state := filepath.Join(g.cliHome, ".gemini")
 	os.MkdirAll(state, 0o700)
-	os.WriteFile(filepath.Join(state, "settings.json"), []byte(`{"ui":{"theme":"Dracula"}}`), 0o600)
+	const userSettings = `{"ui":{"theme":"Dracula"}}`
+	os.WriteFile(filepath.Join(state, "settings.json"), []byte(userSettings), 0o600)
 	before := gitStatus(t, g.env)
 
 	r := g.run("review", "gemini")
@@ -71,17 +72,8 @@ func TestGeminiReview(t *testing.T) {
 	if !sent {
 		t.Error("no model request carried the diff")
 	}
-	var settings struct {
-		General  struct{ MaxAttempts int }
-		Privacy  struct{ UsageStatisticsEnabled *bool }
-		Advanced struct{ IgnoreLocalEnv bool }
-		Security struct{ Auth struct{ SelectedType string } }
-		UI       struct{ Theme string }
-	}
-	data, _ := os.ReadFile(filepath.Join(state, "settings.json"))
-	if err := json.Unmarshal(data, &settings); err != nil || settings.General.MaxAttempts != 1 || settings.Privacy.UsageStatisticsEnabled == nil || *settings.Privacy.UsageStatisticsEnabled ||
-		!settings.Advanced.IgnoreLocalEnv || settings.Security.Auth.SelectedType != "gemini-api-key" || settings.UI.Theme != "Dracula" {
-		t.Errorf("settings.json after the review: %s (%v)", data, err)
+	if data, _ := os.ReadFile(filepath.Join(state, "settings.json")); string(data) != userSettings {
+		t.Errorf("the user's settings.json changed to %s", data)
 	}
 	if after := gitStatus(t, g.env); after != before {
 		t.Errorf("the review changed the repository:\nbefore %s\nafter  %s", before, after)
@@ -243,4 +235,123 @@ func TestGeminiUnusableAuthType(t *testing.T) {
 		t.Errorf("%d requests reached the remote", n)
 	}
 	checkNoLeak(t, g.env, r, g.key, g.cliHome)
+}
+
+// TestGeminiReadOnly: a review offers the model no tools, starts none of
+// the user's MCP servers, sends none of the user's GEMINI.md, leaves the
+// user's settings.json (comments and all) byte-identical, and leaves
+// nothing in the user's state directory: no chats holding the diff, no
+// projects.json entry.
+func TestGeminiReadOnly(t *testing.T) {
+	t.Parallel()
+	g := newGeminiEnv(t)
+	const diffMarker = "e2e-gemini-diff-marker"
+	g.write("main.go", "package main\n\nfunc main() { println(\""+diffMarker+"\") }\n")
+	state := filepath.Join(g.cliHome, ".gemini")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mcpMarker := filepath.Join(g.root, "mcp-server-started")
+	userSettings := `// the user's own, with comments (the CLI accepts them)
+{
+  "general": {"maxAttempts": 5}, /* five */
+  "mcpServers": {
+    "e2e-marker": {"command": "sh", "args": ["-c", "echo started > ` + mcpMarker + `"]}
+  },
+  "ui": {"theme": "Dracula"}
+}
+`
+	os.WriteFile(filepath.Join(state, "settings.json"), []byte(userSettings), 0o600)
+	os.WriteFile(filepath.Join(state, "GEMINI.md"), []byte("e2e-user-memory: always REQUEST_CHANGES\n"), 0o600)
+	before := readTree(t, state)
+
+	r := g.run("review", "gemini")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var sent bool
+	for _, q := range g.fake.Requests() {
+		if q.Format != formatGemini {
+			continue
+		}
+		body := string(q.Body)
+		sent = sent || strings.Contains(body, diffMarker)
+		if strings.Contains(body, "e2e-user-memory") {
+			t.Error("the user's GEMINI.md reached the model")
+		}
+		if names := geminiOfferedTools(q.Body); len(names) != 0 {
+			t.Errorf("the model was offered tools: %v", names)
+		}
+	}
+	if !sent {
+		t.Fatal("no model request carried the diff: the checks proved nothing")
+	}
+	// An MCP server is started before the first model request; give a
+	// late one a moment anyway.
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(mcpMarker); !os.IsNotExist(err) {
+		t.Errorf("the user's MCP server was started (%v)", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(state, "settings.json")); string(data) != userSettings {
+		t.Errorf("the user's settings.json changed to:\n%s", data)
+	}
+	after := readTree(t, state)
+	for name, content := range after {
+		if strings.Contains(content, diffMarker) {
+			t.Errorf("%s in the user's state directory holds the diff", name)
+		}
+		if old, ok := before[name]; !ok || old != content {
+			t.Errorf("%s in the user's state directory was created or changed by the review", name)
+		}
+	}
+	checkNoLeak(t, g.env, r, g.key, g.cliHome)
+}
+
+// readTree maps every regular file under dir (relative path) to its
+// content.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// geminiOfferedTools lists what a Gemini request body offers the model as
+// tools. The pinned CLI always sends "tools": [{"functionDeclarations":
+// [...]}]; with no tool registered that list is empty.
+func geminiOfferedTools(body []byte) []string {
+	var req struct {
+		Tools []map[string]json.RawMessage
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return []string{"(unparsable body)"}
+	}
+	var names []string
+	for _, tool := range req.Tools {
+		for kind, v := range tool {
+			if kind != "functionDeclarations" {
+				names = append(names, kind)
+				continue
+			}
+			var decls []struct{ Name string }
+			if json.Unmarshal(v, &decls) != nil {
+				names = append(names, "(unparsable functionDeclarations)")
+			}
+			for _, d := range decls {
+				names = append(names, d.Name)
+			}
+		}
+	}
+	return names
 }
