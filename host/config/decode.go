@@ -230,28 +230,28 @@ func (d *decoder) root(body hcl.Body, blocks map[string]hcl.Range) *Config {
 			}
 		}
 	}
-	var admission, jobs *hcl.Block
 	providers := map[string]*hcl.Block{}
+	// first reports whether b is the first block of its (label-less) type
+	// in this file, reporting a duplicate otherwise.
+	first := func(b *hcl.Block) bool {
+		if prev, ok := blocks[b.Type]; ok {
+			d.errorf(b.DefRange, nil, "Duplicate "+b.Type+" block",
+				"A%s %s block was already declared at %s; merge the two.", article(b.Type), b.Type, pos(prev))
+			return false
+		}
+		blocks[b.Type] = b.DefRange
+		return true
+	}
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "admission":
-			if admission != nil {
-				d.errorf(b.DefRange, nil, "Duplicate admission block",
-					"An admission block was already declared at %s; merge the two.", pos(admission.DefRange))
-				continue
+			if first(b) {
+				cfg.Admission = d.admission(b)
 			}
-			admission = b
-			blocks["admission"] = b.DefRange
-			cfg.Admission = d.admission(b)
 		case "jobs":
-			if jobs != nil {
-				d.errorf(b.DefRange, nil, "Duplicate jobs block",
-					"A jobs block was already declared at %s; merge the two.", pos(jobs.DefRange))
-				continue
+			if first(b) {
+				cfg.Jobs = d.jobs(b)
 			}
-			jobs = b
-			blocks["jobs"] = b.DefRange
-			cfg.Jobs = d.jobs(b)
 		case "provider":
 			p := d.provider(b, blocks)
 			if prev := providers[p.Name]; prev != nil {
@@ -691,6 +691,15 @@ func expandPath(s, home string) (string, error) {
 		return "", fmt.Errorf("%q is relative; use an absolute path or one starting with ~", s)
 	}
 	return filepath.Clean(p), nil
+}
+
+// article is "n" before a word starting with a vowel ("An admission"),
+// else "" ("A jobs").
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "n"
+	}
+	return ""
 }
 
 func pos(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
