@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,4 +84,35 @@ provider "crashy" {
 		t.Fatalf("resend of a crashed attempt: exit %d, want 2 (refused)\n%s", r.code, r.stderr)
 	}
 	requireEmptyDir(t, "after exit 2 (resend refused)", tmp)
+}
+
+// A plugin that crashes mid-review leaves nothing in $TMPDIR either: the
+// host gives it a TMPDIR inside the plugin's private directory and removes
+// that directory when the plugin ends, whatever the plugin left there.
+func TestCrashedPluginLeavesNoScratch(t *testing.T) {
+	e := newEnv(t)
+	events := filepath.Join(e.root, "events")
+	e.config(fmt.Sprintf(`
+provider "crashy" {
+  plugin = "relay-provider-fault"
+  route "default" {
+    settings = { mode = "crash", scratch = "1", events = %q }
+  }
+}
+`, events))
+	tmp := shortTempDir(t)
+	if r := e.runEnv([]string{"TMPDIR=" + tmp}, "review", "crashy"); r.code != 3 {
+		t.Fatalf("crashing plugin: exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(events)
+	var scratch string
+	for _, line := range strings.Split(string(data), "\n") {
+		if d, ok := strings.CutPrefix(line, "scratch "); ok {
+			scratch = d
+		}
+	}
+	if !strings.HasPrefix(scratch, tmp+"/") {
+		t.Fatalf("the plugin made its scratch directory at %q, want it under the review's TMPDIR %s", scratch, tmp)
+	}
+	requireEmptyDir(t, "after the plugin crashed", tmp)
 }

@@ -125,13 +125,22 @@ func Launch(o Options) (*Plugin, error) {
 	if err != nil {
 		return nil, &StartError{Provider: o.Provider, Err: err}
 	}
+	// The plugin's TMPDIR is a directory inside that one, so whatever the
+	// plugin and its CLI leave there (scratch directories, a CLI's state
+	// copy) goes when the plugin stops, even when it was killed before it
+	// could clean up. Its name is short: CLIs put unix sockets under it.
+	tmpDir := filepath.Join(socketDir, "t")
+	if err := os.Mkdir(tmpDir, 0o700); err != nil {
+		os.RemoveAll(socketDir)
+		return nil, &StartError{Provider: o.Provider, Err: fmt.Errorf("create plugin temp directory: %w", err)}
+	}
 	lease, leaseEnd, err := leaseChannel()
 	if err != nil {
 		os.RemoveAll(socketDir)
 		return nil, &StartError{Provider: o.Provider, Err: err}
 	}
 	cmd := exec.Command(o.Path)
-	cmd.Env = append(append([]string(nil), o.Env...), plugin.EnvUnixSocketDir+"="+socketDir)
+	cmd.Env = append(withoutVar(o.Env, "TMPDIR"), plugin.EnvUnixSocketDir+"="+socketDir, "TMPDIR="+tmpDir)
 	if leaseEnd != nil {
 		cmd.ExtraFiles = []*os.File{leaseEnd} // go-plugin leaves them as they are
 		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", sdk.EnvLeaseFD, leaseFD))
@@ -307,4 +316,15 @@ func privateDir() (string, error) {
 		return "", errors.New("plugin socket directory is not private (0700): check TMPDIR")
 	}
 	return dir, nil
+}
+
+// withoutVar is environ without any assignment to name.
+func withoutVar(environ []string, name string) []string {
+	out := make([]string, 0, len(environ)+2)
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -48,6 +48,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -131,6 +132,14 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 		appendLine(s["events"], fmt.Sprintf("holder %d live=%d %s", time.Now().UnixNano(), n, strings.Join(names, ",")))
 	}
 	appendLine(s["events"], fmt.Sprintf("start %d", time.Now().UnixNano()))
+	if s["scratch"] != "" {
+		// A scratch directory in $TMPDIR, as the real providers make one,
+		// that a crash leaves behind.
+		if d, err := os.MkdirTemp("", "fault-scratch-"); err == nil {
+			os.WriteFile(filepath.Join(d, "state-copy"), []byte("x"), 0o600)
+			appendLine(s["events"], "scratch "+d)
+		}
+	}
 	defer appendLine(s["events"], fmt.Sprintf("end %d", time.Now().UnixNano()))
 	pids := []string{fmt.Sprint(os.Getpid())}
 	if s["children"] != "" {
