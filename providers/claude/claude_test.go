@@ -20,49 +20,58 @@ func envOf(m map[string]string) func(string) string {
 }
 
 func TestArgs(t *testing.T) {
+	base := []string{"-p", "--output-format", "json", "--tools", "", "--no-session-persistence",
+		"--strict-mcp-config", "--mcp-config", `{"mcpServers":{}}`,
+		"--setting-sources", "", "--disable-slash-commands", "--safe-mode"}
+	with := func(extra ...string) []string { return append(slices.Clone(base), extra...) }
 	tests := []struct {
 		settings map[string]string
 		bare     bool
+		helper   string
 		want     []string
 	}{
-		{nil, true, []string{"-p", "--output-format", "json", "--tools", "", "--no-session-persistence", "--bare"}},
-		{map[string]string{"model": "sonnet"}, true, []string{"-p", "--output-format", "json", "--tools", "", "--no-session-persistence", "--bare", "--model", "sonnet"}},
+		{nil, true, "", with("--bare")},
+		{map[string]string{"model": "sonnet"}, true, "", with("--bare", "--model", "sonnet")},
 		// A subscription login is not read under --bare.
-		{nil, false, []string{"-p", "--output-format", "json", "--tools", "", "--no-session-persistence"}},
+		{nil, false, "", base},
+		{nil, true, "~/bin/key.sh", with("--bare", "--settings", `{"apiKeyHelper":"~/bin/key.sh"}`)},
 	}
 	for _, tt := range tests {
-		if got := args(tt.settings, tt.bare); !slices.Equal(got, tt.want) {
-			t.Errorf("args(%v, %v) = %q, want %q", tt.settings, tt.bare, got, tt.want)
+		if got := args(tt.settings, tt.bare, tt.helper); !slices.Equal(got, tt.want) {
+			t.Errorf("args(%v, %v, %q) = %q, want %q", tt.settings, tt.bare, tt.helper, got, tt.want)
 		}
 	}
 }
 
 func TestChildEnv(t *testing.T) {
-	in := []string{"PATH=/bin", "ANTHROPIC_API_KEY=k", "CLAUDE_CODE_MAX_RETRIES=10", "TMPDIR=/tmp"}
-	got := childEnv(in, "/scratch/tmp", "")
-	want := []string{"PATH=/bin", "ANTHROPIC_API_KEY=k", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0", "TMPDIR=/scratch/tmp"}
+	in := []string{"PATH=/bin", "ANTHROPIC_API_KEY=k", "CLAUDE_CODE_MAX_RETRIES=10", "TMPDIR=/tmp", "CLAUDE_CONFIG_DIR=/home/u/.claude"}
+	got := childEnv(in, runEnv{tmp: "/scratch/tmp"})
+	want := []string{"PATH=/bin", "ANTHROPIC_API_KEY=k", "CLAUDE_CONFIG_DIR=/home/u/.claude", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0", "CLAUDE_CODE_DISABLE_CLAUDE_MDS=1", "TMPDIR=/scratch/tmp"}
 	if !slices.Equal(got, want) {
 		t.Errorf("childEnv = %q, want %q", got, want)
 	}
-	got = childEnv(append(in, "ANTHROPIC_BASE_URL=https://proxy.example"), "/scratch/tmp", "http://127.0.0.1:9/t")
-	want = append(want, "ANTHROPIC_BASE_URL=http://127.0.0.1:9/t")
+	got = childEnv(append(in, "ANTHROPIC_BASE_URL=https://proxy.example"), runEnv{tmp: "/scratch/tmp", relayURL: "http://127.0.0.1:9/t", configDir: "/scratch/config", apiKey: "stored"})
+	want = []string{"PATH=/bin", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0", "CLAUDE_CODE_DISABLE_CLAUDE_MDS=1", "TMPDIR=/scratch/tmp",
+		"ANTHROPIC_BASE_URL=http://127.0.0.1:9/t", "CLAUDE_CONFIG_DIR=/scratch/config", "ANTHROPIC_API_KEY=stored"}
 	if !slices.Equal(got, want) {
-		t.Errorf("childEnv with a relay = %q, want %q", got, want)
+		t.Errorf("childEnv with a relay and own state = %q, want %q", got, want)
 	}
 }
 
 func TestRelayUpstream(t *testing.T) {
 	for _, tt := range []struct {
-		env  map[string]string
-		want string
+		env   map[string]string
+		keyed bool
+		want  string
 	}{
-		{map[string]string{"ANTHROPIC_API_KEY": "k"}, defaultBaseURL},
-		{map[string]string{"ANTHROPIC_AUTH_TOKEN": "k", "ANTHROPIC_BASE_URL": "http://gw:8080"}, "http://gw:8080"},
-		{map[string]string{"ANTHROPIC_BASE_URL": "http://gw:8080"}, "http://gw:8080"},
-		{map[string]string{}, ""}, // a subscription login goes direct
+		{map[string]string{"ANTHROPIC_API_KEY": "k"}, true, defaultBaseURL},
+		{map[string]string{"ANTHROPIC_AUTH_TOKEN": "k", "ANTHROPIC_BASE_URL": "http://gw:8080"}, true, "http://gw:8080"},
+		{map[string]string{"ANTHROPIC_BASE_URL": "http://gw:8080"}, false, "http://gw:8080"},
+		{map[string]string{}, true, defaultBaseURL}, // a stored key or a key helper
+		{map[string]string{}, false, ""},            // a subscription login goes direct
 	} {
-		if got := relayUpstream(func(k string) string { return tt.env[k] }); got != tt.want {
-			t.Errorf("relayUpstream(%v) = %q, want %q", tt.env, got, tt.want)
+		if got := relayUpstream(func(k string) string { return tt.env[k] }, tt.keyed); got != tt.want {
+			t.Errorf("relayUpstream(%v, %v) = %q, want %q", tt.env, tt.keyed, got, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,6 +69,27 @@ func hasKey(getenv func(string) string) bool {
 	return getenv("ANTHROPIC_API_KEY") != "" || getenv("ANTHROPIC_AUTH_TOKEN") != ""
 }
 
+// cloudMode reports whether the CLI is set to reach Claude through a cloud
+// provider (Bedrock, Vertex, Foundry), which brings its own credentials.
+func cloudMode(getenv func(string) string) bool {
+	for _, v := range []string{"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY"} {
+		if getenv(v) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// hasLogin reports whether a subscription login is there: a token in the
+// environment or a .credentials.json in the user's state directory.
+func hasLogin(getenv func(string) string, u userState) bool {
+	if getenv("CLAUDE_CODE_OAUTH_TOKEN") != "" {
+		return true
+	}
+	_, err := os.Lstat(filepath.Join(u.dir, ".credentials.json"))
+	return err == nil
+}
+
 // provablyNoCredentials reports whether the CLI is certain to answer "Not
 // logged in" without sending anything: no key in the environment, no login
 // (.credentials.json) and no stored or helper-provided key in the state
@@ -75,28 +97,18 @@ func hasKey(getenv func(string) string) bool {
 // let it decide): only a sure answer may claim "not sent". On macOS the
 // login lives in the keychain, which the plugin cannot see.
 func provablyNoCredentials(getenv func(string) string) bool {
-	if hasKey(getenv) || getenv("CLAUDE_CODE_OAUTH_TOKEN") != "" || runtime.GOOS == "darwin" {
+	if hasKey(getenv) || getenv("CLAUDE_CODE_OAUTH_TOKEN") != "" || runtime.GOOS == "darwin" || cloudMode(getenv) {
 		return false
 	}
-	for _, v := range []string{"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY"} {
-		if getenv(v) != "" {
-			return false
-		}
-	}
-	dir := expandHome(configDir(getenv), getenv)
-	if _, err := os.Lstat(filepath.Join(dir, ".credentials.json")); err == nil || !os.IsNotExist(err) {
+	u := userStateOf(getenv)
+	if _, err := os.Lstat(filepath.Join(u.dir, ".credentials.json")); err == nil || !os.IsNotExist(err) {
 		return false
 	}
 	// A key stored by `claude /login` with an API key, or a helper script
-	// that prints one. Without CLAUDE_CONFIG_DIR the global config is
-	// ~/.claude.json, beside the directory rather than in it.
-	globalConfig := filepath.Join(dir, ".claude.json")
-	if getenv("CLAUDE_CONFIG_DIR") == "" {
-		globalConfig = expandHome("~/.claude.json", getenv)
-	}
+	// that prints one.
 	for _, f := range []struct{ path, key string }{
-		{globalConfig, `"primaryApiKey"`},
-		{filepath.Join(dir, "settings.json"), `"apiKeyHelper"`},
+		{u.globalConfig, `"primaryApiKey"`},
+		{filepath.Join(u.dir, "settings.json"), `"apiKeyHelper"`},
 	} {
 		data, err := os.ReadFile(f.path)
 		if err != nil && !os.IsNotExist(err) {
@@ -109,16 +121,27 @@ func provablyNoCredentials(getenv func(string) string) bool {
 	return true
 }
 
-// args builds the CLI's arguments. No tools, no session file, JSON result.
-// --bare (no CLAUDE.md discovery, hooks, plugins, keychain) only when a key
-// is in the environment: under --bare the CLI never reads a subscription
-// login, so a logged-in user without a key would be told "Not logged in".
-// Without --bare, the scratch working directory keeps the reviewed
-// repository's CLAUDE.md and .claude/ settings out.
-func args(settings map[string]string, bare bool) []string {
-	a := []string{"-p", "--output-format", "json", "--tools", "", "--no-session-persistence"}
+// args builds the CLI's arguments: print mode, JSON result, no tools, no
+// session file, and nothing of the user's customisation: no MCP server
+// (--strict-mcp-config with an empty --mcp-config), no user, project or
+// local settings (--setting-sources ""; managed settings still apply), no
+// skills or slash commands, and --safe-mode (no CLAUDE.md, plugins, hooks,
+// custom agents, output styles or auto-memory). With a key (bare) also
+// --bare: no keychain, no OAuth, no background prefetch. Under --bare the
+// CLI never reads a subscription login, so a logged-in user without a key
+// runs without it. helper is a key helper command for --settings, or "".
+func args(settings map[string]string, bare bool, helper string) []string {
+	a := []string{
+		"-p", "--output-format", "json", "--tools", "", "--no-session-persistence",
+		"--strict-mcp-config", "--mcp-config", `{"mcpServers":{}}`,
+		"--setting-sources", "", "--disable-slash-commands", "--safe-mode",
+	}
 	if bare {
 		a = append(a, "--bare")
+	}
+	if helper != "" {
+		s, _ := json.Marshal(map[string]string{"apiKeyHelper": helper})
+		a = append(a, "--settings", string(s))
 	}
 	if m := settings[settingModel]; m != "" {
 		a = append(a, "--model", m)
@@ -126,10 +149,19 @@ func args(settings map[string]string, bare bool) []string {
 	return a
 }
 
+// runEnv is what childEnv sets in the CLI's environment besides the
+// plugin's own.
+type runEnv struct {
+	tmp       string // TMPDIR
+	relayURL  string // ANTHROPIC_BASE_URL when the onesend relay is used
+	configDir string // CLAUDE_CONFIG_DIR when the review has its own state
+	apiKey    string // ANTHROPIC_API_KEY from the user's stored key
+}
+
 // childEnv is the plugin's environment (already narrowed by the host) with
-// the variables that make a headless review quiet and quick to fail, and,
-// when relayURL is set, the API reached through the onesend relay.
-func childEnv(environ []string, tmp, relayURL string) []string {
+// the variables that make a headless review quiet, isolated and quick to
+// fail.
+func childEnv(environ []string, r runEnv) []string {
 	set := [][2]string{
 		// The only switch that stops all non-model traffic (telemetry,
 		// update checks, feature flags).
@@ -139,10 +171,19 @@ func childEnv(environ []string, tmp, relayURL string) []string {
 		// source each time, and a 401 is retried too. A failure ends the
 		// attempt; resending is the user's call (--confirm-resend).
 		{"CLAUDE_CODE_MAX_RETRIES", "0"},
-		{"TMPDIR", tmp},
+		// No CLAUDE.md of any level (user, project, managed, --add-dir),
+		// whatever else enables them.
+		{"CLAUDE_CODE_DISABLE_CLAUDE_MDS", "1"},
+		{"TMPDIR", r.tmp},
 	}
-	if relayURL != "" {
-		set = append(set, [2]string{"ANTHROPIC_BASE_URL", relayURL})
+	if r.relayURL != "" {
+		set = append(set, [2]string{"ANTHROPIC_BASE_URL", r.relayURL})
+	}
+	if r.configDir != "" {
+		set = append(set, [2]string{"CLAUDE_CONFIG_DIR", r.configDir})
+	}
+	if r.apiKey != "" {
+		set = append(set, [2]string{"ANTHROPIC_API_KEY", r.apiKey})
 	}
 	drop := map[string]bool{}
 	for _, kv := range set {
@@ -167,15 +208,16 @@ const defaultBaseURL = "https://api.anthropic.com"
 
 // relayUpstream is the base URL to put the onesend relay in front of, or
 // "" for none. Only where the CLI is known to send its model calls to
-// ANTHROPIC_BASE_URL: with a key in the environment (--bare reads no
-// login), or when the operator set the variable already. A subscription
-// login against the real API goes direct; CLAUDE_CODE_MAX_RETRIES=0 still
-// keeps it to one send, but its Retry-After is not seen.
-func relayUpstream(getenv func(string) string) string {
+// ANTHROPIC_BASE_URL: with a key (keyed: --bare reads no login), or when
+// the operator set the variable already. A subscription login against the
+// real API goes direct, because the CLI treats any other base URL as a
+// third-party gateway; CLAUDE_CODE_MAX_RETRIES=0 still keeps it to one
+// send, but its Retry-After is not seen.
+func relayUpstream(getenv func(string) string, keyed bool) string {
 	if u := getenv("ANTHROPIC_BASE_URL"); u != "" {
 		return u
 	}
-	if hasKey(getenv) {
+	if keyed {
 		return defaultBaseURL
 	}
 	return ""

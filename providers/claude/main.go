@@ -1,19 +1,24 @@
 // Command relay-provider-claude reviews a packet with the real Claude Code
 // CLI (`claude -p --output-format json`), prompt and packet on stdin.
 //
-// Route "subscription" shares the CLI's state directory ($CLAUDE_CONFIG_DIR,
-// else ~/.claude): every review on one directory runs one at a time, because
-// the CLI rewrites its state (.claude.json) on every run.
+// Route "subscription" is keyed on the user's CLI state directory
+// ($CLAUDE_CONFIG_DIR, else ~/.claude): every review on one directory runs
+// one at a time, because they share its login, which the CLI refreshes in
+// place.
 //
 // Invariants:
 //   - the source leaves the machine only through the CLI's stdin, and the
 //     transmission event is emitted immediately before it is written;
 //   - keys travel only in the environment, never in argv;
-//   - the CLI runs in a fresh scratch directory with a private TMPDIR, so the
-//     reviewed repository (its CLAUDE.md, .claude/ settings, hooks) is never
-//     read or written; with an API key it also runs --bare;
-//   - retries are bounded (CLAUDE_CODE_MAX_RETRIES=1), so a steady 429 fails
-//     in seconds instead of ~150 s;
+//   - the CLI runs read-only and tool-less: in a fresh scratch directory
+//     (the reviewed repository's CLAUDE.md, .claude/, .mcp.json and hooks are
+//     never read or written) on a state directory of its own (state.go:
+//     the user's CLAUDE.md, settings, MCP servers, plugins and memory are
+//     never read, and the user's ~/.claude.json is never rewritten), with
+//     every customisation off by flag as well (args), and --bare with a key;
+//   - one send per attempt: the CLI's retries are off
+//     (CLAUDE_CODE_MAX_RETRIES=0), and with a key the onesend relay answers
+//     any retry it still makes;
 //   - a cancelled or timed-out review kills the CLI's whole process group
 //     (sdk.Command).
 package main

@@ -43,23 +43,52 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 		}
 	}
 
+	// The review's own CLI state directory (see state.go), and the key
+	// the user's state would have given the CLI. Precedence as the CLI's
+	// own: a key in the environment, then a key helper, then a login, then
+	// a key stored by `claude /login`.
+	u := userStateOf(getenv)
+	stored := readStoredAuth(u)
+	envKey := hasKey(getenv)
+	re := runEnv{tmp: tmp}
+	helper := ""
+	if !envKey {
+		helper = stored.helper
+	}
+	if !envKey && helper == "" && !hasLogin(getenv, u) && !cloudMode(getenv) {
+		re.apiKey = stored.key
+	}
+	keyed := envKey || helper != "" || re.apiKey != ""
+	var state *runState
+	if isolated(getenv, helper) {
+		if state, err = newRunState(filepath.Join(scratch, "config"), u); err != nil {
+			return sdk.Result{}, err
+		}
+		re.configDir = state.dir
+		// Runs before the scratch directory is removed.
+		defer func() {
+			if copied, err := state.syncBack(); err != nil {
+				log.Warn("claude refreshed its login during the review, and copying it back failed: run `claude /login` if the next review is not logged in", "error", err)
+			} else if copied {
+				log.Debug("claude refreshed its login during the review; copied back")
+			}
+		}()
+	}
+
 	// The relay sees the API's answer: its Retry-After for the record,
 	// and it answers any retry the CLI still makes without resending.
 	var relay *onesend.Relay
-	if up := relayUpstream(getenv); up != "" {
+	if up := relayUpstream(getenv, keyed); up != "" {
 		if relay, err = onesend.Start(up); err != nil {
 			return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "ANTHROPIC_BASE_URL: %v", err)
 		}
 		defer relay.Close()
-	}
-	relayURL := ""
-	if relay != nil {
-		relayURL = relay.URL
+		re.relayURL = relay.URL
 	}
 
-	cmd := sdk.Command(ctx, bin, args(req.Settings, hasKey(getenv))...)
+	cmd := sdk.Command(ctx, bin, args(req.Settings, keyed, helper)...)
 	cmd.Dir = work
-	cmd.Env = childEnv(os.Environ(), tmp, relayURL)
+	cmd.Env = childEnv(os.Environ(), re)
 	if relay != nil {
 		cmd.Env = onesend.NoProxy(cmd.Env)
 	}

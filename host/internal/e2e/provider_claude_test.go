@@ -313,4 +313,15 @@ func TestClaudeOneSend(t *testing.T) {
 			checkNoLeak(t, e.env, result{}, e.key, e.cfg)
 		})
 	}
+	// A subscription login through the same base URL: one send too.
+	t.Run("429 login", func(t *testing.T) {
+		t.Parallel()
+		e := newClaudeEnv(t)
+		token := e.login(t)
+		c := oneSendCase{"429 login", 429, `{"type":"error","error":{"type":"rate_limit_error","message":"rate limited"}}`, "usage_limited"}
+		checkOneSend(t, e.env, e.fake, formatAnthropic, c, oneSendRetryAfter, func() result {
+			return e.run("review", "claude")
+		})
+		checkNoLeak(t, e.env, result{}, e.cfg, token)
+	})
 }
