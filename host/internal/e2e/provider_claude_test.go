@@ -237,6 +237,11 @@ func TestClaudeTimeout(t *testing.T) {
 		t.Fatalf("saw %d processes (want the plugin and the CLI at least): %v", len(pids), pids)
 	}
 	requireGone(t, pids, 5*time.Second)
+	// The killed CLI's session bookkeeping (sessions/<pid>.json, marked
+	// busy) was in the review's own state directory, not the user's.
+	if ents, _ := os.ReadDir(c.cfg); len(ents) != 0 {
+		t.Errorf("the user's state directory holds %d entries after a killed review, want none", len(ents))
+	}
 	checkNoLeak(t, c.env, r, c.key, c.cfg)
 }
 
