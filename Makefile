@@ -9,7 +9,7 @@ EXAMPLES  := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard sdk/examples/*/mai
 CORE      := $(if $(wildcard host/cmd/relay-host-core/*.go),$(BIN)/relay-host-core)
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit fuzz proto proto-check bench lint clean FORCE
+.PHONY: all build test unit fuzz proto proto-check bench lint clean install uninstall FORCE
 
 all: build
 
@@ -59,6 +59,42 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# install: relay-host, relay-host-core and every plugin go into one
+# directory, $(PREFIX)/libexec/relay-host, where they find each other (the
+# front execs the core beside it, the core looks for plugins beside
+# itself); only a relative symlink to relay-host goes on PATH. Also
+# bash/zsh/fish completions and man pages generated from the CLI. Every
+# file written is listed in the manifest, which uninstall removes.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+LIBEXEC  := $(PREFIX)/libexec/relay-host
+SHARE    := $(PREFIX)/share
+MANIFEST := $(DESTDIR)$(LIBEXEC)/install-manifest
+PLUGINS  := $(PROVIDERS:%=relay-provider-%) $(EXAMPLES:%=relay-provider-%)
+
+install: build
+	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE)/man/man1 \
+		$(DESTDIR)$(SHARE)/bash-completion/completions $(DESTDIR)$(SHARE)/zsh/site-functions \
+		$(DESTDIR)$(SHARE)/fish/vendor_completions.d
+	install -m 0755 $(BIN)/relay-host $(BIN)/relay-host-core $(PLUGINS:%=$(BIN)/%) $(DESTDIR)$(LIBEXEC)/
+	ln -sfn ../libexec/relay-host/relay-host $(DESTDIR)$(PREFIX)/bin/relay-host
+	$(BIN)/relay-host completion bash > $(DESTDIR)$(SHARE)/bash-completion/completions/relay-host
+	$(BIN)/relay-host completion zsh > $(DESTDIR)$(SHARE)/zsh/site-functions/_relay-host
+	$(BIN)/relay-host completion fish > $(DESTDIR)$(SHARE)/fish/vendor_completions.d/relay-host.fish
+	rm -rf $(BIN)/man1 && $(GO) run -ldflags '-X main.version=$(VERSION)' ./host/internal/cli/mangen $(BIN)/man1
+	install -m 0644 $(BIN)/man1/*.1 $(DESTDIR)$(SHARE)/man/man1/
+	{ for f in relay-host relay-host-core $(PLUGINS) install-manifest; do echo $(LIBEXEC)/$$f; done; \
+	  echo $(PREFIX)/bin/relay-host; \
+	  echo $(SHARE)/bash-completion/completions/relay-host; \
+	  echo $(SHARE)/zsh/site-functions/_relay-host; \
+	  echo $(SHARE)/fish/vendor_completions.d/relay-host.fish; \
+	  for f in $(BIN)/man1/*.1; do echo $(SHARE)/man/man1/$${f##*/}; done; } > $(MANIFEST)
+
+uninstall:
+	@test -f $(MANIFEST) || { echo "uninstall: no $(MANIFEST): nothing installed with PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"; exit 1; }
+	while read -r f; do rm -f "$(DESTDIR)$$f"; done < $(MANIFEST)
+	rmdir $(DESTDIR)$(LIBEXEC)
 
 clean:
 	rm -rf $(BIN)
