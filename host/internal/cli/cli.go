@@ -129,6 +129,7 @@ func NewRoot(g *Globals) *cobra.Command {
 		newVersionCmd(g),
 		newWorkerCmd(g),
 	)
+	addCompletions(root, g)
 	return root
 }
 
