@@ -218,7 +218,7 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 		exit = ee.ExitCode()
 	}
 	if reason := guard.Refusal(); reason != "" {
-		return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "grok's API answer was refused (%s): relay-host runs grok without tools, so nothing ran; retry", reason)
+		return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "relay-host's tool guard stopped grok's model call (%s); grok runs without tools here, so nothing ran; retry", reason)
 	}
 	res, err := out.result(exit, stderr.String(), s.model)
 	return res, withFailure(err, relay.Failure())
