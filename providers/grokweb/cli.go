@@ -217,8 +217,8 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 		}
 		exit = ee.ExitCode()
 	}
-	if reason := guard.Refusal(); reason != "" {
-		return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "relay-host's tool guard stopped grok's model call (%s); grok runs without tools here, so nothing ran; retry", reason)
+	if err := guard.Err(); err != nil {
+		return sdk.Result{}, err
 	}
 	res, err := out.result(exit, stderr.String(), s.model)
 	return res, withFailure(err, relay.Failure())

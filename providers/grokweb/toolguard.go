@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/relay-host/relay-host/sdk"
 )
 
 // toolGuard is a loopback proxy between grok and the onesend relay that
@@ -33,7 +35,9 @@ import (
 //     shown to read safely (a redirect, which fetch would follow with the
 //     source to wherever it points; an encoded body): grok gets an error
 //     with `x-should-retry: false` instead, so it runs nothing and ends,
-//     and every later call is answered here with that error, unsent.
+//     and every later call is answered here with that error, unsent. An
+//     answer that breaks off, or a relay that cannot be reached, ends the
+//     same way: grok's client would retry the 502 a plain proxy gives.
 //
 // Invariant: no answer with a tool call reaches grok, and no model call
 // leaves the guard with a tool field in it. Like the relay it listens on
@@ -47,7 +51,8 @@ type toolGuard struct {
 	proxy  *httputil.ReverseProxy
 
 	mu      sync.Mutex
-	refusal string // why an answer was refused; "" until one is
+	code    sdk.ErrorCode // review_failed for a refused answer, else provider_unavailable
+	refusal string        // why the guard stopped grok; "" until it did
 }
 
 // toolFields are the request fields that offer the model a tool, in the
@@ -80,6 +85,7 @@ func startToolGuard(upstream string) (*toolGuard, error) {
 			pr.Out.Header.Del("Accept-Encoding")
 		},
 		ModifyResponse: g.inspect,
+		ErrorHandler:   g.broken,
 		ErrorLog:       log.New(io.Discard, "", 0),
 	}
 	g.srv = &http.Server{Handler: http.HandlerFunc(g.serve), ReadHeaderTimeout: 30 * time.Second}
@@ -90,11 +96,25 @@ func startToolGuard(upstream string) (*toolGuard, error) {
 // Close stops the guard and drops its connections.
 func (g *toolGuard) Close() { g.srv.Close() }
 
-// Refusal is why the guard refused an answer, or "" when it refused none.
+// Refusal is why the guard stopped grok, or "" when it did not.
 func (g *toolGuard) Refusal() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.refusal
+}
+
+// Err is the review's error when the guard stopped grok, else nil.
+func (g *toolGuard) Err() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.refusal == "":
+		return nil
+	case g.code == sdk.CodeProviderUnavailable:
+		return sdk.Errorf(g.code, "grok's API did not answer whole (%s); retry later", g.refusal)
+	default:
+		return sdk.Errorf(g.code, "relay-host's tool guard stopped grok's model call (%s); grok runs without tools here, so nothing ran; retry", g.refusal)
+	}
 }
 
 func (g *toolGuard) serve(w http.ResponseWriter, req *http.Request) {
@@ -116,7 +136,7 @@ func (g *toolGuard) serve(w http.ResponseWriter, req *http.Request) {
 		body, err = withoutTools(body)
 	}
 	if err != nil {
-		g.refuse("grok sent a model call that is not a JSON object")
+		g.refuse(sdk.CodeReviewFailed, "grok sent a model call that is not a JSON object")
 		writeRefusal(w, g.Refusal())
 		return
 	}
@@ -159,7 +179,7 @@ func (g *toolGuard) inspect(res *http.Response) error {
 		body, err = io.ReadAll(io.LimitReader(res.Body, maxAnswer+1))
 		switch {
 		case err != nil:
-			return err // the proxy answers 502; grok gets no answer to act on
+			return err // broken answers grok
 		case len(body) > maxAnswer:
 			reason = "the API's answer is over 16 MiB"
 		default:
@@ -168,7 +188,7 @@ func (g *toolGuard) inspect(res *http.Response) error {
 	}
 	res.Body.Close()
 	if reason != "" {
-		g.refuse(reason)
+		g.refuse(sdk.CodeReviewFailed, reason)
 		reason = g.Refusal()
 		body = refusalBody(reason)
 		res.StatusCode, res.Status = http.StatusBadGateway, "502 Bad Gateway"
@@ -231,11 +251,23 @@ func present(raw json.RawMessage) bool {
 	return s != "" && s != "null" && s != "[]"
 }
 
-func (g *toolGuard) refuse(reason string) {
+// broken answers a call whose answer did not arrive whole, or that never
+// reached the relay, and stops grok there: the source may have arrived.
+func (g *toolGuard) broken(w http.ResponseWriter, req *http.Request, err error) {
+	reason := "the answer broke off or the relay was unreachable"
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		g.refuse(sdk.CodeProviderUnavailable, reason)
+		reason = g.Refusal()
+	}
+	writeRefusal(w, reason)
+}
+
+// refuse stops grok: the first reason stands, and every later call gets it.
+func (g *toolGuard) refuse(code sdk.ErrorCode, reason string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.refusal == "" {
-		g.refusal = reason
+		g.code, g.refusal = code, reason
 	}
 }
 

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/relay-host/relay-host/providers/internal/fakemodel"
+	"github.com/relay-host/relay-host/sdk"
 )
 
 // grokCall is a model call as grok 0.0.34 sends it: its tools offered, and
@@ -42,7 +44,7 @@ func postCall(t *testing.T, url, body string) (*http.Response, string) {
 	return res, string(b)
 }
 
-// TestToolGuardStripsTools: what reaches the API offers no tool and asks
+// TestGrokwebToolGuardStripsTools: what reaches the API offers no tool and asks
 // for no live search; the rest of the call is as grok sent it, and a
 // plain answer comes back unchanged.
 func TestGrokwebToolGuardStripsTools(t *testing.T) {
@@ -73,7 +75,7 @@ func TestGrokwebToolGuardStripsTools(t *testing.T) {
 	}
 }
 
-// TestToolGuardRefuses: an answer that calls a tool, or that grok would
+// TestGrokwebToolGuardRefuses: an answer that calls a tool, or that grok would
 // follow elsewhere, never reaches grok: it gets a 502 it must not retry,
 // and its later calls are answered by the guard, not sent.
 func TestGrokwebToolGuardRefuses(t *testing.T) {
@@ -105,11 +107,36 @@ func TestGrokwebToolGuardRefuses(t *testing.T) {
 			if r := g.Refusal(); !strings.Contains(r, tt.reason) {
 				t.Errorf("refusal %q; want it to name %q", r, tt.reason)
 			}
+			var se *sdk.Error
+			if err := g.Err(); !errors.As(err, &se) || se.Code != sdk.CodeReviewFailed || se.NotSent {
+				t.Errorf("Err %v; want review_failed, sent", err)
+			}
 		})
 	}
 }
 
-// TestToolGuardPassesErrors: an API error reaches grok as it is (grok's
+// TestGrokwebToolGuardBrokenAnswer: an answer that breaks off reaches grok
+// as a 502 it must not retry (a plain proxy's 502 it would retry, resending
+// the source), and the review fails provider_unavailable.
+func TestGrokwebToolGuardBrokenAnswer(t *testing.T) {
+	fake := fakemodel.New(t)
+	fake.SetDropConnection(true)
+	g := startGuard(t, fake)
+	for i := 0; i < 2; i++ {
+		if res, body := postCall(t, g.URL, grokCall); res.StatusCode != http.StatusBadGateway || res.Header.Get("X-Should-Retry") != "false" {
+			t.Errorf("call %d: HTTP %d (x-should-retry %q) %s", i+1, res.StatusCode, res.Header.Get("X-Should-Retry"), body)
+		}
+	}
+	if n := len(fake.Requests()); n != 1 {
+		t.Errorf("%d calls reached the API; want 1", n)
+	}
+	var se *sdk.Error
+	if err := g.Err(); !errors.As(err, &se) || se.Code != sdk.CodeProviderUnavailable || se.NotSent {
+		t.Errorf("Err %v; want provider_unavailable, sent", err)
+	}
+}
+
+// TestGrokwebToolGuardPassesErrors: an API error reaches grok as it is (grok's
 // client throws on it and runs nothing; the relay behind the guard keeps
 // its status and Retry-After), and the guard refuses nothing.
 func TestGrokwebToolGuardPassesErrors(t *testing.T) {
@@ -118,7 +145,7 @@ func TestGrokwebToolGuardPassesErrors(t *testing.T) {
 	fake.SetFailHeader("Retry-After", "30")
 	g := startGuard(t, fake)
 	res, body := postCall(t, g.URL, grokCall)
-	if res.StatusCode != 429 || res.Header.Get("Retry-After") != "30" || body != fakemodel.OpenAIRateLimit || g.Refusal() != "" {
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") != "30" || body != fakemodel.OpenAIRateLimit || g.Err() != nil {
 		t.Errorf("HTTP %d (Retry-After %q) %s; refusal %q", res.StatusCode, res.Header.Get("Retry-After"), body, g.Refusal())
 	}
 }
