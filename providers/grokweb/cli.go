@@ -28,22 +28,24 @@ const maxArgBytes = 120 << 10
 // API call failed.
 const errorPrefix = "Sorry, I encountered an error:"
 
-// maxToolsNote is grok's last answer when the model kept calling tools.
-const maxToolsNote = "Maximum tool execution rounds reached"
-
 // cliArgs is grok's argv after the binary. The prompt is the value of -p;
 // no key or URL flag ever appears (grok would save them to
-// ~/.grok/user-settings.json).
-func cliArgs(s settings, scratch, text string) []string {
-	return []string{"-d", scratch, "--max-tool-rounds", strconv.Itoa(s.maxToolRounds), "-p", text}
+// ~/.grok/user-settings.json). One tool round is grok's least (it reads
+// 0 as its default, 400); the tool guard lets no tool call through anyway.
+func cliArgs(scratch, text string) []string {
+	return []string{"-d", scratch, "--max-tool-rounds", "1", "-p", text}
 }
 
 // cliEnv is the plugin's environment (the host's allowlist plus the
 // provider block's env: GROK_BASE_URL, GROK_API_KEY, GROK_MODEL) with the
-// answer length raised, the model setting applied and the API reached
-// through relayURL (the onesend relay in front of the real base URL).
-func cliEnv(environ []string, s settings, maxTokensSet bool, relayURL string) []string {
-	env := make([]string, 0, len(environ)+3)
+// answer length raised, the model setting applied, the key given as
+// GROK_API_KEY, the API reached through apiURL (the tool guard and the
+// onesend relay in front of the real base URL) and HOME set to scratch:
+// grok then never opens the user's ~/.grok (it would send ~/.grok/GROK.md
+// to the model as instructions, and rewrite an older user-settings.json
+// while reading the key from it).
+func cliEnv(environ []string, s settings, maxTokensSet bool, key, apiURL, scratch string) []string {
+	env := make([]string, 0, len(environ)+5)
 	userMax := ""
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
@@ -53,12 +55,12 @@ func cliEnv(environ []string, s settings, maxTokensSet bool, relayURL string) []
 			continue
 		case k == "GROK_MODEL" && s.model != "":
 			continue
-		case k == "GROK_BASE_URL":
+		case k == "GROK_BASE_URL", k == "GROK_API_KEY", k == "HOME":
 			continue
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "GROK_BASE_URL="+relayURL)
+	env = append(env, "GROK_BASE_URL="+apiURL, "GROK_API_KEY="+key, "HOME="+scratch)
 	maxTokens := strconv.Itoa(s.maxTokens)
 	if !maxTokensSet && userMax != "" {
 		maxTokens = userMax // the operator's GROK_MAX_TOKENS, unless the setting overrides it
@@ -70,24 +72,27 @@ func cliEnv(environ []string, s settings, maxTokensSet bool, relayURL string) []
 	return env
 }
 
-// hasKey is false only when grok cannot have an API key: none in
-// GROK_API_KEY and none saved in ~/.grok/user-settings.json.
-func hasKey() bool {
-	if strings.TrimSpace(os.Getenv("GROK_API_KEY")) != "" {
-		return true
+// apiKey is the key grok itself would use: GROK_API_KEY, else apiKey in
+// ~/.grok/user-settings.json; "" when there is none.
+func apiKey() string {
+	if k := os.Getenv("GROK_API_KEY"); strings.TrimSpace(k) != "" {
+		return k
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return false
+		return ""
 	}
 	data, err := os.ReadFile(filepath.Join(home, ".grok", "user-settings.json"))
 	if err != nil {
-		return false
+		return ""
 	}
 	var us struct {
 		APIKey string `json:"apiKey"`
 	}
-	return json.Unmarshal(data, &us) == nil && strings.TrimSpace(us.APIKey) != ""
+	if json.Unmarshal(data, &us) != nil || strings.TrimSpace(us.APIKey) == "" {
+		return ""
+	}
+	return us.APIKey
 }
 
 // defaultBaseURL is grok's API when neither GROK_BASE_URL nor the user's
@@ -133,16 +138,19 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 	if err != nil {
 		return sdk.Result{}, err
 	}
-	if !hasKey() {
+	key := apiKey()
+	if key == "" {
 		return sdk.Result{}, sdk.Errorf(sdk.CodeNotAuthenticated, "grok has no API key: set GROK_API_KEY and list it in the provider's env in relay.hcl")
 	}
 	text := input(req)
 	if len(text) > maxArgBytes {
 		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "prompt and packet are %d KiB, over the %d KiB grok takes in argv; review fewer files (--path), lower the route's budget, or use --route web", (len(text)+1023)>>10, maxArgBytes>>10)
 	}
-	// Headless grok auto-approves every tool, loads the cwd's .env and
-	// writes .grok/settings.json into its cwd: an empty scratch dir is its
-	// whole world (cwd and -d), never the repository under review.
+	// Headless grok loads the cwd's .env (before -d takes effect), reads
+	// .grok/settings.json there (model, MCP servers) and .grok/GROK.md
+	// (instructions), and writes .grok/settings.json: an empty scratch dir
+	// is its cwd, -d and HOME, never the repository under review or the
+	// user's home.
 	scratch, err := os.MkdirTemp("", "relay-grok-")
 	if err != nil {
 		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "cannot create a scratch directory: %v; check TMPDIR", errors.Unwrap(err))
@@ -157,12 +165,20 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "GROK_BASE_URL: %v; set it to the API's base URL, such as %s", err, defaultBaseURL)
 	}
 	defer relay.Close()
+	// grok offers the model its tools and runs the calls it gets back,
+	// with no switch to stop either: the guard strips the offer and
+	// refuses an answer that calls a tool.
+	guard, err := startToolGuard(relay.URL)
+	if err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "cannot start the tool guard: %v", err)
+	}
+	defer guard.Close()
 
 	cctx, cancel := beforeDeadline(ctx)
 	defer cancel()
-	cmd := sdk.Command(cctx, bin, cliArgs(s, scratch, text)...)
+	cmd := sdk.Command(cctx, bin, cliArgs(scratch, text)...)
 	cmd.Dir = scratch
-	cmd.Env = onesend.NoProxy(cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "", relay.URL))
+	cmd.Env = onesend.NoProxy(cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "", key, guard.URL, scratch))
 	var stderr tail
 	cmd.Stderr = &stderr
 	pr, pw := io.Pipe()
@@ -180,9 +196,7 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
-			if note := out.line(sc.Text()); note != "" {
-				ev.Progress(note)
-			}
+			out.line(sc.Text())
 		}
 		io.Copy(io.Discard, pr)
 	}()
@@ -202,6 +216,9 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 			return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "grok did not finish: %v", werr)
 		}
 		exit = ee.ExitCode()
+	}
+	if err := guard.Err(); err != nil {
+		return sdk.Result{}, err
 	}
 	res, err := out.result(exit, stderr.String(), s.model)
 	return res, withFailure(err, relay.Failure())
@@ -238,38 +255,23 @@ type cliOutput struct {
 	plain tail
 }
 
-func (o *cliOutput) line(raw string) string {
+func (o *cliOutput) line(raw string) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return ""
+		return
 	}
 	var m struct {
-		Role      string  `json:"role"`
-		Content   *string `json:"content"`
-		ToolCalls []struct {
-			Function struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		} `json:"tool_calls"`
+		Role      string          `json:"role"`
+		Content   *string         `json:"content"`
+		ToolCalls json.RawMessage `json:"tool_calls"`
 	}
 	if !strings.HasPrefix(raw, "{") || json.Unmarshal([]byte(raw), &m) != nil {
 		o.plain.add(raw)
-		return ""
+		return
 	}
-	if m.Role != "assistant" {
-		return ""
-	}
-	if len(m.ToolCalls) > 0 {
-		names := make([]string, 0, len(m.ToolCalls))
-		for _, tc := range m.ToolCalls {
-			names = append(names, tc.Function.Name)
-		}
-		return "grok ran " + strings.Join(names, ", ") + " (auto-approved, in its scratch dir)"
-	}
-	if m.Content != nil {
+	if m.Role == "assistant" && len(m.ToolCalls) == 0 && m.Content != nil {
 		o.final = *m.Content
 	}
-	return ""
 }
 
 // result turns a finished run into the review or a typed error; every error
@@ -303,8 +305,6 @@ func (o *cliOutput) result(exit int, stderr, model string) (sdk.Result, error) {
 			e.Message = "grok exited with status " + strconv.Itoa(exit) + ": " + shorten(msg)
 		}
 		return sent(e)
-	case strings.HasPrefix(final, maxToolsNote):
-		return sent(sdk.Errorf(sdk.CodeReviewFailed, "grok kept calling tools instead of answering (they ran, auto-approved, in its scratch dir); retry, or raise max_tool_rounds"))
 	case final == "":
 		return sent(sdk.Errorf(sdk.CodeBadOutput, "grok printed no answer (%s)", shorten(o.plain.String()+" "+stderr)))
 	}

@@ -13,12 +13,8 @@ import (
 )
 
 func TestGrokwebCLIArgs(t *testing.T) {
-	s, err := parseSettings(map[string]string{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := cliArgs(s, "/tmp/scratch", "PROMPT")
-	if want := []string{"-d", "/tmp/scratch", "--max-tool-rounds", "4", "-p", "PROMPT"}; !slices.Equal(a, want) {
+	a := cliArgs("/tmp/scratch", "PROMPT")
+	if want := []string{"-d", "/tmp/scratch", "--max-tool-rounds", "1", "-p", "PROMPT"}; !slices.Equal(a, want) {
 		t.Errorf("args %q, want %q", a, want)
 	}
 	for _, f := range a {
@@ -29,7 +25,7 @@ func TestGrokwebCLIArgs(t *testing.T) {
 }
 
 func TestGrokwebCLIEnv(t *testing.T) {
-	base := []string{"PATH=/bin", "GROK_API_KEY=xai-k", "GROK_BASE_URL=http://h/v1", "GROK_MODEL=grok-3"}
+	base := []string{"PATH=/bin", "HOME=/home/u", "GROK_API_KEY=xai-env", "GROK_BASE_URL=http://h/v1", "GROK_MODEL=grok-3"}
 	get := func(env []string, k string) []string {
 		var v []string
 		for _, kv := range env {
@@ -40,22 +36,28 @@ func TestGrokwebCLIEnv(t *testing.T) {
 		return v
 	}
 	def, _ := parseSettings(map[string]string{})
-	env := cliEnv(base, def, false, "http://127.0.0.1:1/relay")
-	if got := get(env, "GROK_BASE_URL"); !slices.Equal(got, []string{"http://127.0.0.1:1/relay"}) {
-		t.Errorf("GROK_BASE_URL %q, want only the relay's", got)
+	env := cliEnv(base, def, false, "xai-k", "http://127.0.0.1:1/guard", "/tmp/scratch")
+	if got := get(env, "GROK_BASE_URL"); !slices.Equal(got, []string{"http://127.0.0.1:1/guard"}) {
+		t.Errorf("GROK_BASE_URL %q, want only the guard's", got)
+	}
+	if got := get(env, "HOME"); !slices.Equal(got, []string{"/tmp/scratch"}) {
+		t.Errorf("HOME %q, want only the scratch dir: grok must not open the user's ~/.grok", got)
+	}
+	if got := get(env, "GROK_API_KEY"); !slices.Equal(got, []string{"xai-k"}) {
+		t.Errorf("GROK_API_KEY %q, want only the key the plugin found", got)
 	}
 	if got := get(env, "GROK_MAX_TOKENS"); !slices.Equal(got, []string{"8192"}) {
 		t.Errorf("GROK_MAX_TOKENS %q, want 8192 (grok's 1536 cuts reviews short)", got)
 	}
-	if !slices.Equal(get(env, "GROK_API_KEY"), []string{"xai-k"}) || !slices.Equal(get(env, "GROK_MODEL"), []string{"grok-3"}) {
+	if !slices.Equal(get(env, "GROK_MODEL"), []string{"grok-3"}) || !slices.Equal(get(env, "PATH"), []string{"/bin"}) {
 		t.Errorf("env %q lost the provider block's variables", env)
 	}
-	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), def, false, "")
+	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), def, false, "k", "", "")
 	if got := get(env, "GROK_MAX_TOKENS"); !slices.Equal(got, []string{"3000"}) {
 		t.Errorf("operator's GROK_MAX_TOKENS: got %q, want 3000", got)
 	}
 	s, _ := parseSettings(map[string]string{"max_tokens": "2048", "model": "grok-4"})
-	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), s, true, "")
+	env = cliEnv(append(base, "GROK_MAX_TOKENS=3000"), s, true, "k", "", "")
 	if !slices.Equal(get(env, "GROK_MAX_TOKENS"), []string{"2048"}) || !slices.Equal(get(env, "GROK_MODEL"), []string{"grok-4"}) {
 		t.Errorf("settings not applied: %q", env)
 	}
@@ -85,7 +87,6 @@ func TestGrokwebCLIOutput(t *testing.T) {
 		{name: "exit 1 json", exit: 1, lines: []string{`{"role":"assistant","content":"Error: Grok API error: 503 overloaded"}`}, want: sdk.CodeProviderUnavailable},
 		{name: "no key", exit: 1, stderr: `❌ Error: API key required. Set GROK_API_KEY environment variable`, want: sdk.CodeNotAuthenticated},
 		{name: "crash", exit: 1, stderr: "Uncaught exception: TypeError: x is undefined", want: sdk.CodeReviewFailed},
-		{name: "max tools", lines: []string{user, `{"role":"assistant","content":"Maximum tool execution rounds reached. Stopping to prevent infinite loops."}`}, want: sdk.CodeReviewFailed},
 		{name: "nothing", want: sdk.CodeBadOutput},
 	}
 	for _, tt := range tests {
@@ -108,10 +109,6 @@ func TestGrokwebCLIOutput(t *testing.T) {
 				t.Errorf("message %q is not one line", se.Message)
 			}
 		})
-	}
-	var o cliOutput
-	if note := o.line(`{"role":"assistant","content":"","tool_calls":[{"function":{"name":"bash"}}]}`); !strings.Contains(note, "bash") {
-		t.Errorf("tool call progress note %q", note)
 	}
 }
 
@@ -148,13 +145,17 @@ func TestGrokwebCLIPreSend(t *testing.T) {
 		home := t.TempDir()
 		t.Setenv("HOME", home)
 		t.Setenv("GROK_API_KEY", "")
-		if hasKey() {
-			t.Fatal("hasKey with no key anywhere")
+		if k := apiKey(); k != "" {
+			t.Fatalf("apiKey %q with no key anywhere", k)
 		}
 		os.MkdirAll(filepath.Join(home, ".grok"), 0o700)
 		os.WriteFile(filepath.Join(home, ".grok", "user-settings.json"), []byte(`{"apiKey":"xai-saved"}`), 0o600)
-		if !hasKey() {
-			t.Error("a key saved in ~/.grok/user-settings.json is not seen")
+		if k := apiKey(); k != "xai-saved" {
+			t.Errorf("apiKey %q; want the key saved in ~/.grok/user-settings.json", k)
+		}
+		t.Setenv("GROK_API_KEY", "xai-env")
+		if k := apiKey(); k != "xai-env" {
+			t.Errorf("apiKey %q; want GROK_API_KEY first, as grok takes it", k)
 		}
 	})
 }

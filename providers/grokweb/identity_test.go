@@ -224,7 +224,7 @@ func TestGrokwebConfigure(t *testing.T) {
 	s := sdk.Settings{
 		Provider: map[string]string{"model": "grok-4", "cli_path": "/usr/bin/grok", "relay.x": "y"},
 		Routes: map[string]map[string]string{
-			"cli": {"max_tokens": "4096", "max_tool_rounds": "2"},
+			"cli": {"max_tokens": "4096"},
 			"web": {"model": "grok-4-fast"},
 		},
 	}

@@ -6,16 +6,20 @@
 //     The prompt travels in argv (the CLI reads no stdin), so the route
 //     declares a 112 KiB packet budget and the plugin refuses anything over
 //     120 KiB (Linux caps one argv string at 128 KiB). Headless grok
-//     auto-approves every tool (shell, file edits), loads the cwd's .env and
-//     writes <cwd>/.grok/settings.json, so it always runs in an empty
-//     scratch directory, never in the repository under review: the scratch
-//     dir is the containment, and it is deleted afterwards. The key goes by
-//     GROK_API_KEY only (the --api-key/--base-url flags would be saved into
-//     ~/.grok/user-settings.json).
+//     loads the cwd's .env, reads <cwd>/.grok/settings.json (model, MCP
+//     servers) and GROK.md, and writes <cwd>/.grok/settings.json, so an
+//     empty scratch directory is its cwd, -d and HOME, never the repository
+//     under review or the user's home, and it is deleted afterwards. The
+//     key goes by GROK_API_KEY only (the --api-key/--base-url flags would
+//     be saved into ~/.grok/user-settings.json). grok offers the model its
+//     tools and runs every call auto-approved, with no switch for either:
+//     it reaches its API through the tool guard (toolguard.go), which
+//     strips the offer and refuses an answer that calls a tool, and the
+//     onesend relay behind it (one send per attempt).
 //   - "web": OpenAI-compatible chat completions on a grok2api tunnel (see
 //     resolveWeb for the endpoint and its admission identity).
 //
-// Settings: cli_path, model, max_tokens, max_tool_rounds (see settings.go).
+// Settings: cli_path, model, max_tokens, endpoint (see settings.go).
 package main
 
 import (

@@ -17,17 +17,15 @@ const (
 
 // Defaults.
 const (
-	defaultMaxTokens     = 8192 // grok-cli's own default, 1536, cuts reviews short
-	defaultMaxToolRounds = 4
-	defaultWebModel      = "grok-4"
+	defaultMaxTokens = 8192 // grok-cli's own default, 1536, cuts reviews short
+	defaultWebModel  = "grok-4"
 )
 
 // settings are the effective settings of one review.
 type settings struct {
-	cliPath       string // cli: the grok binary; "" is "grok" on PATH
-	model         string // both: the model; "" is the CLI's default / grok-4
-	maxTokens     int    // cli: GROK_MAX_TOKENS
-	maxToolRounds int    // cli: --max-tool-rounds
+	cliPath   string // cli: the grok binary; "" is "grok" on PATH
+	model     string // both: the model; "" is the CLI's default / grok-4
+	maxTokens int    // cli: GROK_MAX_TOKENS
 }
 
 // setting describes one attribute: which routes take it and how to check it.
@@ -59,8 +57,7 @@ var known = map[string]setting{
 		}
 		return ""
 	}},
-	"max_tokens":      {"cli", positive(1 << 20)},
-	"max_tool_rounds": {"cli", positive(400)},
+	"max_tokens": {"cli", positive(1 << 20)},
 	// The web route's grok2api tunnel (else GROK2API_ENDPOINT); it decides
 	// the route's admission key, so it must name one account unambiguously.
 	"endpoint": {"web", func(v string) string {
@@ -86,7 +83,7 @@ func checkSettings(route string, s map[string]string) (errs []sdk.AttributeError
 		def, ok := known[k]
 		switch {
 		case !ok:
-			errs = append(errs, sdk.AttributeError{Route: route, Attribute: k, Message: "unknown setting; grokweb takes cli_path, model, max_tokens, max_tool_rounds and endpoint"})
+			errs = append(errs, sdk.AttributeError{Route: route, Attribute: k, Message: "unknown setting; grokweb takes cli_path, model, max_tokens and endpoint"})
 		case route != "" && !strings.Contains(def.routes, route):
 			errs = append(errs, sdk.AttributeError{Route: route, Attribute: k, Message: "applies only to route " + def.routes})
 		case s[k] != "":
@@ -102,15 +99,12 @@ func checkSettings(route string, s map[string]string) (errs []sdk.AttributeError
 // overlaid by the route's). Keys of the other route may come from the
 // provider block and are ignored.
 func parseSettings(s map[string]string) (settings, error) {
-	out := settings{cliPath: s["cli_path"], model: s["model"], maxTokens: defaultMaxTokens, maxToolRounds: defaultMaxToolRounds}
+	out := settings{cliPath: s["cli_path"], model: s["model"], maxTokens: defaultMaxTokens}
 	if errs := checkSettings("", s); len(errs) > 0 {
 		return settings{}, sdk.Errorf(sdk.CodeConfigInvalid, "setting %s %s; fix it in relay.hcl", errs[0].Attribute, errs[0].Message)
 	}
 	if v := s["max_tokens"]; v != "" {
 		out.maxTokens, _ = strconv.Atoi(v)
-	}
-	if v := s["max_tool_rounds"]; v != "" {
-		out.maxToolRounds, _ = strconv.Atoi(v)
 	}
 	return out, nil
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -458,5 +460,31 @@ func TestMayBeLoggedIn(t *testing.T) {
 	t.Setenv("KIMI_API_KEY", "sk-k")
 	if !(provider{}).mayBeLoggedIn(t.TempDir()) {
 		t.Error("a key in the environment is a credential")
+	}
+}
+
+// TestKimiSessionDirs: kimi names a work dir's session directory after the
+// md5 of its path; through a symlink both spellings are covered.
+func TestKimiSessionDirs(t *testing.T) {
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(root, "real")
+	os.Mkdir(real, 0o700)
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	got := sessionDirs("/share", link)
+	want := []string{
+		"/share/sessions/" + fmt.Sprintf("%x", md5.Sum([]byte(link))),
+		"/share/sessions/" + fmt.Sprintf("%x", md5.Sum([]byte(real))),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("sessionDirs %q, want %q", got, want)
+	}
+	if got := sessionDirs("/share", real); !slices.Equal(got, want[1:]) {
+		t.Errorf("sessionDirs without a symlink %q, want %q", got, want[1:])
 	}
 }

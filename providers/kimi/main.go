@@ -11,7 +11,9 @@
 // user through /proc and capped at 128 KiB), KIMI_DISABLE_TELEMETRY=1 and
 // KIMI_CLI_NO_AUTO_UPDATE=1. Print mode auto-approves every tool call, so
 // the work dir is an empty scratch directory, never the repository under
-// review. Credentials stay where kimi keeps them (its login in the share
+// review. kimi records the conversation (prompt and packet) under
+// sessions/<md5 of the work dir>/ in its share dir; that directory is the
+// scratch dir's alone and is removed after the run. Credentials stay where kimi keeps them (its login in the share
 // dir, or KIMI_API_KEY/KIMI_BASE_URL/KIMI_MODEL_NAME passed through the
 // provider block's env); the plugin never puts one in argv.
 //

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/md5"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -149,6 +151,17 @@ func (p provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Even
 		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "cannot create a scratch directory: %v; check TMPDIR", errors.Unwrap(err))
 	}
 	defer os.RemoveAll(scratch)
+	// kimi records the whole conversation, prompt and packet included,
+	// under sessions/<md5 of the work dir>/ in its share dir. The work dir
+	// is this review's own new scratch dir, so that directory holds this
+	// review's session and nothing else: it goes when kimi is done (after
+	// Wait on every path below, and before the scratch dir goes).
+	sessions := sessionDirs(shareAbs, scratch)
+	defer func() {
+		for _, d := range sessions {
+			os.RemoveAll(d)
+		}
+	}()
 
 	cctx, cancel := beforeDeadline(ctx)
 	defer cancel()
@@ -224,6 +237,21 @@ func (p provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Even
 	// not name the model, and KIMI_MODEL_NAME comes through the provider
 	// block's env, whose values the host redacts as secrets.
 	return sdk.Result{Review: st.final, Model: s.model}, nil
+}
+
+// sessionDirs are the directories kimi keeps work dir's sessions in:
+// sessions/<md5 of the path> in the share dir, for the path as given and,
+// if it differs, with symlinks resolved (whichever kimi hashes).
+func sessionDirs(shareAbs, workDir string) []string {
+	paths := []string{workDir}
+	if real, err := filepath.EvalSymlinks(workDir); err == nil && real != workDir {
+		paths = append(paths, real)
+	}
+	dirs := make([]string, 0, len(paths))
+	for _, p := range paths {
+		dirs = append(dirs, filepath.Join(shareAbs, "sessions", fmt.Sprintf("%x", md5.Sum([]byte(p)))))
+	}
+	return dirs
 }
 
 // beforeDeadline is ctx ending a moment before its deadline. When the

@@ -330,14 +330,16 @@ func TestGrokwebCLIErrors(t *testing.T) {
 }
 
 // TestGrokwebCLITimeout: at --timeout the grok CLI (node) is killed with
-// its process group; nothing keeps running in its scratch dir.
+// its process group; nothing keeps running in its scratch dir. The timeout
+// must cover grok's start-up before its one request, which takes seconds
+// on a loaded machine.
 func TestGrokwebCLITimeout(t *testing.T) {
 	grok := requireCLI(t, "grok")
 	t.Parallel()
 	g := newGrokwebEnv(t)
 	g.config(grokwebConfig(fmt.Sprintf("cli_path = %q", grok)))
 	g.fm.Hold() // the model never answers
-	wait := kgStart(t, g.env, g.grokEnv(), "review", "grokweb", "--route", "cli", "--timeout", "4s")
+	wait := kgStart(t, g.env, g.grokEnv(), "review", "grokweb", "--route", "cli", "--timeout", "15s")
 	waitRequests(t, g.fm, "", 1)
 	pids := procsWithCwdUnder(g.root)
 	if len(pids) == 0 {

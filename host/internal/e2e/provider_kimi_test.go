@@ -311,3 +311,47 @@ func TestKimiOneSend(t *testing.T) {
 		})
 	}
 }
+
+// TestKimiLeavesNoSession: kimi records each conversation, prompt and diff
+// included, under sessions/<md5 of the work dir>/ in its share dir; that
+// directory belongs to the review's scratch dir alone and is removed after
+// the review, so nothing in the share dir holds the diff; the user's own
+// sessions stay. What kimi keeps of its own (kimi.json naming the work
+// dir, logs/kimi.log) stays too.
+func TestKimiLeavesNoSession(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"", "fail"} {
+		name := "review"
+		if mode != "" {
+			name = mode
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ke := newKimiEnv(t)
+			const diffMarker = "e2e-kimi-diff-marker"
+			ke.write("main.go", "package main\n\nfunc main() { println(\""+diffMarker+"\") }\n")
+			own := filepath.Join(ke.share, "sessions", "0123456789abcdef0123456789abcdef", "s1", "context.jsonl")
+			os.MkdirAll(filepath.Dir(own), 0o700)
+			os.WriteFile(own, []byte(`{"role":"user","content":"the user's own session"}`+"\n"), 0o600)
+			r := ke.runWith([]string{"KIMI_STANDIN_MODE=" + mode}, "review", "kimi")
+			if want := map[string]int{"": 0, "fail": 3}[mode]; r.code != want {
+				t.Fatalf("exit %d, want %d\nstderr: %s", r.code, want, r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(ke.share, "kimi.json")); err != nil {
+				t.Fatalf("kimi did not run on the share dir: %v", err)
+			}
+			for name, content := range readTree(t, ke.share) {
+				if strings.Contains(content, diffMarker) {
+					t.Errorf("%s in kimi's share dir holds the diff", name)
+				}
+			}
+			if left, _ := os.ReadDir(filepath.Join(ke.share, "sessions")); len(left) != 1 {
+				t.Errorf("sessions in kimi's share dir: %v; want only the user's own", left)
+			}
+			if _, err := os.Stat(own); err != nil {
+				t.Errorf("the user's own session is gone: %v", err)
+			}
+			ke.noLeak(t, r)
+		})
+	}
+}
