@@ -32,6 +32,7 @@ import (
 
 	relay "github.com/relay-host/relay-host"
 	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/internal/lockroot"
 	"github.com/relay-host/relay-host/host/internal/trust"
 )
 
@@ -247,10 +248,9 @@ func (c *common) load(io IO, core Core) int {
 	return ExitOK
 }
 
-// root is the lock root: admission.ResolveLockRoot, the resolver review
-// uses, with this command's --lock-root and relay.hcl's lock_root.
+// root is the lock root: lockroot.Resolve, the resolver review uses, with this command's --lock-root and relay.hcl's lock_root.
 func (c *common) root(io IO) (string, error) {
-	dir, _, err := admission.ResolveLockRoot(admission.LockRootInput{Flag: *c.lockRoot, Configured: c.cfg.LockRoot, Getenv: io.Getenv})
+	dir, _, err := lockroot.Resolve(lockroot.Input{Flag: *c.lockRoot, Configured: c.cfg.LockRoot, Getenv: io.Getenv})
 	return dir, err
 }
 

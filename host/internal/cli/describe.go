@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/relay-host/relay-host/admission"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/hostlog"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
-	"github.com/relay-host/relay-host/host/internal/review"
-	"github.com/relay-host/relay-host/sdk"
+	"github.com/relay-host/relay-host/host/internal/route"
 )
 
 // providerView is one provider block as `providers` and `capacity` show it.
@@ -70,67 +68,47 @@ func describeProviders(ctx context.Context, g *Globals, cfg *config.Config, logs
 func describeOne(ctx context.Context, g *Globals, cfg *config.Config, logs *hostlog.Logs, p *config.Provider) providerView {
 	v := providerView{Provider: p.Name, Routes: []routeView{}}
 	sc := logs.Scrubber
-	path, err := pluginhost.Find(p, pluginhost.Search{PluginDirs: cfg.PluginDirs, SelfDir: g.IO.SelfDir, PATH: g.IO.Getenv("PATH")})
-	if err != nil {
-		v.Error = err.Error()
-		if !pluginhost.IsNotFound(err) {
-			v.Installed = true
+	s, err := route.Open(ctx, cfg, p.Name, route.Options{
+		Getenv: g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir,
+		Log: logs.Host, PluginLog: logs.Plugin(), Secrets: sc.AddSecrets,
+	})
+	var oe *route.OpenError
+	switch {
+	case errors.As(err, &oe) && oe.Stage == route.StageFind:
+		v.Error = oe.Err.Error()
+		v.Installed = !pluginhost.IsNotFound(oe.Err)
+		return v
+	case errors.As(err, &oe):
+		v.Installed, v.Plugin = true, oe.Path
+		v.Error = sc.Message(oe.Err.Error())
+		if oe.Stage != route.StageLaunch {
+			v.Error = string(oe.Stage) + " failed: " + v.Error
 		}
 		return v
-	}
-	v.Installed, v.Plugin = true, path
-	env, secrets := pluginhost.Env(g.IO.Environ(), p.Env)
-	sc.AddSecrets(secrets...)
-	pl, err := pluginhost.Launch(pluginhost.Options{Provider: p.Name, Path: path, Checksum: p.Checksum, Env: env, Logger: logs.Plugin(), AutoMTLS: pluginhost.AutoMTLSFromEnv(g.IO.Getenv)})
-	if err != nil {
+	case err != nil:
 		v.Error = sc.Message(err.Error())
 		return v
 	}
-	defer pl.Kill()
-	c, cancel := context.WithTimeout(ctx, review.CallTimeout)
-	defer cancel()
-	// As a review does: settings first, since facts may depend on them.
-	s := sdk.Settings{Provider: p.Settings, Routes: map[string]map[string]string{}}
-	for _, rt := range p.Routes {
-		s.Routes[rt.Name] = rt.Settings
+	defer s.Close()
+	v.Installed, v.Plugin = true, s.Path
+	if len(s.Rejected) > 0 {
+		v.Error = fmt.Sprintf("relay.hcl setting %s rejected: %s", sc.Field(s.Rejected[0].Attribute), sc.Message(s.Rejected[0].Message))
 	}
-	if errs, err := pl.Provider.Configure(c, s); err == nil && len(errs) > 0 {
-		v.Error = fmt.Sprintf("relay.hcl setting %s rejected: %s", sc.Field(errs[0].Attribute), sc.Message(errs[0].Message))
-	}
-	d, err := pl.Provider.Describe(c)
-	if err != nil {
-		v.Error = "describe failed: " + sc.Message(err.Error())
-		return v
-	}
+	d := s.Description
 	v.Version, v.SDKVersion = sc.Field(d.Version), sc.Field(d.SDKVersion)
-	for _, rt := range d.Routes {
-		rv := routeView{Route: rt.Name, Fact: string(rt.Fact.Kind), Backend: "local"}
-		if review.UsesEtcd(cfg, admission.Category(rt.Fact.Kind)) {
-			rv.Backend = "etcd"
-		}
-		in := admission.ResolveInput{Provider: p.Name, Route: rt.Name,
-			Fact:     admission.Fact{Category: admission.Category(rt.Fact.Kind), Directory: rt.Fact.Directory, Identity: rt.Fact.Identity, DefaultLimit: rt.Fact.DefaultLimit, EnvCapVar: rt.Fact.EnvCapVar},
-			LockRoot: cfg.Admission.LockRoot, Getenv: g.IO.Getenv}
-		if rc := p.Route(rt.Name); rc != nil {
-			in.ConfiguredLimit = rc.Limit
-		}
-		res, err := admission.ResolveFact(in)
-		if err != nil {
-			var fe *admission.FactError
-			if errors.As(err, &fe) {
-				rv.Error = fe.Msg
-			} else {
-				rv.Error = sc.Message(err.Error())
-			}
-		} else {
-			if capped := p.Route(rt.Name).CapLimit(res.Limit); capped < res.Limit {
-				res.Limit, res.LimitSource = capped, review.LimitFromRepo
-			}
-			rv.Limit, rv.LimitSource, rv.key, rv.lockRoot = res.Limit, string(res.LimitSource), res.Key, res.LockRoot
-			rv.WouldCreate = res.WouldCreate
-			for _, w := range res.Warnings {
-				logs.Host.Warn(w)
-			}
+	for _, dr := range d.Routes {
+		rt, err := s.Resolve(dr.Name)
+		rv := routeView{Route: dr.Name, Fact: string(dr.Fact.Kind), Backend: string(rt.Backend)}
+		var fe *route.FactError
+		switch {
+		case errors.As(err, &fe):
+			rv.Error = fe.Msg
+		case err != nil:
+			rv.Error = sc.Message(err.Error())
+		default:
+			a := rt.Admission
+			rv.Limit, rv.LimitSource, rv.key, rv.lockRoot = a.Limit, string(a.LimitSource), a.Key, a.LockRoot
+			rv.WouldCreate = a.WouldCreate
 		}
 		v.Routes = append(v.Routes, rv)
 	}

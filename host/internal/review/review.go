@@ -1,7 +1,7 @@
-// Package review is the review pipeline (SPEC §6): config → plugin launch →
-// Describe → Configure → route → capability fact → admission resolution →
-// source packet → prompt → resend guard → lease → Review → sanitize →
-// persist.
+// Package review is the review pipeline (SPEC §6): config → route session
+// (plugin launch → Configure → Describe → route → capability fact →
+// admission resolution, see package route) → source packet → prompt →
+// resend guard → lease → Review → sanitize → persist.
 //
 // Invariants: every attempt that gets past the provider lookup leaves a job
 // record, and every record it leaves is true: `running` with
@@ -32,6 +32,7 @@ import (
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/hostlog"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
+	"github.com/relay-host/relay-host/host/internal/route"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
 	"github.com/relay-host/relay-host/sdk"
@@ -40,7 +41,6 @@ import (
 // Defaults.
 const (
 	DefaultTimeout = 10 * time.Minute
-	CallTimeout    = 10 * time.Second // Describe and Configure
 )
 
 // Options are one review. Config, Provider and Logs are required.
@@ -91,16 +91,20 @@ type Options struct {
 	// inherits it; a Prepare run borrows its starter's); the run releases
 	// it once the outcome is recorded. A new job takes its own.
 	Lock *jobs.Lock
+	// Launcher starts the provider's plugin; nil means a real plugin
+	// process (see route.Launcher).
+	Launcher route.Launcher
 }
 
 // run carries one pipeline's state.
 type run struct {
-	o      Options
-	log    hclog.Logger
-	store  *jobs.Store
-	rec    *jobs.Record
-	lock   *jobs.Lock // the job's liveness lock, released by finish
-	plugin *pluginhost.Plugin
+	o     Options
+	log   hclog.Logger
+	store *jobs.Store
+	rec   *jobs.Record
+	lock  *jobs.Lock // the job's liveness lock, released by finish
+	// session is the provider's launched plugin, nil until it started.
+	session *route.Session
 	// saved is why the last terminal record could not be written, and
 	// kept where the review text went instead ("" when nowhere).
 	saved error
@@ -134,15 +138,15 @@ func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
 	defer r.unreserve()
 	defer func() {
 		if p := recover(); p != nil {
-			r.plugin.KillNow()
+			r.session.KillNow()
 			r.finish(jobs.StatusFailed, CodeInternal, "relay-host failed unexpectedly during the review; the source may have been sent", r.rec.Transmission)
 			panic(p)
 		}
 	}()
-	// A closure: r.plugin is still nil here, and a deferred method value
+	// A closure: r.session is still nil here, and a deferred method value
 	// would keep that nil and never stop the plugin launched later (nor
-	// remove its socket directory). Kill is nil-safe and idempotent.
-	defer func() { r.plugin.Kill() }()
+	// remove its socket directory). Close is nil-safe and idempotent.
+	defer func() { r.session.Close() }()
 	err = r.pipeline(ctx, prov)
 	if r.saved != nil {
 		err = r.unsaved(err)
@@ -389,21 +393,6 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	cfg := o.Config
 	scrub := o.Logs.Scrubber
 
-	env, secrets := pluginhost.Env(o.Environ, prov.Env)
-	scrub.AddSecrets(secrets...)
-
-	path, err := pluginhost.Find(prov, pluginhost.Search{PluginDirs: cfg.PluginDirs, SelfDir: o.SelfDir, PATH: o.Getenv("PATH")})
-	if err != nil {
-		code := CodePluginNotFound
-		var ue *pluginhost.UnsafeError
-		if errors.As(err, &ue) {
-			code = CodePluginUnsafe
-		}
-		return r.fail(errorf(code, ExitUsage, "%v", err))
-	}
-	if ctx.Err() != nil {
-		return r.cancelled(ctx, jobs.NotSent)
-	}
 	// git builds the packet while the plugin starts: both take a few
 	// milliseconds and neither needs the other. The route's budget is only
 	// known after Describe, so the build runs under a memory cap and the
@@ -424,46 +413,34 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		pk, err := packet.Build(bctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: capBytes, Exclude: cfg.Exclude})
 		buildDone <- built{pk, err}
 	}()
-	r.plugin, err = pluginhost.Launch(pluginhost.Options{
-		Provider: prov.Name, Path: path, Checksum: prov.Checksum, Env: env, Logger: o.Logs.Plugin(),
-		AutoMTLS: pluginhost.AutoMTLSFromEnv(o.Getenv),
+	var err error
+	r.session, err = route.Open(ctx, cfg, prov.Name, route.Options{
+		Getenv: o.Getenv, Environ: o.Environ, SelfDir: o.SelfDir,
+		Log: r.log, PluginLog: o.Logs.Plugin(),
+		Secrets:  scrub.AddSecrets,
+		Acquire:  true, // this review acquires on the key: a missing state dir is created now
+		Launcher: o.Launcher,
 	})
 	if err != nil {
-		var ce *pluginhost.ChecksumError
-		if errors.As(err, &ce) {
-			return r.fail(errorf(CodeChecksumMismatch, ExitUsage, "%s", ce.Error()))
-		}
-		return r.fail(errorf(CodePluginStartFailed, ExitProvider, "%s", scrub.Message(err.Error())))
+		return r.openFailed(ctx, err)
 	}
-	r.log.Debug("plugin started", "provider", prov.Name, "path", path, "pid", r.plugin.PID)
-
-	// Configure comes first: a plugin's facts may depend on its settings
-	// (grokweb's web endpoint decides its admission key).
-	if d := r.configure(ctx, prov); d != nil {
-		return d
-	}
-	desc, err := call(ctx, func(c context.Context) (sdk.Description, error) { return r.plugin.Provider.Describe(c) })
-	if err != nil {
-		if ctx.Err() != nil {
-			return r.cancelled(ctx, jobs.NotSent)
-		}
-		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: describe failed: %s; run `relay-host plugin check %s`", prov.Name, scrub.Message(err.Error()), path))
-	}
-	if desc.Name != prov.Name {
-		r.log.Debug("plugin name differs from the provider block", "provider", prov.Name, "plugin", desc.Name)
+	if len(r.session.Rejected) > 0 {
+		return r.rejected(prov, r.session.Rejected)
 	}
 
-	route, dr, err := pickRoute(cfg, prov, desc, o.Route)
-	if err != nil {
-		return r.fail(err.(*Error))
+	rt, err := r.session.Resolve(o.Route)
+	if rt.Name != "" {
+		r.rec.Route = rt.Name
 	}
-	r.rec.Route = route
-	rc := prov.Route(route)
-
-	res, err := r.resolve(prov, rc, dr)
 	if err != nil {
-		return err
+		return r.routeFailed(prov, rt, err)
 	}
+	// AddPaths removes each path's absolute and symlink-resolved forms too.
+	scrub.AddPaths(rt.Admission.LockRoot)
+	if rt.Admission.StateDir != "" {
+		scrub.AddPaths(rt.Admission.StateDir)
+	}
+	dr, rc := rt.Described, rt.Config
 	if b := cfg.Admission.Backend; b != "" && b != "local" && b != "etcd" {
 		return r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission backend %q is not available in this relay-host build: use backend = \"local\" or \"etcd\" in relay.hcl", b))
 	}
@@ -498,7 +475,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	if err != nil {
 		return r.fail(packetError(err))
 	}
-	r.rec.Fingerprint = jobs.Fingerprint(prov.Name, route, promptHash, pk.Hash)
+	r.rec.Fingerprint = jobs.Fingerprint(prov.Name, rt.Name, promptHash, pk.Hash)
 	if !o.ConfirmResend {
 		if _, err := r.store.CheckResend(r.rec.Fingerprint); err != nil {
 			var re *jobs.ResendError
@@ -514,7 +491,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		return nil
 	}
 
-	lease, err := r.acquire(ctx, prov.Name, route, res)
+	lease, err := r.acquire(ctx, prov.Name, rt)
 	if err != nil {
 		return err
 	}
@@ -540,7 +517,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	// The plugin (and any CLI it runs) is stopped before the slot frees, so
 	// the lease covers all of the work.
 	defer func() {
-		r.plugin.Kill()
+		r.session.Close()
 		if err := lease.Release(); err != nil {
 			r.log.Warn("releasing the admission slot failed", "error", err)
 		}
@@ -563,35 +540,41 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	if rc != nil {
 		maps.Copy(settings, rc.Settings)
 	}
-	return r.review(ctx, sdk.ReviewRequest{Route: route, Prompt: prompt, Packet: pk.Diff, Settings: settings, Timeout: timeout})
+	return r.review(ctx, sdk.ReviewRequest{Route: rt.Name, Prompt: prompt, Packet: pk.Diff, Settings: settings, Timeout: timeout})
 }
 
 // maxBuildBytes caps the memory of a packet built before the route's budget
 // is known; it is far above any sensible budget.
 const maxBuildBytes = 64 << 20
 
-// call runs a Describe or Configure with its own deadline.
-func call[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
-	c, cancel := context.WithTimeout(ctx, CallTimeout)
-	defer cancel()
-	return f(c)
+// openFailed records why the plugin could not be started or described.
+func (r *run) openFailed(ctx context.Context, err error) error {
+	scrub := r.o.Logs.Scrubber
+	var oe *route.OpenError
+	if !errors.As(err, &oe) {
+		return r.cancelled(ctx, jobs.NotSent)
+	}
+	var ue *pluginhost.UnsafeError
+	var ce *pluginhost.ChecksumError
+	switch {
+	case oe.Stage == route.StageFind && errors.As(oe.Err, &ue):
+		return r.fail(errorf(CodePluginUnsafe, ExitUsage, "%v", oe.Err))
+	case oe.Stage == route.StageFind:
+		return r.fail(errorf(CodePluginNotFound, ExitUsage, "%v", oe.Err))
+	case errors.As(oe.Err, &ce):
+		return r.fail(errorf(CodeChecksumMismatch, ExitUsage, "%s", ce.Error()))
+	case oe.Stage == route.StageLaunch:
+		return r.fail(errorf(CodePluginStartFailed, ExitProvider, "%s", scrub.Message(oe.Err.Error())))
+	case oe.Stage == route.StageConfigure:
+		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: configure failed: %s", oe.Provider, scrub.Message(oe.Err.Error())))
+	default:
+		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: describe failed: %s; run `relay-host plugin check %s`", oe.Provider, scrub.Message(oe.Err.Error()), oe.Path))
+	}
 }
 
-func (r *run) configure(ctx context.Context, prov *config.Provider) error {
-	s := sdk.Settings{Provider: prov.Settings, Routes: map[string]map[string]string{}}
-	for _, rt := range prov.Routes {
-		s.Routes[rt.Name] = rt.Settings
-	}
-	attrErrs, err := call(ctx, func(c context.Context) ([]sdk.AttributeError, error) { return r.plugin.Provider.Configure(c, s) })
-	if err != nil {
-		if ctx.Err() != nil {
-			return r.cancelled(ctx, jobs.NotSent)
-		}
-		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: configure failed: %s", prov.Name, r.o.Logs.Scrubber.Message(err.Error())))
-	}
-	if len(attrErrs) == 0 {
-		return nil
-	}
+// rejected records the plugin's objections to relay.hcl's settings, as
+// diagnostics on the lines that set them.
+func (r *run) rejected(prov *config.Provider, attrErrs []sdk.AttributeError) error {
 	var diag *config.DiagError
 	var first string
 	for _, ae := range attrErrs {
@@ -619,90 +602,33 @@ func (r *run) configure(ctx context.Context, prov *config.Provider) error {
 	return r.fail(e)
 }
 
-// pickRoute is --route, else the only route, else the first route that
-// relay.hcl declares and the plugin describes, else the plugin's first.
-func pickRoute(cfg *config.Config, prov *config.Provider, d sdk.Description, want string) (string, sdk.Route, error) {
-	find := func(name string) (sdk.Route, bool) {
-		for _, rt := range d.Routes {
-			if rt.Name == name {
-				return rt, true
-			}
+// routeFailed records a route the plugin does not offer, or whose
+// capability fact is refused.
+func (r *run) routeFailed(prov *config.Provider, rt route.Route, err error) error {
+	var ue *route.UnknownRouteError
+	if errors.As(err, &ue) {
+		offered := strings.Join(ue.Offered, ", ")
+		e := errorf(CodeUnknownRoute, ExitUsage, "provider %q has no route %q: its plugin offers %s; pass one of those to --route", prov.Name, ue.Route, offered)
+		if ue.Config != nil {
+			e.Diag = r.o.Config.Diagnostic("Unknown route", fmt.Sprintf("The plugin for provider %q does not offer route %q; it offers %s.", prov.Name, ue.Route, offered), ue.Config.DeclRange)
 		}
-		return sdk.Route{}, false
+		return r.fail(e)
 	}
-	names := make([]string, len(d.Routes))
-	for i, rt := range d.Routes {
-		names[i] = rt.Name
+	var fe *route.FactError
+	if !errors.As(err, &fe) {
+		return r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %v", err))
 	}
-	if want != "" {
-		if rt, ok := find(want); ok {
-			return want, rt, nil
-		}
-		e := errorf(CodeUnknownRoute, ExitUsage, "provider %q has no route %q: its plugin offers %s; pass one of those to --route", prov.Name, want, strings.Join(names, ", "))
-		if rc := prov.Route(want); rc != nil {
-			e.Diag = cfg.Diagnostic("Unknown route", fmt.Sprintf("The plugin for provider %q does not offer route %q; it offers %s.", prov.Name, want, strings.Join(names, ", ")), rc.DeclRange)
-		}
-		return "", sdk.Route{}, e
+	name, rc := rt.Name, rt.Config
+	switch {
+	case fe.Code == route.FactLimitOnSharedState && rc != nil && rc.Limit > 1:
+		e := errorf(CodeSharedStateLimit, ExitUsage, "%s: provider %q route %q is shared_state (always one review at a time) but sets limit = %d; remove the limit", rangeLine(rc.LimitRange), prov.Name, name, rc.Limit)
+		e.Diag = r.o.Config.Diagnostic("Limit on a shared_state route",
+			fmt.Sprintf("Route %q of provider %q shares a CLI's local state, so it always runs one review at a time; remove limit = %d.", name, prov.Name, rc.Limit), rc.LimitRange)
+		return r.fail(e)
+	case fe.Code == route.FactNoLockRoot, fe.Code == route.FactInvalidLimit && rc != nil && rc.Limit != 0:
+		return r.fail(errorf(CodeConfigInvalid, ExitUsage, "%s", fe.Msg))
 	}
-	if len(d.Routes) == 1 {
-		return d.Routes[0].Name, d.Routes[0], nil
-	}
-	for _, rc := range prov.Routes {
-		if rt, ok := find(rc.Name); ok {
-			return rc.Name, rt, nil
-		}
-	}
-	return d.Routes[0].Name, d.Routes[0], nil
+	return r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %s", fe.Msg))
 }
-
-// resolve turns the route's fact into its admission key, limit and lock
-// root. A relay.hcl limit always beats the plugin's declared default, so a
-// plugin cannot raise its own limit.
-func (r *run) resolve(prov *config.Provider, rc *config.Route, dr sdk.Route) (admission.Resolution, error) {
-	in := admission.ResolveInput{
-		Provider: prov.Name, Route: dr.Name,
-		Fact:     admission.Fact{Category: admission.Category(dr.Fact.Kind), Directory: dr.Fact.Directory, Identity: dr.Fact.Identity, DefaultLimit: dr.Fact.DefaultLimit, EnvCapVar: dr.Fact.EnvCapVar},
-		LockRoot: r.o.Config.Admission.LockRoot,
-		Getenv:   r.o.Getenv,
-		Create:   true, // this review acquires on the key: a missing state dir is created now
-	}
-	if rc != nil {
-		in.ConfiguredLimit = rc.Limit
-	}
-	res, err := admission.ResolveFact(in)
-	if err != nil {
-		var fe *admission.FactError
-		if errors.As(err, &fe) && fe.Code == admission.FactLimitOnSharedState && rc != nil && rc.Limit > 1 {
-			e := errorf(CodeSharedStateLimit, ExitUsage, "%s: provider %q route %q is shared_state (always one review at a time) but sets limit = %d; remove the limit", rangeLine(rc.LimitRange), prov.Name, dr.Name, rc.Limit)
-			e.Diag = r.o.Config.Diagnostic("Limit on a shared_state route",
-				fmt.Sprintf("Route %q of provider %q shares a CLI's local state, so it always runs one review at a time; remove limit = %d.", dr.Name, prov.Name, rc.Limit), rc.LimitRange)
-			return res, r.fail(e)
-		}
-		if errors.As(err, &fe) {
-			if fe.Code == admission.FactNoLockRoot || fe.Code == admission.FactInvalidLimit && rc != nil && rc.Limit != 0 {
-				return res, r.fail(errorf(CodeConfigInvalid, ExitUsage, "%s", fe.Msg))
-			}
-			return res, r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %s", fe.Msg))
-		}
-		return res, r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %v", err))
-	}
-	if capped := rc.CapLimit(res.Limit); capped < res.Limit {
-		res.Limit, res.LimitSource = capped, LimitFromRepo
-	}
-	for _, w := range res.Warnings {
-		r.log.Warn(w)
-	}
-	// AddPaths removes each path's absolute and symlink-resolved forms too.
-	r.o.Logs.Scrubber.AddPaths(res.LockRoot)
-	if dir, err := admission.ExpandHome(dr.Fact.Directory, r.o.Getenv("HOME")); err == nil && dir != "" {
-		r.o.Logs.Scrubber.AddPaths(dir)
-	}
-	r.log.Debug("admission resolved", "provider", prov.Name, "route", dr.Name, "category", res.Category, "limit", res.Limit, "source", res.LimitSource)
-	return res, nil
-}
-
-// LimitFromRepo is the limit source of a limit a trusted repository's
-// relay.hcl lowered.
-const LimitFromRepo admission.LimitSource = "repo relay.hcl"
 
 func rangeLine(rng hcl.Range) string { return fmt.Sprintf("%s:%d", rng.Filename, rng.Start.Line) }

@@ -16,6 +16,7 @@ import (
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
+	"github.com/relay-host/relay-host/host/internal/route"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
 	"github.com/relay-host/relay-host/host/sanitize"
@@ -71,14 +72,6 @@ func cause(ctx context.Context) string {
 	return "interrupted"
 }
 
-// UsesEtcd reports whether a route of category cat acquires through the
-// etcd backend: only stateless routes do (an API account's quota is
-// fleet-wide); shared_state keys are a host-local identity and always stay
-// on the local backend.
-func UsesEtcd(cfg *config.Config, cat admission.Category) bool {
-	return cfg.Admission.Backend == "etcd" && cat == admission.Stateless
-}
-
 // OpenEtcd opens the etcd backend relay.hcl configures.
 func OpenEtcd(cfg *config.Config, getenv func(string) string, log admission.Logger) (*etcdadm.Backend, error) {
 	opts, err := EtcdOptions(cfg.Admission, getenv)
@@ -132,11 +125,12 @@ func EtcdOptions(a config.Admission, getenv func(string) string) ([]etcdadm.Opti
 	return opts, nil
 }
 
-func (r *run) acquire(ctx context.Context, provider, route string, res admission.Resolution) (admission.Lease, error) {
+func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (admission.Lease, error) {
 	cfg := r.o.Config
+	res := rt.Admission
 	var backend admission.Backend
 	var err error
-	if UsesEtcd(cfg, res.Category) {
+	if rt.Backend == route.BackendEtcd {
 		// The client lives as long as the process: the lease's keep-alive
 		// runs on it.
 		backend, err = OpenEtcd(cfg, r.o.Getenv, r.log)
@@ -170,7 +164,7 @@ func (r *run) acquire(ctx context.Context, provider, route string, res admission
 		// Before the Review call: the plugin holds the slot's lock too, so
 		// a SIGKILLed host's slot stays held until the plugin has killed
 		// its CLIs' process groups and its own and died.
-		if err := r.plugin.ShareLease(lease.Files()); pluginhost.NoLeaseChannel(err) {
+		if err := r.session.Plugin.ShareLease(lease.Files()); pluginhost.NoLeaseChannel(err) {
 			r.log.Debug("the plugin does not hold the admission lock; its process groups are killed before release")
 		} else if err != nil {
 			r.log.Warn("the plugin could not take the admission lock; its process groups are killed before release", "error", err)
@@ -182,7 +176,7 @@ func (r *run) acquire(ctx context.Context, provider, route string, res admission
 			Reason:   string(b.Reason),
 			Capacity: jobs.Capacity{ActiveCount: b.Capacity.ActiveCount, Limit: b.Capacity.Limit},
 		}
-		return nil, r.fail(errorf(CodeWorkloadBlocked, ExitBlocked, "%s", blockedLine(provider, route, wait, b)))
+		return nil, r.fail(errorf(CodeWorkloadBlocked, ExitBlocked, "%s", blockedLine(provider, rt.Name, wait, b)))
 	}
 	if ctx.Err() != nil {
 		return nil, r.cancelled(ctx, jobs.NotSent)
@@ -224,7 +218,7 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 	rctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
 	transmitted := false
-	res, err := r.plugin.Provider.Review(rctx, req, func(e sdk.Event) {
+	res, err := r.session.Plugin.Review(rctx, req, func(e sdk.Event) {
 		switch e.Kind {
 		case sdk.EventTransmission:
 			transmitted = true
@@ -250,7 +244,7 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 		return nil
 	}
 	// Stop a failed plugin at once: a crashed or hung one gets no grace.
-	r.plugin.KillNow()
+	r.session.KillNow()
 	switch {
 	case errors.Is(context.Cause(ctx), errAdmissionLost):
 		return r.admissionLost(tr)
