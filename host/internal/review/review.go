@@ -403,7 +403,6 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		capBytes = rc0.Budget
 	}
 	bctx, stopBuild := context.WithCancel(ctx)
-	defer stopBuild()
 	type built struct {
 		pk  *packet.Packet
 		err error
@@ -412,6 +411,17 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	go func() {
 		pk, err := packet.Build(bctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: capBytes, Exclude: cfg.Exclude})
 		buildDone <- built{pk, err}
+	}()
+	// A review that ends early (plugin failed, route unknown, cancelled)
+	// waits for the build it stopped: its git processes are gone before
+	// relay-host is, and nothing of this review outlives it.
+	var b built
+	gotBuild := false
+	defer func() {
+		stopBuild()
+		if !gotBuild {
+			<-buildDone
+		}
 	}()
 	var err error
 	r.session, err = route.Open(ctx, cfg, prov.Name, route.Options{
@@ -453,7 +463,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		budget = dr.Budget
 	}
 	budget = rc.CapBudget(budget)
-	b := <-buildDone
+	b, gotBuild = <-buildDone, true
 	pk, err := b.pk, b.err
 	if err == nil {
 		err = pk.CheckBudget(budget)
