@@ -112,14 +112,16 @@ func TestNodeProviderLogWarning(t *testing.T) {
 // its @timestamp has exactly six fractional digits; otherwise the whole line
 // is logged raw at debug level, so a plugin's warning vanishes at warn.
 // It also checks that the plugin sees a cancelled Review (it logs that it
-// stopped) and exits with status 0 when the host closes it.
+// stopped), and that without PLUGIN_UNIX_SOCKET_DIR it puts its socket in
+// TMPDIR and removes it when it exits, with status 0, as the host closes it.
 func TestNodeProviderProtocol(t *testing.T) {
 	t.Parallel()
 	bin := requireNodeExample(t)
 	logs := &logTail{changed: make(chan struct{}, 1)}
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: logs})
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + t.TempDir()}
+	tmp := t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
 	cfg := sdk.NewClientConfig(cmd, logger)
 	cfg.AutoMTLS = false // relay-host's default transport; the example has no TLS
 	client := plugin.NewClient(cfg)
@@ -156,6 +158,9 @@ func TestNodeProviderProtocol(t *testing.T) {
 	client.Kill()
 	if st := cmd.ProcessState; st == nil || st.ExitCode() != 0 {
 		t.Errorf("plugin exit status %v after Shutdown; want 0\n%s", st, logs)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the plugin left %v in TMPDIR; want its socket removed", left)
 	}
 }
 
