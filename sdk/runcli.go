@@ -35,7 +35,8 @@ type CLIOutput struct {
 // event is emitted after the CLI has started and immediately before input is
 // written: a CLI that cannot start has been sent nothing (CodeCLINotFound,
 // not sent). A non-zero exit is not an error: CLIOutput.ExitCode says it.
-// Errors: ctx.Err() when ctx ended; CodeReviewFailed when waiting failed.
+// Errors: ctx.Err() when ctx ended; CodeTimeout when [Command] stopped the
+// CLI just before ctx's deadline; CodeReviewFailed when waiting failed.
 func RunCLI(ctx context.Context, ev Events, cmd *exec.Cmd, input string, maxStdout, maxStderr int) (CLIOutput, error) {
 	stdout, stderr := &capped{max: maxStdout}, &capped{max: maxStderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -54,6 +55,9 @@ func RunCLI(ctx context.Context, ev Events, cmd *exec.Cmd, input string, maxStdo
 	err = cmd.Wait()
 	if ctx.Err() != nil {
 		return CLIOutput{}, ctx.Err()
+	}
+	if stoppedForDeadline(ctx, err) {
+		return CLIOutput{}, timeoutError(cmd)
 	}
 	out := CLIOutput{Stdout: stdout.buf, Stderr: stderr.buf, StdoutBytes: stdout.n, StderrBytes: stderr.n}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,11 +74,57 @@ func TestRunCLI(t *testing.T) {
 		t.Fatalf("a CLI that cannot start: %v (transmissions %d); want cli_not_found, not sent, no event", err, ev.transmissions)
 	}
 
-	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	// Stopped a moment before the deadline, while the plugin can still
+	// kill the whole group, and reported as a timeout.
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err = RunCLI(cctx, &recEvents{}, Command(cctx, "sleep", "30"), "", 1, 1)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("a CLI past its deadline: %v", err)
+	if !errors.As(err, &se) || se.Code != CodeTimeout || cctx.Err() != nil {
+		t.Fatalf("a CLI past its deadline: %v (ctx %v); want timeout, before the deadline", err, cctx.Err())
+	}
+}
+
+func TestStreamCLI(t *testing.T) {
+	ctx := context.Background()
+	script := "read x; echo \"line 1 $x\"; echo oops >&2; echo 'line 2'; exit 4"
+	ev := &recEvents{}
+	var lines []string
+	out, err := StreamCLI(ctx, ev, Command(ctx, "sh", "-c", script), CLIStream{Input: "src\n", Line: func(l string) { lines = append(lines, l) }})
+	if err != nil || out.ExitCode != 4 || out.Stderr != "oops" || ev.transmissions != 1 {
+		t.Fatalf("got %+v, %v, %d transmissions", out, err, ev.transmissions)
+	}
+	if len(lines) != 2 || lines[0] != "line 1 src" || lines[1] != "line 2" {
+		t.Errorf("lines %q", lines)
+	}
+
+	// The source in argv: the event comes before the CLI starts, even if
+	// it cannot.
+	ev = &recEvents{}
+	_, err = StreamCLI(ctx, ev, Command(ctx, filepath.Join(t.TempDir(), "no-such-cli"), "source"), CLIStream{SourceInArgv: true})
+	var se *Error
+	if !errors.As(err, &se) || se.Code != CodeCLINotFound || ev.transmissions != 1 {
+		t.Fatalf("a CLI that cannot start, source in argv: %v (transmissions %d)", err, ev.transmissions)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = StreamCLI(cctx, &recEvents{}, Command(cctx, "sleep", "30"), CLIStream{})
+	if !errors.As(err, &se) || se.Code != CodeTimeout || cctx.Err() != nil {
+		t.Fatalf("a CLI past its deadline: %v (ctx %v); want timeout, before the deadline", err, cctx.Err())
+	}
+}
+
+func TestTail(t *testing.T) {
+	var tl Tail
+	tl.Write([]byte("  a \n\n b\n"))
+	tl.Add(strings.Repeat("x", TailBytes+10))
+	if got := tl.Lines(); len(got) != 1 || len(got[0]) != TailBytes {
+		t.Errorf("after an oversized line: %d lines", len(got))
+	}
+	var t2 Tail
+	t2.Write([]byte("  a \n\n b\n"))
+	if t2.String() != "a\nb" {
+		t.Errorf("String = %q", t2.String())
 	}
 }
 

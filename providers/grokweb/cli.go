@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/relay-host/relay-host/providers/internal/onesend"
 	"github.com/relay-host/relay-host/sdk"
@@ -118,23 +114,8 @@ func upstreamURL() string {
 	return defaultBaseURL
 }
 
-func findGrok(cliPath string) (string, error) {
-	name := cliPath
-	if name == "" {
-		name = "grok"
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if cliPath != "" {
-			return "", sdk.Errorf(sdk.CodeCLINotFound, "the grok CLI set by cli_path is not an executable file; install @vibe-kit/grok-cli there or fix cli_path in relay.hcl")
-		}
-		return "", sdk.Errorf(sdk.CodeCLINotFound, "the grok CLI is not on PATH; install it (npm install -g @vibe-kit/grok-cli) or set cli_path in relay.hcl")
-	}
-	return p, nil
-}
-
 func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
-	bin, err := findGrok(s.cliPath)
+	bin, err := sdk.FindCLI(s.cliPath, "grok", "install it (npm install -g @vibe-kit/grok-cli)")
 	if err != nil {
 		return sdk.Result{}, err
 	}
@@ -174,53 +155,20 @@ func reviewCLI(ctx context.Context, s settings, req sdk.ReviewRequest, ev sdk.Ev
 	}
 	defer guard.Close()
 
-	cctx, cancel := beforeDeadline(ctx)
-	defer cancel()
-	cmd := sdk.Command(cctx, bin, cliArgs(scratch, text)...)
+	cmd := sdk.Command(ctx, bin, cliArgs(scratch, text)...)
 	cmd.Dir = scratch
 	cmd.Env = onesend.NoProxy(cliEnv(os.Environ(), s, req.Settings["max_tokens"] != "", key, guard.URL, scratch))
-	var stderr tail
-	cmd.Stderr = &stderr
-	pr, pw := io.Pipe()
-	cmd.Stdout = pw // via exec's copy, so Wait is bounded by CommandWaitDelay
-
 	ev.Progress("starting grok")
-	ev.Transmission() // the prompt and packet are in grok's argv from Start on
-	if err := cmd.Start(); err != nil {
-		return sdk.Result{}, sdk.Errorf(sdk.CodeCLINotFound, "cannot start the grok CLI: %v; check cli_path", errors.Unwrap(err))
-	}
 	var out cliOutput
-	parsed := make(chan struct{})
-	go func() {
-		defer close(parsed)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			out.line(sc.Text())
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	werr := cmd.Wait()
-	pw.Close()
-	<-parsed
-	if ctx.Err() != nil {
-		return sdk.Result{}, ctx.Err()
+	run, err := sdk.StreamCLI(ctx, ev, cmd, sdk.CLIStream{SourceInArgv: true, Line: out.line})
+	if err != nil {
+		return sdk.Result{}, err
 	}
-	if cctx.Err() != nil {
-		return sdk.Result{}, sdk.Errorf(sdk.CodeTimeout, "%s did not finish within the review's timeout and was stopped; raise timeout for the route in relay.hcl or pass --timeout", "grok")
-	}
-	exit := 0
-	if werr != nil {
-		var ee *exec.ExitError
-		if !errors.As(werr, &ee) {
-			return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "grok did not finish: %v", werr)
-		}
-		exit = ee.ExitCode()
-	}
+	exit := run.ExitCode
 	if err := guard.Err(); err != nil {
 		return sdk.Result{}, err
 	}
-	res, err := out.result(exit, stderr.String(), s.model)
+	res, err := out.result(exit, run.Stderr, s.model)
 	return res, withFailure(err, relay.Failure())
 }
 
@@ -252,7 +200,7 @@ func withFailure(err error, f *onesend.Failure) error {
 // when the run ends. Lines that are not JSON are kept for error messages.
 type cliOutput struct {
 	final string // content of the last assistant message without tool calls
-	plain tail
+	plain sdk.Tail
 }
 
 func (o *cliOutput) line(raw string) {
@@ -266,7 +214,7 @@ func (o *cliOutput) line(raw string) {
 		ToolCalls json.RawMessage `json:"tool_calls"`
 	}
 	if !strings.HasPrefix(raw, "{") || json.Unmarshal([]byte(raw), &m) != nil {
-		o.plain.add(raw)
+		o.plain.Add(raw)
 		return
 	}
 	if m.Role == "assistant" && len(m.ToolCalls) == 0 && m.Content != nil {
@@ -280,7 +228,7 @@ func (o *cliOutput) result(exit int, stderr, model string) (sdk.Result, error) {
 	final := strings.TrimSpace(o.final)
 	if final == "" {
 		// Builds that print the answer as plain text start it the same way.
-		for _, l := range o.plain.lines {
+		for _, l := range o.plain.Lines() {
 			if strings.HasPrefix(l, errorPrefix) {
 				final = l
 				break
@@ -339,49 +287,4 @@ func classifyCLI(msg string) *sdk.Error {
 	default:
 		return sdk.Errorf(sdk.CodeReviewFailed, "grok failed (%s)", short)
 	}
-}
-
-// tail keeps the last lines of some output, bounded in bytes.
-type tail struct {
-	lines []string
-	size  int
-}
-
-const tailBytes = 16 << 10
-
-func (t *tail) add(line string) {
-	if len(line) > tailBytes {
-		line = line[len(line)-tailBytes:]
-	}
-	t.lines = append(t.lines, line)
-	t.size += len(line)
-	for t.size > tailBytes && len(t.lines) > 1 {
-		t.size -= len(t.lines[0])
-		t.lines = t.lines[1:]
-	}
-}
-
-func (t *tail) String() string { return strings.Join(t.lines, "\n") }
-
-func (t *tail) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(string(p), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			t.add(l)
-		}
-	}
-	return len(p), nil
-}
-
-// beforeDeadline is ctx ending a moment before its deadline. When the
-// host's own deadline passes it stops the plugin at once (SIGKILL), and
-// then only the CLI itself dies (Pdeathsig): helpers the CLI started would
-// be orphaned. Ending first lets sdk.Command kill the CLI's whole process
-// group while the plugin is still alive.
-func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	d, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := min(500*time.Millisecond, time.Until(d)/10)
-	return context.WithDeadline(ctx, d.Add(-margin))
 }

@@ -61,7 +61,7 @@ type stream struct {
 	final string
 	// plain holds the lines that are not JSON messages: print mode writes
 	// its errors ("LLM not set", "Error code: 429 - …") to stdout as text.
-	plain tail
+	plain sdk.Tail
 }
 
 // line reads one stdout line and returns a progress note for it, or "".
@@ -72,7 +72,7 @@ func (s *stream) line(raw string) string {
 	}
 	var m message
 	if !strings.HasPrefix(raw, "{") || json.Unmarshal([]byte(raw), &m) != nil {
-		s.plain.add(raw)
+		s.plain.Add(raw)
 		return ""
 	}
 	if m.Role != "assistant" {
@@ -90,38 +90,6 @@ func (s *stream) line(raw string) string {
 		return "kimi answered"
 	}
 	return ""
-}
-
-// tail keeps the last few lines of text, bounded in bytes.
-type tail struct {
-	lines []string
-	size  int
-}
-
-const tailBytes = 16 << 10
-
-func (t *tail) add(line string) {
-	if len(line) > tailBytes {
-		line = line[len(line)-tailBytes:]
-	}
-	t.lines = append(t.lines, line)
-	t.size += len(line)
-	for t.size > tailBytes && len(t.lines) > 1 {
-		t.size -= len(t.lines[0])
-		t.lines = t.lines[1:]
-	}
-}
-
-func (t *tail) String() string { return strings.Join(t.lines, "\n") }
-
-// Write lets a tail collect a child's stderr.
-func (t *tail) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			t.add(l)
-		}
-	}
-	return len(p), nil
 }
 
 var (

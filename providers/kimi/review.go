@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/md5"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/relay-host/relay-host/sdk"
 )
@@ -53,22 +49,6 @@ func childEnv(environ []string, shareAbs string, shareSet bool) []string {
 		env = append(env, "KIMI_SHARE_DIR="+shareAbs)
 	}
 	return env
-}
-
-// findCLI resolves cli_path (or "kimi") to an executable.
-func findCLI(cliPath string) (string, error) {
-	name := cliPath
-	if name == "" {
-		name = "kimi"
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if cliPath != "" {
-			return "", sdk.Errorf(sdk.CodeCLINotFound, "the kimi CLI set by cli_path is not an executable file; install kimi-cli there or fix cli_path in relay.hcl")
-		}
-		return "", sdk.Errorf(sdk.CodeCLINotFound, "the kimi CLI is not on PATH; install it (uv tool install kimi-cli) or set cli_path in relay.hcl")
-	}
-	return p, nil
 }
 
 // mayBeLoggedIn is false only when kimi cannot possibly have credentials,
@@ -132,7 +112,7 @@ func (p provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Even
 	if err != nil {
 		return sdk.Result{}, err
 	}
-	bin, err := findCLI(s.cliPath)
+	bin, err := sdk.FindCLI(s.cliPath, "kimi", "install it (uv tool install kimi-cli)")
 	if err != nil {
 		return sdk.Result{}, err
 	}
@@ -163,68 +143,27 @@ func (p provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Even
 		}
 	}()
 
-	cctx, cancel := beforeDeadline(ctx)
-	defer cancel()
-	cmd := sdk.Command(cctx, bin, args(s, scratch)...)
+	cmd := sdk.Command(ctx, bin, args(s, scratch)...)
 	cmd.Dir = scratch
 	cmd.Env = childEnv(os.Environ(), shareAbs, strings.TrimSpace(os.Getenv("KIMI_SHARE_DIR")) != "")
-	var stderr tail
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
+	ev.Progress("starting kimi")
+	var st stream
+	run, err := sdk.StreamCLI(ctx, ev, cmd, sdk.CLIStream{
+		Input:   input(req), // the packet leaves the plugin on kimi's stdin
+		MaxLine: maxLine,
+		Line: func(line string) {
+			if note := st.line(line); note != "" {
+				ev.Progress(note)
+			}
+		},
+	})
 	if err != nil {
 		return sdk.Result{}, err
 	}
-	// Stdout goes through an io.Pipe rather than StdoutPipe: exec then
-	// copies it, and Wait gives up on the copy after sdk.CommandWaitDelay
-	// even if an escaped grandchild keeps kimi's stdout open.
-	pr, pw := io.Pipe()
-	cmd.Stdout = pw
-	ev.Progress("starting kimi")
-	if err := cmd.Start(); err != nil {
-		// Nothing was written: the packet goes on stdin after Start.
-		return sdk.Result{}, sdk.Errorf(sdk.CodeCLINotFound, "cannot start the kimi CLI: %v; check cli_path", errors.Unwrap(err))
-	}
-	// The packet leaves the plugin now, on kimi's stdin.
-	ev.Transmission()
-	go func() {
-		io.WriteString(stdin, input(req)) // EPIPE when kimi exits early: its exit code says why
-		stdin.Close()
-	}()
-
-	var st stream
-	parsed := make(chan struct{})
-	go func() {
-		defer close(parsed)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), maxLine)
-		for sc.Scan() {
-			if note := st.line(sc.Text()); note != "" {
-				ev.Progress(note)
-			}
-		}
-		// A line over maxLine stops the scan; drain so kimi is not blocked.
-		io.Copy(io.Discard, pr)
-	}()
-	werr := cmd.Wait()
-	pw.Close()
-	<-parsed
-	if ctx.Err() != nil {
-		return sdk.Result{}, ctx.Err()
-	}
-	if cctx.Err() != nil {
-		return sdk.Result{}, sdk.Errorf(sdk.CodeTimeout, "%s did not finish within the review's timeout and was stopped; raise timeout for the route in relay.hcl or pass --timeout", "kimi")
-	}
-	exit := 0
-	if werr != nil {
-		var ee *exec.ExitError
-		if !errors.As(werr, &ee) {
-			return sdk.Result{}, sdk.Errorf(sdk.CodeReviewFailed, "kimi did not finish: %v", werr)
-		}
-		exit = ee.ExitCode()
-	}
+	exit := run.ExitCode
 	if exit != exitOK {
 		out := st.plain.String()
-		if e := stderr.String(); e != "" {
+		if e := run.Stderr; e != "" {
 			out = strings.TrimSpace(out + "\n" + e)
 		}
 		return sdk.Result{}, classify(exit, out)
@@ -252,18 +191,4 @@ func sessionDirs(shareAbs, workDir string) []string {
 		dirs = append(dirs, filepath.Join(shareAbs, "sessions", fmt.Sprintf("%x", md5.Sum([]byte(p)))))
 	}
 	return dirs
-}
-
-// beforeDeadline is ctx ending a moment before its deadline. When the
-// host's own deadline passes it stops the plugin at once (SIGKILL), and
-// then only the CLI itself dies (Pdeathsig): helpers the CLI started would
-// be orphaned. Ending first lets sdk.Command kill the CLI's whole process
-// group while the plugin is still alive.
-func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	d, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := min(500*time.Millisecond, time.Until(d)/10)
-	return context.WithDeadline(ctx, d.Add(-margin))
 }
