@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relay-host/relay-host/providers/internal/fakemodel"
 	"github.com/relay-host/relay-host/sdk"
 )
 
@@ -267,5 +268,80 @@ func TestNoGoogleLogin(t *testing.T) {
 		if got := noGoogleLogin(dir, envOf(tt.env), now); got != tt.want {
 			t.Errorf("%s: noGoogleLogin = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestRealCLIGoogleLogin runs the real CLI with a Google login against
+// fakes of the Code Assist API and Google's OAuth endpoints
+// (fakemodel.GoogleLogin): the user's GEMINI.md and AGENTS.md reach no
+// request, their MCP server is not started, no tools are offered, their
+// settings.json is byte-identical, the token the CLI refreshed is written
+// back to their oauth_creds.json, and nothing else in their state
+// directory changes or holds the packet.
+func TestRealCLIGoogleLogin(t *testing.T) {
+	bin := cliPath(t)
+	g := fakemodel.NewGoogleLogin(t)
+	home := t.TempDir()
+	state, before := userLogin(t, home)
+	marker := filepath.Join(t.TempDir(), "mcp-started")
+	settings := "// mine\n{\n  \"security\": {\"auth\": {\"selectedType\": \"oauth-personal\"}}, /* login */\n  \"mcpServers\": {\"unit-marker\": {\"command\": \"sh\", \"args\": [\"-c\", \"echo started > " + marker + "\"]}},\n  \"context\": {\"fileName\": [\"GEMINI.md\", \"AGENTS.md\"]}\n}\n"
+	write(state, "settings.json", settings)
+	before["settings.json"] = settings
+	for k, v := range map[string]string{
+		"GEMINI_CLI_HOME": home, "GEMINI_CONFIG_DIR": "", "GEMINI_API_KEY": "", "GOOGLE_GEMINI_BASE_URL": "",
+		"CODE_ASSIST_ENDPOINT": g.URL, "HTTPS_PROXY": g.ProxyURL, "NO_PROXY": "127.0.0.1", "NODE_EXTRA_CA_CERTS": g.CAFile,
+	} {
+		t.Setenv(k, v)
+	}
+	req := sdk.ReviewRequest{Prompt: "Review this diff.", Packet: "diff --git a/x b/x\n+unit-login-packet-marker\n", Settings: map[string]string{"cli_path": bin}}
+	res, err := gemini{getenv: os.Getenv}.Review(context.Background(), req, &events{})
+	if err != nil {
+		for _, r := range g.Requests() {
+			t.Logf("%s %s", r.Method, r.Path)
+		}
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Review, "Verdict: APPROVE") {
+		t.Errorf("review %q", res.Review)
+	}
+	var sent bool
+	for _, r := range g.Requests() {
+		body := string(r.Body)
+		if r.Format == fakemodel.FormatCodeAssist {
+			sent = sent || strings.Contains(r.Prompt, "unit-login-packet-marker")
+			var env struct{ Request json.RawMessage }
+			json.Unmarshal(r.Body, &env)
+			if names := offeredTools(env.Request); len(names) != 0 {
+				t.Errorf("the model was offered tools %v", names)
+			}
+		}
+		if strings.Contains(body, "unit-user-memory") || strings.Contains(body, "unit-user-agents") {
+			t.Errorf("the user's GEMINI.md or AGENTS.md reached %s", r.Path)
+		}
+	}
+	if !sent {
+		t.Fatal("no request carried the packet: the checks proved nothing")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(marker); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the user's MCP server was started (%v)", err)
+	}
+	after := readTree(t, state)
+	for name, content := range after {
+		if strings.Contains(content, "unit-login-packet-marker") {
+			t.Errorf("the user's %s holds the packet", name)
+		}
+		if name != "oauth_creds.json" && content != before[name] {
+			t.Errorf("the user's %s was created or changed:\n%s", name, content)
+		}
+	}
+	for name := range before {
+		if _, ok := after[name]; !ok {
+			t.Errorf("the user's %s was removed", name)
+		}
+	}
+	var creds map[string]any
+	if err := json.Unmarshal([]byte(after["oauth_creds.json"]), &creds); err != nil || creds["access_token"] != g.AccessToken || creds["refresh_token"] != "r" {
+		t.Errorf("the user's oauth_creds.json is %s (%v); want the refreshed token, refresh token kept", after["oauth_creds.json"], err)
 	}
 }
