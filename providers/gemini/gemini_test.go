@@ -516,12 +516,22 @@ func TestLayerInUserHome(t *testing.T) {
 	if !recorded {
 		t.Error("the CLI recorded no session: the cleanup below proves nothing")
 	}
-	// ... and the cleanup removes exactly that.
+	// ... and the cleanup removes exactly that. The pinned CLI sometimes
+	// exits holding its registry lock (projects.json.lock, which it
+	// would take over only once 10 s old); the cleanup then leaves the
+	// registry alone, and its entry naming the scratch directory (a path,
+	// no source) stays, as the README says.
+	_, err := os.Stat(filepath.Join(state, "projects.json.lock"))
+	lockLeft := err == nil
 	snap.cleanup(work)
 	after := readTree(t, state)
 	for name, content := range after {
 		if strings.Contains(content, "unit-packet-marker") {
 			t.Errorf("%s still holds the packet", name)
+		}
+		if name == "projects.json" && lockLeft {
+			t.Logf("the CLI left its registry lock: projects.json not checked")
+			continue
 		}
 		if before[name] != content {
 			t.Errorf("%s left changed or created:\n%s", name, content)
