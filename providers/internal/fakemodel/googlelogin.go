@@ -53,7 +53,9 @@ const (
 //     connects nowhere: a CONNECT to any other host is refused.
 //
 // Every request is recorded (Requests); the OAuth ones with their https
-// URL as Path. It never contacts anything.
+// URL as Path. GET /_fakemodel/requests on URL returns them (JSON; Body is
+// base64), unrecorded, for a test in another process
+// (cmd/fakegooglelogin). It never contacts anything.
 type GoogleLogin struct {
 	URL      string
 	ProxyURL string
@@ -145,6 +147,10 @@ func (g *GoogleLogin) record(r *http.Request, path string) Request {
 
 // serveAPI is the Code Assist API.
 func (g *GoogleLogin) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == controlPrefix+"requests" {
+		writeJSON(w, http.StatusOK, g.Requests())
+		return
+	}
 	req := g.record(r, r.URL.Path)
 	method, ok := strings.CutPrefix(r.URL.Path, codeAssistVersion)
 	switch {
