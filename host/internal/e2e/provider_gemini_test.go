@@ -513,3 +513,35 @@ func TestGeminiGoogleLogin(t *testing.T) {
 	}
 	checkNoLeak(t, e, r, refreshToken, fake.AccessToken, cliHome)
 }
+
+// TestGeminiUnusableLogin: a Google login the CLI is certain to reject
+// before any request (here an expired access token with no refresh token:
+// its exit 41 once it has the source on stdin, which would be recorded
+// as sent) is refused before the CLI runs: not_authenticated, not sent,
+// nothing at the fakes.
+func TestGeminiUnusableLogin(t *testing.T) {
+	t.Parallel()
+	cli := requireCLI(t, "gemini")
+	e := newEnv(t)
+	fake := startGoogleLoginFake(t, e.root)
+	cliHome := filepath.Join(e.root, "gemini-home")
+	e.config(cliConfig("gemini", cli, "GEMINI_CLI_HOME", "CODE_ASSIST_ENDPOINT", "NODE_EXTRA_CA_CERTS"))
+	e.extra = []string{"GEMINI_CLI_HOME=" + cliHome, "CODE_ASSIST_ENDPOINT=" + fake.URL, "HTTPS_PROXY=" + fake.ProxyURL, "NO_PROXY=127.0.0.1", "NODE_EXTRA_CA_CERTS=" + fake.CAFile}
+	state := filepath.Join(cliHome, ".gemini")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(state, "settings.json"), []byte(`{"security":{"auth":{"selectedType":"oauth-personal"}}}`), 0o600)
+	os.WriteFile(filepath.Join(state, "oauth_creds.json"), []byte(`{"access_token":"e2e-expired-access-token","expiry_date":1,"token_type":"Bearer"}`), 0o600)
+	r := e.run("review", "gemini")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	if rec := e.latest(); rec.ErrorCode != "not_authenticated" || rec.Transmission != jobs.NotSent {
+		t.Errorf("record: error_code %q transmission %s, want not_authenticated not_sent (%s)", rec.ErrorCode, rec.Transmission, rec.ErrorMessage)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("%d requests reached the fakes", n)
+	}
+	checkNoLeak(t, e, r, cliHome)
+}
