@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -98,7 +99,9 @@ func StartGoogleLogin(dir string) (*GoogleLogin, error) {
 	g.api = httptest.NewServer(http.HandlerFunc(g.serveAPI))
 	g.URL = strings.TrimSuffix(g.api.URL, "/")
 	g.tunnels = &connListener{conns: make(chan net.Conn), done: make(chan struct{})}
-	g.google = &http.Server{Handler: http.HandlerFunc(g.serveGoogle)}
+	// A client that does not trust the CA fails its handshake: that is
+	// the client's error to report, not the fake's to log.
+	g.google = &http.Server{Handler: http.HandlerFunc(g.serveGoogle), ErrorLog: log.New(io.Discard, "", 0)}
 	go g.google.Serve(tls.NewListener(g.tunnels, &tls.Config{Certificates: []tls.Certificate{cert}}))
 	g.proxy = httptest.NewServer(http.HandlerFunc(g.serveProxy))
 	g.ProxyURL = strings.TrimSuffix(g.proxy.URL, "/")
