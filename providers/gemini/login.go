@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/relay-host/relay-host/sdk"
@@ -158,6 +160,56 @@ func replaceFile(path string, data []byte, perm fs.FileMode) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// loginEnvVars are the variables a Google login may need from the user's
+// <stateDir>/.env, which the CLI loads when it runs in the user's home
+// but not in a scratch one: the Cloud project a Workspace account must
+// name (the CLI's setupUser reads these two). Nothing else of that file
+// is taken.
+var loginEnvVars = []string{"GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT_ID"}
+
+// loginEnv returns "NAME=value" for each of loginEnvVars set in
+// <stateDir>/.env and not in the environment (which, as for the CLI,
+// wins). A missing or unreadable file gives none.
+func loginEnv(stateDir string, getenv func(string) string) []string {
+	data, err := os.ReadFile(filepath.Join(stateDir, ".env"))
+	if err != nil {
+		return nil
+	}
+	vals := parseDotenv(data)
+	var out []string
+	for _, k := range loginEnvVars {
+		if v, ok := vals[k]; ok && v != "" && getenv(k) == "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// dotenvLine is one NAME=value line of a .env file: the line pattern of
+// the dotenv library the CLI uses ("export " and "NAME: value" allowed; a
+// value quoted, or unquoted up to a "#").
+var dotenvLine = regexp.MustCompile(`^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*` + "`(?:\\\\`|[^`])*`" + `|[^#\r\n]+)?\s*(?:#.*)?$`)
+
+// parseDotenv reads a .env file's NAME=value lines as dotenv does, a
+// later line winning, with the quotes of a quoted value removed. Values
+// quoted across lines are not read as dotenv reads them (a project id is
+// one line).
+func parseDotenv(data []byte) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		m := dotenvLine.FindStringSubmatch(strings.TrimSuffix(line, "\r"))
+		if m == nil {
+			continue
+		}
+		v := strings.TrimSpace(m[2])
+		if len(v) >= 2 && strings.ContainsRune(`"'`+"`", rune(v[0])) && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[m[1]] = v
+	}
+	return out
 }
 
 // noGoogleLogin reports whether the CLI is certain to find no usable

@@ -27,6 +27,7 @@ echo "$GEMINI_CLI_HOME" > "$rec/home"
 ls -A "$g" > "$rec/files"
 cat "$g/settings.json" > "$rec/settings" 2>/dev/null
 cat "$g/oauth_creds.json" > "$rec/creds" 2>/dev/null
+echo "$GOOGLE_CLOUD_PROJECT/$GOOGLE_CLOUD_PROJECT_ID/$UNIT_OTHER" > "$rec/env"
 mkdir -p "$g/tmp/work/chats"
 cat > "$g/tmp/work/chats/session.jsonl"
 printf '%s' "$RELAY_TEST_REFRESHED" > "$g/oauth_creds.json"
@@ -40,11 +41,13 @@ func userLogin(t *testing.T, home string) (state string, before map[string]strin
 	t.Helper()
 	state = filepath.Join(home, ".gemini")
 	files := map[string]string{
-		"settings.json":                      "// mine\n{\n  \"security\": {\"auth\": {\"selectedType\": \"oauth-personal\", \"enforcedType\": \"oauth-personal\"}}, /* login */\n  \"mcpServers\": {\"m\": {\"command\": \"true\"}},\n  \"context\": {\"fileName\": [\"GEMINI.md\", \"AGENTS.md\"]},\n  \"ui\": {\"theme\": \"Dracula\"}\n}\n",
-		"oauth_creds.json":                   `{"access_token":"old","refresh_token":"r","expiry_date":1,"token_type":"Bearer"}`,
-		"google_accounts.json":               `{"active":"u@example.com","old":[]}`,
-		"GEMINI.md":                          "unit-user-memory\n",
-		"AGENTS.md":                          "unit-user-agents\n",
+		"settings.json":        "// mine\n{\n  \"security\": {\"auth\": {\"selectedType\": \"oauth-personal\", \"enforcedType\": \"oauth-personal\"}}, /* login */\n  \"mcpServers\": {\"m\": {\"command\": \"true\"}},\n  \"context\": {\"fileName\": [\"GEMINI.md\", \"AGENTS.md\"]},\n  \"ui\": {\"theme\": \"Dracula\"}\n}\n",
+		"oauth_creds.json":     `{"access_token":"old","refresh_token":"r","expiry_date":1,"token_type":"Bearer"}`,
+		"google_accounts.json": `{"active":"u@example.com","old":[]}`,
+		"GEMINI.md":            "unit-user-memory\n",
+		"AGENTS.md":            "unit-user-agents\n",
+		// A Workspace login's project: taken; nothing else is.
+		".env":                               "GOOGLE_CLOUD_PROJECT=\"unit-project\" # work\nUNIT_OTHER=x\n",
 		"extensions/x/gemini-extension.json": `{"name":"x"}`,
 	}
 	for name, content := range files {
@@ -100,6 +103,9 @@ func TestGoogleLoginScratchHome(t *testing.T) {
 	}
 	if want := map[string]any{"security": map[string]any{"auth": map[string]any{"selectedType": "oauth-personal", "enforcedType": "oauth-personal"}}}; !jsonEqual(got, want) {
 		t.Errorf("scratch settings.json = %v, want only the user's security.auth", got)
+	}
+	if got := read("env"); got != "unit-project//" {
+		t.Errorf("the CLI's GOOGLE_CLOUD_PROJECT/GOOGLE_CLOUD_PROJECT_ID/UNIT_OTHER = %q, want only the project from the user's .env", got)
 	}
 	if read("creds") != before["oauth_creds.json"] {
 		t.Errorf("the CLI saw the login %q, want the user's", read("creds"))
@@ -343,5 +349,28 @@ func TestRealCLIGoogleLogin(t *testing.T) {
 	var creds map[string]any
 	if err := json.Unmarshal([]byte(after["oauth_creds.json"]), &creds); err != nil || creds["access_token"] != g.AccessToken || creds["refresh_token"] != "r" {
 		t.Errorf("the user's oauth_creds.json is %s (%v); want the refreshed token, refresh token kept", after["oauth_creds.json"], err)
+	}
+}
+
+// TestLoginEnv: of the user's .env only the Cloud project is taken, as
+// dotenv reads it, and the environment wins.
+func TestLoginEnv(t *testing.T) {
+	dir := t.TempDir()
+	write(dir, ".env", "# mine\nexport GOOGLE_CLOUD_PROJECT='p-1'\r\nGOOGLE_CLOUD_PROJECT_ID=p-2 # id\nGEMINI_API_KEY=k\nGEMINI_CLI_HOME=/elsewhere\n")
+	if got, want := loginEnv(dir, envOf(nil)), []string{"GOOGLE_CLOUD_PROJECT=p-1", "GOOGLE_CLOUD_PROJECT_ID=p-2"}; !slices.Equal(got, want) {
+		t.Errorf("loginEnv = %q, want %q", got, want)
+	}
+	if got, want := loginEnv(dir, envOf(map[string]string{"GOOGLE_CLOUD_PROJECT": "env"})), []string{"GOOGLE_CLOUD_PROJECT_ID=p-2"}; !slices.Equal(got, want) {
+		t.Errorf("with the variable set: loginEnv = %q, want %q", got, want)
+	}
+	for in, want := range map[string]string{
+		`A=plain`: "plain", `A = "quoted # kept"`: "quoted # kept", "A=`tick`": "tick", `A=x #c`: "x", `A=#c`: "", `A: colon`: "colon", `A=x#y`: "x", `A="x" # c`: "x",
+	} {
+		if got, ok := parseDotenv([]byte(in))["A"]; !ok || got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+	if got := loginEnv(t.TempDir(), envOf(nil)); got != nil {
+		t.Errorf("no .env: %q", got)
 	}
 }

@@ -101,6 +101,12 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 	// front of it sees the answer (its Retry-After for the record) and
 	// answers any retry itself. maxAttempts = 1 already stops the CLI's.
 	env := childEnv(os.Environ(), runHome, tmp, getenv)
+	if auth == googleLoginAuth {
+		for _, kv := range loginEnv(stateDir, getenv) {
+			k, v, _ := strings.Cut(kv, "=")
+			env = withEnv(env, k, v)
+		}
+	}
 	var relay *onesend.Relay
 	if apiKey {
 		up := getenv("GOOGLE_GEMINI_BASE_URL")
