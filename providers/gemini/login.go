@@ -14,12 +14,14 @@ import (
 	"github.com/relay-host/relay-host/sdk"
 )
 
-// A Google login runs the CLI in a scratch home too, like an API key: the
+// A Google login runs the CLI in a scratch home too, like an API key,
+// rather than in the user's home with settings that neutralise it: the
 // user's state directory holds their GEMINI.md (and any other context
 // file), extensions, MCP servers, commands, skills, policies and agents,
 // and no setting of the pinned CLI keeps all of them out while it runs
-// there (context.fileName adds names to GEMINI.md instead of replacing
-// it). The pinned CLI finds a login only in files under
+// there. context.fileName cannot: the CLI's setGeminiMdFilename merges
+// the configured names with the current ones, so ~/.gemini/GEMINI.md is
+// always read. The pinned CLI finds a login only in files under
 // $GEMINI_CLI_HOME/.gemini (its Storage.getOAuthCredsPath and the
 // encrypted-file keychain both take the directory from GEMINI_CLI_HOME,
 // and the latter's key comes from the host and user names, not the path),
