@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// When the CLI runs in the user's own home (a login, not an API key), it
-// records every session there, and the pinned CLI has no setting to stop
-// it: the project registry projects.json maps the working directory to a
+// When the CLI runs in the user's own home (Vertex AI or compute ADC; a
+// key and a Google login get a scratch home), it records every session
+// there, and the pinned CLI has no setting to stop it: the project registry projects.json maps the working directory to a
 // short id, and tmp/<id>/ (chats/session-*.jsonl, holding the prompt and
 // the source) and history/<id>/ belong to that id, each marked with a
 // .project_root file naming the directory. The working directory is this

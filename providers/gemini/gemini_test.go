@@ -194,21 +194,26 @@ func set(m map[string]any, path []string, v any) {
 	m[path[len(path)-1]] = v
 }
 
+// noCreds is provablyNoCredentials for the auth type the CLI would use.
+func noCreds(s *userSettings, dir string, apiKey bool, getenv func(string) string) bool {
+	return provablyNoCredentials(s, authType(s, apiKey, getenv), dir, apiKey, getenv)
+}
+
 func TestProvablyNoCredentials(t *testing.T) {
 	dir := t.TempDir()
 	s := &userSettings{m: map[string]any{}}
-	if !provablyNoCredentials(s, dir, false, envOf(nil)) {
+	if !noCreds(s, dir, false, envOf(nil)) {
 		t.Error("no key, no auth type: want no credentials")
 	}
-	if provablyNoCredentials(s, dir, true, envOf(nil)) || provablyNoCredentials(s, dir, false, envOf(map[string]string{"GOOGLE_GENAI_USE_VERTEXAI": "true"})) {
+	if noCreds(s, dir, true, envOf(nil)) || noCreds(s, dir, false, envOf(map[string]string{"GOOGLE_GENAI_USE_VERTEXAI": "true"})) {
 		t.Error("key or vertex: want credentials possible")
 	}
 	set(s.m, selectedTypePath, "oauth-personal")
-	if !provablyNoCredentials(s, dir, false, envOf(nil)) {
+	if !noCreds(s, dir, false, envOf(nil)) {
 		t.Error("oauth without a login: want no credentials")
 	}
-	os.WriteFile(filepath.Join(dir, "oauth_creds.json"), []byte("{}"), 0o600)
-	if provablyNoCredentials(s, dir, false, envOf(nil)) {
+	os.WriteFile(filepath.Join(dir, "oauth_creds.json"), []byte(`{"refresh_token":"r"}`), 0o600)
+	if noCreds(s, dir, false, envOf(nil)) {
 		t.Error("oauth with a login: want credentials possible")
 	}
 }
@@ -236,6 +241,10 @@ func TestAuthCheckFailsBeforeSending(t *testing.T) {
 		{"vertex from the environment", "", "", false, map[string]string{"GOOGLE_GENAI_USE_VERTEXAI": "true"}, false},
 		{"compute adc", "", "", false, map[string]string{"GEMINI_CLI_USE_COMPUTE_ADC": "true"}, false},
 		{"gca login implied, none stored", "", "", false, map[string]string{"GOOGLE_GENAI_USE_GCA": "true"}, true},
+		{"gca login from an access token", "", "", false, map[string]string{"GOOGLE_GENAI_USE_GCA": "true", "GOOGLE_CLOUD_ACCESS_TOKEN": "t"}, false},
+		{"a key wins over an implied login", "", "", true, map[string]string{"GOOGLE_GENAI_USE_GCA": "true"}, false},
+		{"login in GOOGLE_APPLICATION_CREDENTIALS", "oauth-personal", "", false, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/x/adc.json"}, false},
+		{"login in the keychain", "oauth-personal", "", false, map[string]string{"GEMINI_FORCE_ENCRYPTED_FILE_STORAGE": "true"}, false},
 	} {
 		s := &userSettings{m: map[string]any{}}
 		if tt.selected != "" {
@@ -244,7 +253,7 @@ func TestAuthCheckFailsBeforeSending(t *testing.T) {
 		if tt.enforced != "" {
 			set(s.m, []string{"security", "auth", "enforcedType"}, tt.enforced)
 		}
-		if got := provablyNoCredentials(s, dir, tt.apiKey, envOf(tt.env)); got != tt.want {
+		if got := noCreds(s, dir, tt.apiKey, envOf(tt.env)); got != tt.want {
 			t.Errorf("%s: provablyNoCredentials = %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -507,12 +516,22 @@ func TestLayerInUserHome(t *testing.T) {
 	if !recorded {
 		t.Error("the CLI recorded no session: the cleanup below proves nothing")
 	}
-	// ... and the cleanup removes exactly that.
+	// ... and the cleanup removes exactly that. The pinned CLI sometimes
+	// exits holding its registry lock (projects.json.lock, which it
+	// would take over only once 10 s old); the cleanup then leaves the
+	// registry alone, and its entry naming the scratch directory (a path,
+	// no source) stays, as the README says.
+	_, err := os.Stat(filepath.Join(state, "projects.json.lock"))
+	lockLeft := err == nil
 	snap.cleanup(work)
 	after := readTree(t, state)
 	for name, content := range after {
 		if strings.Contains(content, "unit-packet-marker") {
 			t.Errorf("%s still holds the packet", name)
+		}
+		if name == "projects.json" && lockLeft {
+			t.Logf("the CLI left its registry lock: projects.json not checked")
+			continue
 		}
 		if before[name] != content {
 			t.Errorf("%s left changed or created:\n%s", name, content)

@@ -22,10 +22,14 @@
 //     MCP servers, extensions or skills, retries bounded (general.maxAttempts
 //     = 1, so a steady 429 fails in seconds instead of ~200 s); the user's
 //     settings.json is read, never written;
-//   - with an API key the CLI runs in a scratch home (nothing of the user's
-//     ~/.gemini is read or written); with a login it runs in the user's
-//     state directory and what it recorded of the review (its chats,
-//     history and projects.json entry) is removed afterwards (cleanup.go);
+//   - with an API key or a Google login the CLI runs in a scratch home:
+//     nothing of the user's ~/.gemini is read but, for a login, copies of
+//     its login files and security.auth settings (login.go); the only
+//     write there is a token the CLI refreshed, written back atomically
+//     over a login file still exactly as copied. With Vertex AI or compute
+//     ADC it runs in the user's state directory and what it recorded of
+//     the review (its chats, history and projects.json entry) is removed
+//     afterwards (cleanup.go);
 //   - a cancelled or timed-out review kills the CLI's whole process group.
 package main
 

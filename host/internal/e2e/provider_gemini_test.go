@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,4 +357,191 @@ func geminiOfferedTools(body []byte) []string {
 		}
 	}
 	return names
+}
+
+// googleLoginFake is a fakemodel.GoogleLogin in another process
+// (cmd/fakegooglelogin): the Code Assist API at URL, Google's OAuth
+// endpoints behind the CONNECT proxy at ProxyURL, whose TLS CA is CAFile.
+type googleLoginFake struct {
+	URL         string `json:"url"`
+	ProxyURL    string `json:"proxy_url"`
+	CAFile      string `json:"ca_file"`
+	AccessToken string `json:"access_token"`
+	api         *modelFake
+}
+
+var googleLoginBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func startGoogleLoginFake(t *testing.T, dir string) *googleLoginFake {
+	t.Helper()
+	googleLoginBuild.once.Do(func() {
+		googleLoginBuild.path = filepath.Join(binDir, "fakegooglelogin")
+		out, err := exec.Command("go", "build", "-o", googleLoginBuild.path, "github.com/relay-host/relay-host/providers/internal/fakemodel/cmd/fakegooglelogin").CombinedOutput()
+		if err != nil {
+			googleLoginBuild.err = fmt.Errorf("building fakegooglelogin: %v\n%s", err, out)
+		}
+	})
+	if googleLoginBuild.err != nil {
+		t.Fatal(googleLoginBuild.err)
+	}
+	cmd := exec.Command(googleLoginBuild.path, dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	var f googleLoginFake
+	if err := json.NewDecoder(stdout).Decode(&f); err != nil {
+		t.Fatalf("fakegooglelogin: %v", err)
+	}
+	f.api = &modelFake{t: t, URL: f.URL}
+	return &f
+}
+
+func (f *googleLoginFake) Requests() []modelRequest {
+	var out []modelRequest
+	f.api.get("requests", &out)
+	return out
+}
+
+// TestGeminiGoogleLogin: a review with a Google login (no API key) runs
+// the real CLI as isolated as one with a key: against fakes of the Code
+// Assist API and Google's OAuth endpoints, no request carries the user's
+// GEMINI.md, no tools are offered, the user's MCP server is not started,
+// their settings.json (comments and all) is byte-identical, the token
+// the CLI refreshed is written back to their oauth_creds.json, and
+// nothing else in their state directory is created, changed or holds the
+// diff.
+func TestGeminiGoogleLogin(t *testing.T) {
+	t.Parallel()
+	cli := requireCLI(t, "gemini")
+	e := newEnv(t)
+	fake := startGoogleLoginFake(t, e.root)
+	cliHome := filepath.Join(e.root, "gemini-home")
+	e.config(cliConfig("gemini", cli, "GEMINI_CLI_HOME", "CODE_ASSIST_ENDPOINT", "NODE_EXTRA_CA_CERTS"))
+	e.extra = []string{"GEMINI_CLI_HOME=" + cliHome, "CODE_ASSIST_ENDPOINT=" + fake.URL, "HTTPS_PROXY=" + fake.ProxyURL, "NO_PROXY=127.0.0.1", "NODE_EXTRA_CA_CERTS=" + fake.CAFile}
+	const diffMarker = "e2e-gemini-login-diff-marker"
+	e.write("main.go", "package main\n\nfunc main() { println(\""+diffMarker+"\") }\n")
+	state := filepath.Join(cliHome, ".gemini")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mcpMarker := filepath.Join(e.root, "mcp-server-started")
+	refreshToken := "e2e-refresh-token-" + strconv.Itoa(os.Getpid())
+	userSettings := `// the user's own, with comments (the CLI accepts them)
+{
+  "security": {"auth": {"selectedType": "oauth-personal"}}, /* Google login */
+  "mcpServers": {
+    "e2e-marker": {"command": "sh", "args": ["-c", "echo started > ` + mcpMarker + `"]}
+  },
+  "ui": {"theme": "Dracula"}
+}
+`
+	for name, content := range map[string]string{
+		"settings.json": userSettings,
+		"GEMINI.md":     "e2e-user-memory: always REQUEST_CHANGES\n",
+		// Expired: the CLI refreshes it first.
+		"oauth_creds.json":     `{"access_token":"e2e-expired-access-token","refresh_token":"` + refreshToken + `","expiry_date":1,"token_type":"Bearer"}`,
+		"google_accounts.json": `{"active":"user@example.com","old":[]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(state, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := readTree(t, state)
+
+	r := e.run("review", "gemini")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if rec := e.latest(); rec.Status != jobs.StatusCompleted || rec.Verdict != "approve" || rec.Transmission != jobs.Sent {
+		t.Errorf("record: status %s verdict %q transmission %s", rec.Status, rec.Verdict, rec.Transmission)
+	}
+	var sent, refreshed bool
+	for _, q := range fake.Requests() {
+		refreshed = refreshed || q.Path == "https://oauth2.googleapis.com/token"
+		body := string(q.Body)
+		if strings.Contains(body, "e2e-user-memory") {
+			t.Errorf("the user's GEMINI.md reached %s", q.Path)
+		}
+		if q.Format != "codeassist" {
+			continue
+		}
+		sent = sent || strings.Contains(body, diffMarker)
+		var envelope struct{ Request json.RawMessage }
+		json.Unmarshal(q.Body, &envelope)
+		if names := geminiOfferedTools(envelope.Request); len(names) != 0 {
+			t.Errorf("the model was offered tools: %v", names)
+		}
+	}
+	if !sent || !refreshed {
+		t.Fatalf("diff sent %v, token refreshed %v: the checks proved nothing", sent, refreshed)
+	}
+	// An MCP server is started before the first model request; give a
+	// late one a moment anyway.
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(mcpMarker); !os.IsNotExist(err) {
+		t.Errorf("the user's MCP server was started (%v)", err)
+	}
+	after := readTree(t, state)
+	for name, content := range after {
+		if strings.Contains(content, diffMarker) {
+			t.Errorf("%s in the user's state directory holds the diff", name)
+		}
+		if old, ok := before[name]; name != "oauth_creds.json" && (!ok || old != content) {
+			t.Errorf("%s in the user's state directory was created or changed by the review", name)
+		}
+	}
+	if after["settings.json"] != userSettings {
+		t.Errorf("the user's settings.json changed to:\n%s", after["settings.json"])
+	}
+	var creds map[string]any
+	if err := json.Unmarshal([]byte(after["oauth_creds.json"]), &creds); err != nil || creds["access_token"] != fake.AccessToken || creds["refresh_token"] != refreshToken {
+		t.Errorf("the user's oauth_creds.json is %s (%v); want the refreshed access token and the refresh token kept", after["oauth_creds.json"], err)
+	}
+	checkNoLeak(t, e, r, refreshToken, fake.AccessToken, cliHome)
+}
+
+// TestGeminiUnusableLogin: a Google login the CLI is certain to reject
+// before any request (here an expired access token with no refresh token:
+// its exit 41 once it has the source on stdin, which would be recorded
+// as sent) is refused before the CLI runs: not_authenticated, not sent,
+// nothing at the fakes.
+func TestGeminiUnusableLogin(t *testing.T) {
+	t.Parallel()
+	cli := requireCLI(t, "gemini")
+	e := newEnv(t)
+	fake := startGoogleLoginFake(t, e.root)
+	cliHome := filepath.Join(e.root, "gemini-home")
+	e.config(cliConfig("gemini", cli, "GEMINI_CLI_HOME", "CODE_ASSIST_ENDPOINT", "NODE_EXTRA_CA_CERTS"))
+	e.extra = []string{"GEMINI_CLI_HOME=" + cliHome, "CODE_ASSIST_ENDPOINT=" + fake.URL, "HTTPS_PROXY=" + fake.ProxyURL, "NO_PROXY=127.0.0.1", "NODE_EXTRA_CA_CERTS=" + fake.CAFile}
+	state := filepath.Join(cliHome, ".gemini")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(state, "settings.json"), []byte(`{"security":{"auth":{"selectedType":"oauth-personal"}}}`), 0o600)
+	os.WriteFile(filepath.Join(state, "oauth_creds.json"), []byte(`{"access_token":"e2e-expired-access-token","expiry_date":1,"token_type":"Bearer"}`), 0o600)
+	r := e.run("review", "gemini")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	if rec := e.latest(); rec.ErrorCode != "not_authenticated" || rec.Transmission != jobs.NotSent {
+		t.Errorf("record: error_code %q transmission %s, want not_authenticated not_sent (%s)", rec.ErrorCode, rec.Transmission, rec.ErrorMessage)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("%d requests reached the fakes", n)
+	}
+	checkNoLeak(t, e, r, cliHome)
 }
