@@ -20,7 +20,6 @@ import (
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/hostlog"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
-	"github.com/relay-host/relay-host/host/internal/scrub"
 	"github.com/relay-host/relay-host/host/sanitize"
 )
 
@@ -138,7 +137,7 @@ func (g *Globals) logs() (*hostlog.Logs, error) {
 	if err != nil {
 		return nil, exit(2, "%v", err)
 	}
-	s := scrub.New(sanitize.Policy{Home: g.IO.Getenv("HOME")})
+	s := sanitize.NewScrubber(sanitize.Policy{Home: g.IO.Getenv("HOME")})
 	l, err := hostlog.Open(level, g.LogFile, g.IO.Err, s)
 	if err != nil {
 		return nil, exit(2, "%v: check the path", err)

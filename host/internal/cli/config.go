@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/host/config"
-	"github.com/relay-host/relay-host/host/internal/scrub"
 	"github.com/relay-host/relay-host/host/internal/trust"
+	"github.com/relay-host/relay-host/host/sanitize"
 )
 
 func newConfigCmd(g *Globals) *cobra.Command {
@@ -132,7 +132,7 @@ func formatValue(v any) string {
 // configValues lists every value of the effective configuration in a
 // fixed order, with its origin. Setting values go through the scrubber:
 // a base URL may carry user:pass@. env lists only variable names.
-func configValues(cfg *config.Config, sc *scrub.Scrubber) []configValue {
+func configValues(cfg *config.Config, sc *sanitize.Scrubber) []configValue {
 	var out []configValue
 	add := func(path string, v any, always bool) {
 		o, ok := cfg.Origin(path)
