@@ -108,8 +108,9 @@ type layer struct {
 
 // decodeLayer parses and checks one file's own values. Checks that depend
 // on other layers (etcd attributes against the backend, pairs of
-// attributes) are made after merging, in finish.
-func decodeLayer(src []byte, filename, home string, kind Layer) (*layer, error) {
+// attributes) are made after merging, in finish. Its only failure is
+// diagnostics, which Load gathers across layers.
+func decodeLayer(src []byte, filename, home string, kind Layer) (*layer, *DiagError) {
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	files := map[string]*hcl.File{filename: file}
 	if diags.HasErrors() {

@@ -27,7 +27,6 @@
 package sanitize
 
 import (
-	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -81,15 +80,6 @@ func (p Policy) Message(s string) string {
 // MaxField.
 func (p Policy) Field(s string) string {
 	return p.clean(s, false, capOr(p.MaxField, DefaultMaxField), " "+Truncated)
-}
-
-// Code returns code when it is one of known, else fallback: a plugin's
-// error code is only ever one the host defines.
-func Code(code string, known []string, fallback string) string {
-	if slices.Contains(known, code) {
-		return code
-	}
-	return fallback
 }
 
 func (p Policy) clean(s string, multiline bool, max int, marker string) string {

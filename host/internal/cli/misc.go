@@ -14,6 +14,7 @@ import (
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/admissioncmd"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/sdk/conformance"
@@ -77,7 +78,7 @@ func runPluginCheck(ctx context.Context, o *PluginCheckOptions) error {
 		_, err = os.Stat(bin)
 	}
 	if err != nil {
-		return exit(2, "cannot use plugin binary %s: %v", o.Binary, err)
+		return exit(exitcode.Usage, "cannot use plugin binary %s: %v", o.Binary, err)
 	}
 	logs, err := o.g.logs()
 	if err != nil {
@@ -98,7 +99,7 @@ func runPluginCheck(ctx context.Context, o *PluginCheckOptions) error {
 		fmt.Fprintln(o.g.IO.Out, line)
 	}
 	if !rep.OK() {
-		return exit(1, "%s fails the plugin contract: fix the FAIL checks above (see sdk/README.md)", filepath.Base(bin))
+		return exit(exitcode.Failure, "%s fails the plugin contract: fix the FAIL checks above (see sdk/README.md)", filepath.Base(bin))
 	}
 	return nil
 }
