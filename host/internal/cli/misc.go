@@ -40,12 +40,30 @@ func newAdmissionCmd(g *Globals) *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
 			core := admissioncmd.Core{Open: openFleet(g), Load: admissionConfig(g)}
-			if code := admissioncmd.MainWith(args, admissioncmd.StdIO(), core); code != 0 {
+			if code := admissioncmd.MainWith(args, admissionIO(g.IO), core); code != exitcode.OK {
 				return silentExit(code)
 			}
 			return nil
 		},
 	}
+}
+
+// admissionIO is io as admissioncmd takes it. Where io's streams are files
+// (the process's own), they are passed on as files, so the command
+// `admission run` starts inherits them as they are, and the terminal checks
+// (holder identity only on a terminal, clean's confirmation) look at them.
+func admissionIO(io IO) admissioncmd.IO {
+	a := admissioncmd.IO{In: io.In, Out: io.Out, Err: io.Err, Getenv: io.Getenv}
+	if f, ok := io.In.(*os.File); ok {
+		a.StdinFile, a.IsTerminal = f, isTerminal(f.Fd())
+	}
+	if f, ok := io.Out.(*os.File); ok {
+		a.StdoutFile, a.OutTerminal = f, isTerminal(f.Fd())
+	}
+	if f, ok := io.Err.(*os.File); ok {
+		a.StderrFile = f
+	}
+	return a
 }
 
 // PluginCheckOptions are `relay-host plugin check`'s flags.
