@@ -464,17 +464,7 @@ func runFleetHolding(path string, argv []string, lease admission.Lease, io IO) e
 			<-done
 			return fail(io, exitcode.Blocked, "admission lost (admission_lost): the etcd lease of %s ended while it ran (partition or revoke); it was stopped", argv[0])
 		case err := <-done:
-			if err == nil {
-				return exitcode.OK
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					return exitcode.Signaled(int(ws.Signal()))
-				}
-				return exitcode.Code(ee.ExitCode())
-			}
-			return fail(io, exitcode.NoExec, "%s: %v", argv[0], err)
+			return exitOf(err, argv[0], io)
 		}
 	}
 }
@@ -491,7 +481,13 @@ func runHolding(path string, argv []string, lease admission.Lease, io IO) exitco
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orReader(io.StdinFile, io.In), orWriter(io.StdoutFile, io.Out), orWriter(io.StderrFile, io.Err)
 	cmd.ExtraFiles = lease.Files()
-	err := cmd.Run()
+	return exitOf(cmd.Run(), argv[0], io)
+}
+
+// exitOf is how `admission run` exits once CMD (named name) has run: with
+// CMD's own exit code, as a shell reports one ended by a signal, or with
+// NoExec and a line when it could not be run at all.
+func exitOf(err error, name string, io IO) exitcode.Code {
 	if err == nil {
 		return exitcode.OK
 	}
@@ -502,7 +498,7 @@ func runHolding(path string, argv []string, lease admission.Lease, io IO) exitco
 		}
 		return exitcode.Code(ee.ExitCode())
 	}
-	return fail(io, exitcode.NoExec, "%s: %v", argv[0], err)
+	return fail(io, exitcode.NoExec, "%s: %v", name, err)
 }
 
 func orReader(f *os.File, r io.Reader) io.Reader {
