@@ -10,7 +10,10 @@ import (
 )
 
 // ErrorCode is the typed code of a failed review. The set is closed: the
-// client maps any code it does not know to [CodeInternal].
+// client maps any code it does not know to [CodeInternal]. These constants
+// are the one definition of each code: relay-host records them as they are
+// and defines only the codes of its own failures (a full slot, a missing
+// plugin) beside them.
 type ErrorCode string
 
 // Pre-send codes: the plugin found the problem before any source left the

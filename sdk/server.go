@@ -25,19 +25,6 @@ import (
 // review as cancelled, and its helpers would outlive the lease.
 const CancelGrace = 2 * time.Second
 
-// ConformanceSetting and ConformancePanic are the panic trigger of the
-// conformance kit: a Review whose settings map ConformanceSetting to
-// ConformancePanic panics inside the provider call path, before the
-// provider's Review runs, so the kit can prove that a panic becomes a
-// plugin_panic error and the plugin keeps serving. Keys beginning with
-// "relay." are reserved for relay-host and the SDK; a plugin in another
-// language should honour the same setting by raising an exception through
-// its real panic/exception handling.
-const (
-	ConformanceSetting = "relay.conformance"
-	ConformancePanic   = "panic"
-)
-
 // Exit statuses of a plugin process that Serve ends itself.
 const (
 	exitIgnoredCancel = 3 // a provider call ignored its cancelled context
@@ -146,9 +133,6 @@ func (s *server) Review(req *relayv1.ReviewRequest, stream grpc.ServerStreamingS
 	r := reviewRequestFromProto(req)
 	ev := &events{stream: stream, logger: s.logger}
 	res, err := call(s, stream.Context(), "Review", func(ctx context.Context) (Result, error) {
-		if r.Settings[ConformanceSetting] == ConformancePanic {
-			panic("deliberate panic requested by " + ConformanceSetting + "=" + ConformancePanic)
-		}
 		return s.provider.Review(ctx, r, ev)
 	})
 	// From here on the provider can no longer send events, even from a

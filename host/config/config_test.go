@@ -231,6 +231,8 @@ func TestParseDiagnostics(t *testing.T) {
 		{"settings not a map", "provider \"a\" {\n  settings = \"x\"\n}", 2, `settings must be a map of strings`},
 		{"settings nested", "provider \"a\" {\n  route \"r\" {\n    settings = { a = { b = \"c\" } }\n  }\n}", 3, `must be a string, number or bool; got object`},
 		{"settings duplicate key", "provider \"a\" {\n  settings = {\n    a = \"1\"\n    a = \"2\"\n  }\n}", 4, `"a" is set twice (first at test.hcl:3)`},
+		{"reserved provider setting", "provider \"a\" {\n  settings = {\n    model = \"m\"\n    \"relay.debug\" = \"true\"\n  }\n}", 4, `Keys beginning with "relay." are reserved`},
+		{"reserved route setting", "provider \"a\" {\n  route \"r\" {\n    settings = { \"relay.x\" = 1 }\n  }\n}", 3, `Reserved setting`},
 		{"settings null", "provider \"a\" {\n  settings = { a = null }\n}", 2, `must not be null`},
 		{"attribute redefined", "provider \"a\" {\n  plugin = \"x\"\n  plugin = \"y\"\n}", 3, `Attribute redefined`},
 	}

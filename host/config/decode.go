@@ -108,8 +108,9 @@ type layer struct {
 
 // decodeLayer parses and checks one file's own values. Checks that depend
 // on other layers (etcd attributes against the backend, pairs of
-// attributes) are made after merging, in finish.
-func decodeLayer(src []byte, filename, home string, kind Layer) (*layer, error) {
+// attributes) are made after merging, in finish. Its only failure is
+// diagnostics, which Load gathers across layers.
+func decodeLayer(src []byte, filename, home string, kind Layer) (*layer, *DiagError) {
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	files := map[string]*hcl.File{filename: file}
 	if diags.HasErrors() {
@@ -613,6 +614,12 @@ func (d *decoder) stringList(at *hcl.Attribute) (vals []string, rngs []hcl.Range
 	return vals, rngs, ok
 }
 
+// reservedSettingPrefix starts the setting keys the sdk reserves for the
+// host (sdk.Settings): providers skip them, so a user's key there would be
+// silently ignored at best and read by a later relay-host as its own at
+// worst.
+const reservedSettingPrefix = "relay."
+
 // settings reads a map of strings; numbers and bools are accepted and kept
 // in their HCL spelling ("4096", "true") since plugins parse what they need.
 func (d *decoder) settings(at *hcl.Attribute, prefix string) (map[string]string, map[string]hcl.Range) {
@@ -630,6 +637,10 @@ func (d *decoder) settings(at *hcl.Attribute, prefix string) (map[string]string,
 		}
 		if key == "" {
 			d.errorf(kv.Key.Range(), at.Range.Ptr(), "Invalid settings", "A settings key must not be empty.")
+			continue
+		}
+		if strings.HasPrefix(key, reservedSettingPrefix) {
+			d.errorf(kv.Key.Range(), at.Range.Ptr(), "Reserved setting", "Keys beginning with %q are reserved for relay-host and the plugin SDK; rename %q.", reservedSettingPrefix, key)
 			continue
 		}
 		if prev, dup := rngs[key]; dup {

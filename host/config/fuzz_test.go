@@ -62,7 +62,7 @@ func FuzzParse(f *testing.F) {
 var (
 	embeddedOnce  sync.Once
 	embeddedLayer *layer
-	embeddedErr   error
+	embeddedErr   *DiagError
 )
 
 // repoLayerOnlyNarrows merges src as a trusted repository layer over the

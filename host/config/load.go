@@ -55,9 +55,8 @@ func Load(o LoadOptions) (*Config, error) {
 	var layers []*layer
 	var diags hcl.Diagnostics
 	add := func(src []byte, path string, kind Layer) {
-		l, err := decodeLayer(src, path, home, kind)
-		if err != nil {
-			de := err.(*DiagError)
+		l, de := decodeLayer(src, path, home, kind)
+		if de != nil {
 			diags = append(diags, de.Diags...)
 			for name, f := range de.files {
 				cfg.files[name] = f

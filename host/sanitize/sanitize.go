@@ -1,12 +1,24 @@
-// Package sanitize cleans everything a provider plugin returns before the
-// host persists or prints it.
+// Package sanitize is the host's disclosure boundary for plugin output: it
+// cleans everything a provider plugin returns, and every line a plugin or
+// the host logs, before the host persists or prints it.
 //
-// Invariant: the output of Review, Message and Field is valid UTF-8, holds
-// no terminal escape sequence, no control character (Review keeps \n and
-// \t) and no bidi or invisible format control (U+202A–202E, U+2066–2069,
-// U+200E/F, U+2028/9, U+FEFF), contains no value of Policy.Secrets and nothing shaped like a bearer
-// token or API key, shows the home directory as "~" and Policy.Paths as
-// "[path]", and is at most its byte cap plus the truncation marker.
+// It has two parts. [Policy] is the pure cleaning (a value, no state). A
+// [Scrubber] is a Policy that grows during a command, plus this host's
+// holder identity; the host applies every cleaning through one.
+//
+// Invariant: everything a plugin returns, and every line a plugin logs,
+// goes through a Scrubber before it is persisted or printed, so a value of a
+// variable passed to the plugin, the home directory, a state directory, or
+// this host's holder identity never reaches a job record, stdout or stderr.
+// Holder identity may appear only in the host's own debug log.
+//
+// The output of Policy's Review, Message and Field is valid UTF-8, holds no
+// terminal escape sequence, no control character (Review keeps \n and \t)
+// and no bidi or invisible format control (U+202A–202E, U+2066–2069,
+// U+200E/F, U+2028/9, U+FEFF), contains no value of Policy.Secrets and
+// nothing shaped like a bearer token or API key, shows the home directory
+// as "~" and Policy.Paths as "[path]", and is at most its byte cap plus the
+// truncation marker.
 //
 // The order of the steps is part of the contract: escape sequences are
 // stripped before redaction, so an escape spliced into a secret cannot hide
@@ -15,7 +27,6 @@
 package sanitize
 
 import (
-	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -46,7 +57,7 @@ type Policy struct {
 	// Paths are state directories, the lock root and config files: each
 	// absolute path, with anything below it, becomes "[path]", inside Home
 	// or not. Pass both the configured and the symlink-resolved form when
-	// they differ (scrub.Scrubber.AddPaths does).
+	// they differ ([Scrubber.AddPaths] does).
 	Paths []string
 	// Byte caps; 0 means the default.
 	MaxReview, MaxMessage, MaxField int
@@ -69,15 +80,6 @@ func (p Policy) Message(s string) string {
 // MaxField.
 func (p Policy) Field(s string) string {
 	return p.clean(s, false, capOr(p.MaxField, DefaultMaxField), " "+Truncated)
-}
-
-// Code returns code when it is one of known, else fallback: a plugin's
-// error code is only ever one the host defines.
-func Code(code string, known []string, fallback string) string {
-	if slices.Contains(known, code) {
-		return code
-	}
-	return fallback
 }
 
 func (p Policy) clean(s string, multiline bool, max int, marker string) string {

@@ -238,25 +238,6 @@ func TestCaps(t *testing.T) {
 	}
 }
 
-func TestCode(t *testing.T) {
-	known := []string{"auth", "usage_limited", "timeout"}
-	for _, tt := range []struct{ in, want string }{
-		{"auth", "auth"},
-		{"timeout", "timeout"},
-		{"AUTH", "provider_error"},
-		{"auth\x1b[31m", "provider_error"},
-		{"", "provider_error"},
-	} {
-		if got := Code(tt.in, known, "provider_error"); got != tt.want {
-			t.Errorf("Code(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-// BenchmarkReviewWithSecrets is the sanitizer on a 512 KiB review (the
-// default packet budget) with three token-like secrets, as a review of
-// apireviewer with its keys in env: the fragment scan is one map lookup
-// per byte per secret.
 func BenchmarkReviewWithSecrets(b *testing.B) {
 	p := Policy{Secrets: []string{"sk-bench-0123456789abcdefghijklmnop", "glm-bench-0123456789abcdefghijklmnop", "xoxb-bench-0123456789abcdefghijkl"}}
 	text := strings.Repeat("func main() { println(\"a line of review text\") } // ok\n", 512<<10/56)

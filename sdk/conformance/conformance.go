@@ -18,9 +18,12 @@
 //   - review: Review of [CannedPacket] returns a non-empty review.
 //   - transmission: that review emitted a transmission event before its
 //     result.
-//   - panic: a Review with settings {"relay.conformance": "panic"} (the
-//     SDK's documented trigger, see sdk.ConformanceSetting) ends in a typed
-//     plugin_panic error, and the plugin still answers Describe afterwards.
+//   - panic: a Review with [Options.PanicSettings], under which the plugin
+//     under test panics, ends in a typed plugin_panic error, and the plugin
+//     still answers Describe afterwards. A plugin has no such settings in
+//     production (a panic trigger would be a test hook on its production
+//     path), so without PanicSettings the check is skipped: `relay-host
+//     plugin check` skips it, and a plugin's own test build supplies them.
 //   - cancellation: a Review cancelled mid-flight returns within 2 s, every
 //     process the plugin had started is gone within 2 s of the cancel
 //     (Linux), the plugin still answers, and it then exits with status 0
@@ -81,6 +84,10 @@ type Options struct {
 	// to keep it running until it is cancelled (the echo example takes
 	// {"delay": "1m"}).
 	CancelSettings map[string]string
+	// PanicSettings are merged over Settings for the panic check: settings
+	// under which the plugin's Review panics, which only a test build of a
+	// plugin has. Nil skips the check.
+	PanicSettings map[string]string
 	// Env is added to the plugin's environment (which otherwise is this
 	// process's environment).
 	Env []string
@@ -324,13 +331,17 @@ func (c *checker) review(inst *instance, route string) {
 }
 
 func (c *checker) panicCheck(inst *instance, route string) {
+	if c.opts.PanicSettings == nil {
+		c.skip(CheckPanic, "no Options.PanicSettings: only a test build of a plugin can be made to panic (sdk.Serve recovers a provider's panic into plugin_panic)")
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.Timeout)
 	defer cancel()
-	_, err := inst.provider.Review(ctx, c.request(route, map[string]string{sdk.ConformanceSetting: sdk.ConformancePanic}), nil)
+	_, err := inst.provider.Review(ctx, c.request(route, c.opts.PanicSettings), nil)
 	var e *sdk.Error
 	switch {
 	case err == nil:
-		c.fail(CheckPanic, "plugin ignored %s=%s and returned a result; see the SDK README on the panic trigger", sdk.ConformanceSetting, sdk.ConformancePanic)
+		c.fail(CheckPanic, "the review with PanicSettings returned a result instead of panicking")
 		return
 	case !errors.As(err, &e):
 		c.fail(CheckPanic, "panic was not reported as a typed error: %v", err)

@@ -44,17 +44,50 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// slowSetting asks a test plugin to make its review run until cancelled.
-const slowSetting = "slow"
+// slowSetting asks a test plugin to make its review run until cancelled;
+// panicSetting makes it panic (the test plugins' PanicSettings).
+const (
+	slowSetting  = "slow"
+	panicSetting = "panic"
+)
 
-var echoOptions = conformance.Options{CancelSettings: map[string]string{"delay": "1m"}}
+var (
+	echoOptions = conformance.Options{CancelSettings: map[string]string{"delay": "1m"}}
+	testOptions = conformance.Options{
+		CancelSettings: map[string]string{slowSetting: "1"},
+		PanicSettings:  map[string]string{panicSetting: "1"},
+	}
+)
 
-// TestEcho is the kit's own positive test: the example plugin passes every
-// check through Run, and none is skipped.
+// TestEcho is the kit's own positive test on a production build: the
+// example plugin passes every check through Run, and only the panic check,
+// which needs a build that can be made to panic, is skipped.
 func TestEcho(t *testing.T) {
 	t.Parallel()
 	conformance.Run(t, echoBin, echoOptions)
 	rep := conformance.Check(t.Context(), echoBin, echoOptions)
+	for _, r := range rep.Results {
+		want := conformance.Pass
+		if r.Name == conformance.CheckPanic {
+			want = conformance.Skip
+		}
+		if r.Status != want {
+			t.Errorf("%s: %s %s, want %s", r.Name, r.Status, r.Detail, want)
+		}
+	}
+}
+
+// TestPanicRecovered: an SDK plugin whose Review panics under its
+// PanicSettings passes the panic check (and every other one).
+func TestPanicRecovered(t *testing.T) {
+	t.Parallel()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions
+	opts.Env = []string{modeEnv + "=ok"}
+	rep := conformance.Check(t.Context(), self, opts)
 	for _, r := range rep.Results {
 		if r.Status != conformance.Pass {
 			t.Errorf("%s: %s %s", r.Name, r.Status, r.Detail)
@@ -88,10 +121,9 @@ func TestFaults(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, tt := range tests {
 		wg.Go(func() {
-			reports[i] = conformance.Check(t.Context(), self, conformance.Options{
-				Env:            []string{modeEnv + "=" + tt.mode},
-				CancelSettings: map[string]string{slowSetting: "1"},
-			})
+			opts := testOptions
+			opts.Env = []string{modeEnv + "=" + tt.mode}
+			reports[i] = conformance.Check(t.Context(), self, opts)
 		})
 	}
 	wg.Wait()
@@ -141,6 +173,9 @@ func (f faulty) Describe(context.Context) (sdk.Description, error) {
 
 func (f faulty) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (sdk.Result, error) {
 	ev.Progress("working")
+	if req.Settings[panicSetting] != "" {
+		panic("deliberate test panic")
+	}
 	if f.mode != "no-transmission" {
 		ev.Transmission()
 	}
@@ -198,7 +233,7 @@ func (s rawServer) Configure(context.Context, *relayv1.ConfigureRequest) (*relay
 }
 
 func (s rawServer) Review(req *relayv1.ReviewRequest, stream grpc.ServerStreamingServer[relayv1.ReviewResponse]) error {
-	if req.GetSettings()[sdk.ConformanceSetting] == sdk.ConformancePanic && s.mode == "raw-crash-on-panic" {
+	if req.GetSettings()[panicSetting] != "" && s.mode == "raw-crash-on-panic" {
 		panic("unrecovered panic") // gRPC does not recover handler panics: the process dies
 	}
 	if err := stream.Send(&relayv1.ReviewResponse{Event: &relayv1.ReviewResponse_Transmission{Transmission: &relayv1.Transmission{}}}); err != nil {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/relay-host/relay-host/host/internal/admissioncmd"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 )
 
 // version is set by the Makefile (-ldflags "-X main.version=…").
@@ -34,7 +35,7 @@ func main() {
 				for _, w := range warnings {
 					fmt.Fprintln(os.Stderr, "relay-host: warning: "+w)
 				}
-				os.Exit(admissioncmd.Main(args[1:], admissioncmd.StdIO()))
+				os.Exit(int(admissioncmd.Main(args[1:], admissioncmd.StdIO())))
 			}
 		case "version", "--version":
 			fmt.Printf("relay-host %s\n", version)
@@ -48,12 +49,12 @@ func main() {
 			return
 		}
 		fmt.Fprintf(os.Stderr, "relay-host: %q needs %s, which is not installed: %v; run `make` (it builds bin/%s beside bin/relay-host)\n", args[0], coreName, err, coreName)
-		os.Exit(2)
+		os.Exit(int(exitcode.Usage))
 	}
 	argv := append([]string{os.Args[0]}, args...)
 	err = syscall.Exec(core, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "relay-host: exec %s: %v\n", coreName, err)
-	os.Exit(2)
+	os.Exit(int(exitcode.Usage))
 }
 
 // findCore looks beside the real path of this executable, or at

@@ -32,17 +32,10 @@ import (
 
 	relay "github.com/relay-host/relay-host"
 	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/internal/blocked"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/lockroot"
 	"github.com/relay-host/relay-host/host/internal/trust"
-)
-
-// Exit codes shared with the rest of relay-host.
-const (
-	ExitOK       = 0
-	ExitUsage    = 2
-	ExitBlocked  = 75 // EX_TEMPFAIL
-	exitNotFound = 127
-	exitNoExec   = 126
 )
 
 // IO is where a command reads and writes; tests inject buffers.
@@ -174,7 +167,7 @@ func NeedsCore(args []string, getenv func(string) string) (core bool, warnings [
 // Main runs `relay-host admission ARGS...` on the embedded default
 // configuration and returns the exit code. Without a fleet opener,
 // --backend etcd is refused; without a loader, --config is.
-func Main(args []string, io IO) int { return MainWith(args, io, Core{}) }
+func Main(args []string, io IO) exitcode.Code { return MainWith(args, io, Core{}) }
 
 // Core is what relay-host-core adds: a fleet backend opener and the
 // configuration loader.
@@ -184,10 +177,10 @@ type Core struct {
 }
 
 // MainWith is Main with relay-host-core's fleet opener and loader.
-func MainWith(args []string, io IO, core Core) int {
+func MainWith(args []string, io IO, core Core) exitcode.Code {
 	if len(args) == 0 {
 		fmt.Fprintln(io.Err, usage)
-		return ExitUsage
+		return exitcode.Usage
 	}
 	switch args[0] {
 	case "run":
@@ -198,13 +191,13 @@ func MainWith(args []string, io IO, core Core) int {
 		return clean(args[1:], io, core)
 	case "-h", "--help", "help":
 		fmt.Fprintln(io.Out, usage)
-		return ExitOK
+		return exitcode.OK
 	}
 	fmt.Fprintf(io.Err, "relay-host: unknown admission command %q\n%s\n", args[0], usage)
-	return ExitUsage
+	return exitcode.Usage
 }
 
-func fail(io IO, code int, format string, a ...any) int {
+func fail(io IO, code exitcode.Code, format string, a ...any) exitcode.Code {
 	fmt.Fprintf(io.Err, "relay-host: "+format+"\n", a...)
 	return code
 }
@@ -230,25 +223,26 @@ func addCommon(fs *flag.FlagSet) *common {
 }
 
 // load reads the layered configuration, when this binary can.
-func (c *common) load(io IO, core Core) int {
+func (c *common) load(io IO, core Core) exitcode.Code {
 	if core.Load == nil {
 		if *c.config != "" {
-			return fail(io, ExitUsage, "--config needs relay-host-core, which is not installed beside relay-host")
+			return fail(io, exitcode.Usage, "--config needs relay-host-core, which is not installed beside relay-host")
 		}
-		return ExitOK
+		return exitcode.OK
 	}
 	cfg, err := core.Load(*c.config)
 	if errors.Is(err, ErrReported) {
-		return ExitUsage
+		return exitcode.Usage
 	}
 	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
+		return fail(io, exitcode.Usage, "%v", err)
 	}
 	c.cfg = cfg
-	return ExitOK
+	return exitcode.OK
 }
 
-// root is the lock root: lockroot.Resolve, the resolver review uses, with this command's --lock-root and relay.hcl's lock_root.
+// root is the lock root: lockroot.Resolve, the resolver review uses, with
+// this command's --lock-root and relay.hcl's lock_root.
 func (c *common) root(io IO) (string, error) {
 	dir, _, err := lockroot.Resolve(lockroot.Input{Flag: *c.lockRoot, Configured: c.cfg.LockRoot, Getenv: io.Getenv})
 	return dir, err
@@ -299,7 +293,7 @@ func addFleetFlags(fs *flag.FlagSet) fleetFlags {
 
 // open returns the fleet backend the flags name (else relay.hcl's
 // backend), or nil for local. Flags win over relay.hcl one by one.
-func (f fleetFlags) open(fs *flag.FlagSet, cfg Config, io IO, open FleetOpener) (Fleet, int) {
+func (f fleetFlags) open(fs *flag.FlagSet, cfg Config, io IO, open FleetOpener) (Fleet, exitcode.Code) {
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	backend := *f.backend
@@ -309,15 +303,15 @@ func (f fleetFlags) open(fs *flag.FlagSet, cfg Config, io IO, open FleetOpener) 
 	switch backend {
 	case "", "local":
 		if *f.endpoints != "" || *f.prefix != "" || *f.ttl != 0 {
-			return nil, fail(io, ExitUsage, "--endpoints, --prefix and --ttl are only used with --backend etcd")
+			return nil, fail(io, exitcode.Usage, "--endpoints, --prefix and --ttl are only used with --backend etcd")
 		}
-		return nil, ExitOK
+		return nil, exitcode.OK
 	case "etcd":
 	default:
-		return nil, fail(io, ExitUsage, "unknown --backend %q: use local or etcd", backend)
+		return nil, fail(io, exitcode.Usage, "unknown --backend %q: use local or etcd", backend)
 	}
 	if open == nil {
-		return nil, fail(io, ExitUsage, "--backend %s is served by relay-host-core, which is not installed beside relay-host", backend)
+		return nil, fail(io, exitcode.Usage, "--backend %s is served by relay-host-core, which is not installed beside relay-host", backend)
 	}
 	var eps []string
 	for _, e := range strings.Split(*f.endpoints, ",") {
@@ -337,22 +331,22 @@ func (f fleetFlags) open(fs *flag.FlagSet, cfg Config, io IO, open FleetOpener) 
 	}
 	f.prefix, f.ttl = &prefix, &ttl
 	if len(eps) == 0 {
-		return nil, fail(io, ExitUsage, "--backend etcd needs --endpoints host:port[,host:port...]")
+		return nil, fail(io, exitcode.Usage, "--backend etcd needs --endpoints host:port[,host:port...]")
 	}
 	if *f.ttl < 0 || *f.ttl%time.Second != 0 {
-		return nil, fail(io, ExitUsage, "--ttl must be a whole number of seconds, e.g. 15s")
+		return nil, fail(io, exitcode.Usage, "--ttl must be a whole number of seconds, e.g. 15s")
 	}
 	b, err := open(backend, eps, *f.prefix, *f.ttl)
 	if errors.Is(err, ErrReported) {
-		return nil, ExitUsage
+		return nil, exitcode.Usage
 	}
 	if err != nil {
-		return nil, fail(io, ExitUsage, "%v", err)
+		return nil, fail(io, exitcode.Usage, "%v", err)
 	}
-	return b, ExitOK
+	return b, exitcode.OK
 }
 
-func run(args []string, io IO, core Core) int {
+func run(args []string, io IO, core Core) exitcode.Code {
 	fs := newFlags("run", io)
 	ff := addFleetFlags(fs)
 	key := fs.String("key", "", "concurrency key")
@@ -361,51 +355,51 @@ func run(args []string, io IO, core Core) int {
 	maxTotalS := fs.String("max-total", "", "optional cap across all keys (positive integer; default relay.hcl max_total)")
 	c := addCommon(fs)
 	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+		return exitcode.Usage
 	}
 	cmdArgs := fs.Args()
 	if *key == "" || *limitS == "" || len(cmdArgs) == 0 {
-		return fail(io, ExitUsage, "admission run needs --key, --limit and a command after --\n%s", usage)
+		return fail(io, exitcode.Usage, "admission run needs --key, --limit and a command after --\n%s", usage)
 	}
 	limit, err := parseLimit("--limit", *limitS)
 	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
+		return fail(io, exitcode.Usage, "%v", err)
 	}
-	if code := c.load(io, core); code != ExitOK {
+	if code := c.load(io, core); code != exitcode.OK {
 		return code
 	}
 	maxTotal := c.cfg.MaxTotal
 	if *maxTotalS != "" {
 		if maxTotal, err = parseLimit("--max-total", *maxTotalS); err != nil {
-			return fail(io, ExitUsage, "%v", err)
+			return fail(io, exitcode.Usage, "%v", err)
 		}
 	}
 	if *wait < 0 {
-		return fail(io, ExitUsage, "--wait must not be negative")
+		return fail(io, exitcode.Usage, "--wait must not be negative")
 	}
 	// Resolve the command before taking a slot, so a typo costs no lease.
 	path, err := exec.LookPath(cmdArgs[0])
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return fail(io, exitNotFound, "%s: command not found", cmdArgs[0])
+			return fail(io, exitcode.NotFound, "%s: command not found", cmdArgs[0])
 		}
-		return fail(io, exitNoExec, "%s: %v", cmdArgs[0], err)
+		return fail(io, exitcode.NoExec, "%s: %v", cmdArgs[0], err)
 	}
 	fleet, code := ff.open(fs, c.cfg, io, core.Open)
-	if code != ExitOK {
+	if code != exitcode.OK {
 		return code
 	}
 	var b admission.Backend
 	if fleet != nil {
 		if *c.lockRoot != "" {
 			fleet.Close()
-			return fail(io, ExitUsage, "--lock-root is only used with the local backend")
+			return fail(io, exitcode.Usage, "--lock-root is only used with the local backend")
 		}
 		b = fleet
 	} else {
 		local, _, err := c.openBackend(io, true)
 		if err != nil {
-			return fail(io, ExitUsage, "%v", err)
+			return fail(io, exitcode.Usage, "%v", err)
 		}
 		b = local
 	}
@@ -422,12 +416,12 @@ func run(args []string, io IO, core Core) int {
 	stop()
 	if err != nil {
 		if bl, ok := admission.IsBlocked(err); ok {
-			return fail(io, ExitBlocked, "%s", blockedLine(*key, *wait, bl))
+			return fail(io, exitcode.Blocked, "%s", blocked.Run(*key, *wait, bl))
 		}
 		if ctx.Err() != nil {
-			return fail(io, 130, "interrupted while waiting for a slot")
+			return fail(io, exitcode.Cancelled, "interrupted while waiting for a slot")
 		}
-		return fail(io, ExitUsage, "%v", err)
+		return fail(io, exitcode.Usage, "%v", err)
 	}
 	defer lease.Release()
 	if fleet != nil {
@@ -444,7 +438,7 @@ func run(args []string, io IO, core Core) int {
 // signals that would end relay-host are forwarded to CMD instead, so that
 // relay-host outlives CMD and releases the slot at once. A lease lost while
 // CMD runs (etcd partition, revoke) stops CMD: exit 75, admission_lost.
-func runFleetHolding(path string, argv []string, lease admission.Lease, io IO) int {
+func runFleetHolding(path string, argv []string, lease admission.Lease, io IO) exitcode.Code {
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orReader(io.StdinFile, io.In), orWriter(io.StdoutFile, io.Out), orWriter(io.StderrFile, io.Err)
@@ -453,7 +447,7 @@ func runFleetHolding(path string, argv []string, lease admission.Lease, io IO) i
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
-		return fail(io, exitNoExec, "%s: %v", argv[0], err)
+		return fail(io, exitcode.NoExec, "%s: %v", argv[0], err)
 	}
 	var lost <-chan struct{}
 	if ln, ok := lease.(admission.LossNotifier); ok {
@@ -469,19 +463,9 @@ func runFleetHolding(path string, argv []string, lease admission.Lease, io IO) i
 			lost = nil
 			cmd.Process.Kill()
 			<-done
-			return fail(io, ExitBlocked, "admission lost (admission_lost): the etcd lease of %s ended while it ran (partition or revoke); it was stopped", argv[0])
+			return fail(io, exitcode.Blocked, "admission lost (admission_lost): the etcd lease of %s ended while it ran (partition or revoke); it was stopped", argv[0])
 		case err := <-done:
-			if err == nil {
-				return 0
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					return 128 + int(ws.Signal())
-				}
-				return ee.ExitCode()
-			}
-			return fail(io, exitNoExec, "%s: %v", argv[0], err)
+			return exitOf(err, argv[0], io)
 		}
 	}
 }
@@ -493,23 +477,29 @@ func runFleetHolding(path string, argv []string, lease admission.Lease, io IO) i
 // itself exits. Like flock(1) we install no signal handlers: Ctrl-C reaches
 // CMD through the terminal's process group, and a signal sent to us alone
 // ends us, not CMD, which keeps its slot.
-func runHolding(path string, argv []string, lease admission.Lease, io IO) int {
+func runHolding(path string, argv []string, lease admission.Lease, io IO) exitcode.Code {
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orReader(io.StdinFile, io.In), orWriter(io.StdoutFile, io.Out), orWriter(io.StderrFile, io.Err)
 	cmd.ExtraFiles = lease.Files()
-	err := cmd.Run()
+	return exitOf(cmd.Run(), argv[0], io)
+}
+
+// exitOf is how `admission run` exits once CMD (named name) has run: with
+// CMD's own exit code, as a shell reports one ended by a signal, or with
+// NoExec and a line when it could not be run at all.
+func exitOf(err error, name string, io IO) exitcode.Code {
 	if err == nil {
-		return 0
+		return exitcode.OK
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
+			return exitcode.Signaled(int(ws.Signal()))
 		}
-		return ee.ExitCode()
+		return exitcode.Code(ee.ExitCode())
 	}
-	return fail(io, exitNoExec, "%s: %v", argv[0], err)
+	return fail(io, exitcode.NoExec, "%s: %v", name, err)
 }
 
 func orReader(f *os.File, r io.Reader) io.Reader {
@@ -526,29 +516,6 @@ func orWriter(f *os.File, w io.Writer) io.Writer {
 	return w
 }
 
-// blockedLine is the one stderr line for a refused acquire: the key the user
-// typed and counts, nothing about the holders.
-func blockedLine(key string, wait time.Duration, b *admission.BlockedError) string {
-	what := key
-	if b.Scope == admission.ScopeMaxTotal {
-		what = "max_total"
-	}
-	counts := fmt.Sprintf("%d/%d in use", b.Capacity.ActiveCount, b.Capacity.Limit)
-	if b.Waiting > 0 {
-		counts += fmt.Sprintf(", %d waiting", b.Waiting)
-	}
-	switch b.Reason {
-	case admission.ReasonWaitTimeout:
-		return fmt.Sprintf("admission blocked: %s stayed at capacity for --wait %s (%s)", what, wait, counts)
-	case admission.ReasonAtCapacity:
-		return fmt.Sprintf("admission blocked: %s is at capacity (%s); retry later or pass --wait", what, counts)
-	case admission.ReasonBackendUnavailable:
-		return "admission blocked: the admission backend is unavailable (backend_unavailable); nothing was run; check that the etcd endpoints are reachable and retry"
-	default:
-		return b.Error()
-	}
-}
-
 // displayKey hides identity hashes: a 64-hex slug is a shared-state key
 // (sha256 of an account's state dir or identity), shown shortened.
 func displayKey(slug string) string {
@@ -558,7 +525,7 @@ func displayKey(slug string) string {
 	return slug
 }
 
-func status(args []string, io IO, core Core) int {
+func status(args []string, io IO, core Core) exitcode.Code {
 	fs := newFlags("status", io)
 	ff := addFleetFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -566,32 +533,32 @@ func status(args []string, io IO, core Core) int {
 	c := addCommon(fs)
 	key := fs.String("key", "", "etcd only: the key to show")
 	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+		return exitcode.Usage
 	}
-	if code := c.load(io, core); code != ExitOK {
+	if code := c.load(io, core); code != exitcode.OK {
 		return code
 	}
 	fleet, code := ff.open(fs, c.cfg, io, core.Open)
-	if code != ExitOK {
+	if code != exitcode.OK {
 		return code
 	}
 	if fleet != nil {
 		defer fleet.Close()
 		if *key == "" || *holders || *c.lockRoot != "" {
-			return fail(io, ExitUsage, "admission status --backend etcd needs --key K and takes no --holders or --lock-root (holders are on other hosts)")
+			return fail(io, exitcode.Usage, "admission status --backend etcd needs --key K and takes no --holders or --lock-root (holders are on other hosts)")
 		}
 		st, err := fleet.KeyStatus(context.Background(), *key)
 		if err != nil {
 			if bl, ok := admission.IsBlocked(err); ok {
-				return fail(io, ExitBlocked, "%s", bl.Error())
+				return fail(io, exitcode.Blocked, "%s", bl.Error())
 			}
-			return fail(io, 1, "%v", err)
+			return fail(io, exitcode.Failure, "%v", err)
 		}
 		st.Slug = *key
 		return printStatus(io, []admission.KeyStatus{st}, *asJSON)
 	}
 	if *key != "" {
-		return fail(io, ExitUsage, "--key is only used with --backend etcd")
+		return fail(io, exitcode.Usage, "--key is only used with --backend etcd")
 	}
 	if *holders && !io.OutTerminal {
 		// Identity goes to a person at a terminal, not into a pipe or a CI
@@ -601,7 +568,7 @@ func status(args []string, io IO, core Core) int {
 	}
 	b, exists, err := c.openBackend(io, false)
 	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
+		return fail(io, exitcode.Usage, "%v", err)
 	}
 	if !exists {
 		return printStatus(io, nil, *asJSON)
@@ -609,12 +576,12 @@ func status(args []string, io IO, core Core) int {
 	defer b.Close()
 	sts, err := b.StatusAll(context.Background(), *holders)
 	if err != nil {
-		return fail(io, 1, "%v", err)
+		return fail(io, exitcode.Failure, "%v", err)
 	}
 	return printStatus(io, sts, *asJSON)
 }
 
-func printStatus(io IO, sts []admission.KeyStatus, asJSON bool) int {
+func printStatus(io IO, sts []admission.KeyStatus, asJSON bool) exitcode.Code {
 	if asJSON {
 		type row struct {
 			Key         string `json:"key"`
@@ -629,11 +596,11 @@ func printStatus(io IO, sts []admission.KeyStatus, asJSON bool) int {
 		enc := json.NewEncoder(io.Out)
 		enc.SetIndent("", "  ")
 		enc.Encode(rows)
-		return ExitOK
+		return exitcode.OK
 	}
 	if len(sts) == 0 {
 		fmt.Fprintln(io.Out, "no admission keys yet")
-		return ExitOK
+		return exitcode.OK
 	}
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tACTIVE\tLIMIT\tWAITING")
@@ -648,7 +615,7 @@ func printStatus(io IO, sts []admission.KeyStatus, asJSON bool) int {
 		}
 	}
 	tw.Flush()
-	return ExitOK
+	return exitcode.OK
 }
 
 func holderText(si admission.SlotInfo) string {
@@ -662,34 +629,34 @@ func holderText(si admission.SlotInfo) string {
 	return s
 }
 
-func clean(args []string, io IO, core Core) int {
+func clean(args []string, io IO, core Core) exitcode.Code {
 	fs := newFlags("clean", io)
 	key := fs.String("key", "", "only this key")
 	yes := fs.Bool("yes", false, "reset without asking")
 	c := addCommon(fs)
 	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+		return exitcode.Usage
 	}
-	if code := c.load(io, core); code != ExitOK {
+	if code := c.load(io, core); code != exitcode.OK {
 		return code
 	}
 	b, exists, err := c.openBackend(io, false)
 	if err != nil {
-		return fail(io, ExitUsage, "%v", err)
+		return fail(io, exitcode.Usage, "%v", err)
 	}
 	if !exists {
 		fmt.Fprintln(io.Out, "nothing to clean: no slot fails closed")
-		return ExitOK
+		return exitcode.OK
 	}
 	defer b.Close()
 	ctx := context.Background()
 	found, err := b.Clean(ctx, *key, true)
 	if err != nil {
-		return fail(io, 1, "%v", err)
+		return fail(io, exitcode.Failure, "%v", err)
 	}
 	if len(found) == 0 {
 		fmt.Fprintln(io.Out, "nothing to clean: no slot fails closed")
-		return ExitOK
+		return exitcode.OK
 	}
 	fmt.Fprintln(io.Out, "slots that fail closed and will be reset to free:")
 	for _, st := range found {
@@ -706,25 +673,25 @@ func clean(args []string, io IO, core Core) int {
 	if !*yes {
 		if !io.IsTerminal {
 			fmt.Fprintln(io.Out, "dry run: pass --yes to reset them")
-			return ExitOK
+			return exitcode.OK
 		}
 		fmt.Fprint(io.Out, "reset them? [y/N] ")
 		var answer string
 		fmt.Fscanln(io.In, &answer)
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			fmt.Fprintln(io.Out, "nothing changed")
-			return ExitOK
+			return exitcode.OK
 		}
 	}
 	// Reset under the gate again: only what still fails closed is touched.
 	done, err := b.Clean(ctx, *key, false)
 	if err != nil {
-		return fail(io, 1, "%v", err)
+		return fail(io, exitcode.Failure, "%v", err)
 	}
 	n := 0
 	for _, st := range done {
 		n += len(st.Slots)
 	}
 	fmt.Fprintf(io.Out, "reset %d slot(s)\n", n)
-	return ExitOK
+	return exitcode.OK
 }

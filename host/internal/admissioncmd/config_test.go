@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/trust"
 )
 
@@ -75,7 +76,7 @@ func TestIdentityOnlyOnATerminal(t *testing.T) {
 	holder := startRH(t, state, "admission", "run", "--key", "k", "--limit", "1", "--", "sh", "-c", `echo $$ > "$0"; exec sleep 60`, ready)
 	waitForFile(t, ready)
 	pid := strconv.Itoa(holder.Process.Pid)
-	run := func(terminal bool, args ...string) (string, string, int) {
+	run := func(terminal bool, args ...string) (string, string, exitcode.Code) {
 		var out, errb bytes.Buffer
 		io := IO{In: strings.NewReader(""), Out: &out, Err: &errb, OutTerminal: terminal, Getenv: func(k string) string {
 			if k == "XDG_STATE_HOME" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/relay-host/relay-host/admission"
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
 )
@@ -31,11 +32,11 @@ const requestExt = ".request.json"
 func openStore(g *Globals) (*jobs.Store, error) {
 	dir, err := jobs.DefaultDir(g.IO.Getenv)
 	if err != nil {
-		return nil, exit(2, "%v", err)
+		return nil, exit(exitcode.Usage, "%v", err)
 	}
 	st, err := jobs.Open(dir)
 	if err != nil {
-		return nil, exit(2, "%v", err)
+		return nil, exit(exitcode.Usage, "%v", err)
 	}
 	return st, nil
 }
@@ -53,7 +54,7 @@ func openStore(g *Globals) (*jobs.Store, error) {
 func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) error {
 	g := o.g
 	if g.IO.SelfExe == "" {
-		return exit(2, "cannot locate the relay-host-core binary to start a background worker; run without --background")
+		return exit(exitcode.Usage, "cannot locate the relay-host-core binary to start a background worker; run without --background")
 	}
 	st, err := openStore(g)
 	if err != nil {
@@ -62,12 +63,12 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 	defer st.Close()
 	if cfg.Provider(o.Provider) == nil {
 		// The same one-line error the foreground gives, before any job exists.
-		return exit(2, "%v", review.UnknownProvider(cfg, o.Provider))
+		return exit(exitcode.Usage, "%v", review.UnknownProvider(cfg, o.Provider))
 	}
 	req := *o
 	if req.Dir == "" {
 		if req.Dir, err = os.Getwd(); err != nil {
-			return exit(2, "cannot read the current directory: %v", err)
+			return exit(exitcode.Usage, "cannot read the current directory: %v", err)
 		}
 	}
 	req.Config, req.LogFile = absOrEmpty(g.Config), absOrEmpty(g.LogFile)
@@ -80,12 +81,12 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 	// with its lock free (which reads as a dead worker).
 	lock, err := st.Lock(rec.JobID)
 	if err != nil {
-		return exit(2, "cannot save job: %v", err)
+		return exit(exitcode.Usage, "cannot save job: %v", err)
 	}
 	defer lock.Close() // once the worker holds it, this process lets go
 	if err := st.Put(rec); err != nil {
 		lock.Release()
-		return exit(review.ExitIOErr, "cannot save job: %v", err)
+		return exit(exitcode.IOErr, "cannot save job: %v", err)
 	}
 	check := *o
 	check.jobID, check.prepare, check.jobLock = rec.JobID, true, lock
@@ -95,11 +96,11 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 	data, _ := json.Marshal(&req)
 	if err := writePrivate(filepath.Join(st.Dir(), rec.JobID+requestExt), data); err != nil {
 		markFailed(st, rec.JobID, review.CodeJobStoreFailed, "could not hand the job to a background worker")
-		return exit(2, "cannot save the job's options: %v", err)
+		return exit(exitcode.Usage, "cannot save the job's options: %v", err)
 	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		return exit(2, "%v", err)
+		return exit(exitcode.Usage, "%v", err)
 	}
 	defer devnull.Close()
 	cmd := exec.Command(g.IO.SelfExe, workerCmd, rec.JobID)
@@ -113,7 +114,7 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 		os.Remove(filepath.Join(st.Dir(), rec.JobID+requestExt))
 		markFailed(st, rec.JobID, review.CodeInternal, "the background worker could not be started")
 		lock.Release()
-		return exit(2, "cannot start a background worker: %v", err)
+		return exit(exitcode.Usage, "cannot start a background worker: %v", err)
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release()
@@ -199,7 +200,7 @@ func runWorker(g *Globals, id string) error {
 	if err != nil {
 		// Without the lock the job would read as dead while it ran.
 		markFailed(st, id, review.CodeInternal, "the background worker did not get the job's lock")
-		return exit(2, "job %s: %v", id, err)
+		return exit(exitcode.Usage, "job %s: %v", id, err)
 	}
 	defer lock.Release() // after the pipeline has recorded the outcome
 	path := filepath.Join(st.Dir(), id+requestExt)
@@ -211,7 +212,7 @@ func runWorker(g *Globals, id string) error {
 	}
 	if err != nil || filepath.Base(id) != id {
 		markFailed(st, id, review.CodeInternal, "the background job's options could not be read")
-		return exit(2, "job %s: cannot read its options", id)
+		return exit(exitcode.Usage, "job %s: cannot read its options", id)
 	}
 	st.Close()
 	o.g, o.jobID, o.jobLock = g, id, lock

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
@@ -50,7 +51,7 @@ func runCancel(o *CancelOptions) error {
 	defer st.Close()
 	rec, err := st.Get(o.ID)
 	if err != nil {
-		return exit(2, "%v", err)
+		return exit(exitcode.Usage, "%v", err)
 	}
 	if terminal(rec.Status) {
 		fmt.Fprintf(o.g.IO.Out, "job %s is already %s; nothing to cancel\n", rec.JobID, rec.Status)
@@ -58,7 +59,7 @@ func runCancel(o *CancelOptions) error {
 	}
 	settled, err := st.Settle(rec)
 	if err != nil {
-		return exit(1, "cannot tell whether job %s still runs, so nothing was signalled: %v", o.ID, err)
+		return exit(exitcode.Failure, "cannot tell whether job %s still runs, so nothing was signalled: %v", o.ID, err)
 	}
 	if !settled.Live() {
 		if settled.ErrorCode == jobs.CodeWorkerLost {
@@ -70,16 +71,16 @@ func runCancel(o *CancelOptions) error {
 	}
 	w, err := st.GetWorker(o.ID)
 	if err != nil {
-		return exit(1, "%v", err)
+		return exit(exitcode.Failure, "%v", err)
 	}
 	info, cerr := admission.CaptureProcess(w.PID)
 	if cerr != nil || info.StartTime != w.StartTime || info.Argv0 != w.Argv0 {
 		// Its lock is held, so something runs it, but not provably the
 		// process recorded: signal nothing.
-		return exit(1, "cannot verify the process running job %s, so it was not signalled; retry, or check `relay-host show %s`", o.ID, o.ID)
+		return exit(exitcode.Failure, "cannot verify the process running job %s, so it was not signalled; retry, or check `relay-host show %s`", o.ID, o.ID)
 	}
 	if err := syscall.Kill(w.PID, syscall.SIGTERM); err != nil {
-		return exit(1, "cannot signal the worker of job %s: %v", o.ID, err)
+		return exit(exitcode.Failure, "cannot signal the worker of job %s: %v", o.ID, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.Grace)
 	defer cancel()

@@ -18,9 +18,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/hostlog"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
-	"github.com/relay-host/relay-host/host/internal/scrub"
 	"github.com/relay-host/relay-host/host/sanitize"
 )
 
@@ -67,18 +67,18 @@ type Globals struct {
 // exitError ends a command with an exit code; msg (if any) is printed as
 // "relay-host: msg".
 type exitError struct {
-	code int
+	code exitcode.Code
 	msg  string
 }
 
 func (e *exitError) Error() string { return e.msg }
 
-func exit(code int, format string, args ...any) error {
+func exit(code exitcode.Code, format string, args ...any) error {
 	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
 // silentExit ends with code after the command printed what it had to say.
-func silentExit(code int) error { return &exitError{code: code} }
+func silentExit(code exitcode.Code) error { return &exitError{code: code} }
 
 // Main runs relay-host-core with args (without argv[0]) and returns the exit
 // code.
@@ -91,18 +91,18 @@ func Main(args []string, io IO, version string) int {
 	root.SetIn(io.In)
 	err := root.Execute()
 	if err == nil {
-		return 0
+		return int(exitcode.OK)
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
 			fmt.Fprintln(io.Err, "relay-host: "+ee.msg)
 		}
-		return ee.code
+		return int(ee.code)
 	}
 	// cobra's own errors: unknown command, bad flag, wrong argument count.
 	fmt.Fprintf(io.Err, "relay-host: %s; see relay-host --help\n", strings.TrimSpace(err.Error()))
-	return 2
+	return int(exitcode.Usage)
 }
 
 // NewRoot builds the command tree.
@@ -137,12 +137,12 @@ func NewRoot(g *Globals) *cobra.Command {
 func (g *Globals) logs() (*hostlog.Logs, error) {
 	level, err := hostlog.ParseLevel(g.IO.Getenv("RELAY_LOG"))
 	if err != nil {
-		return nil, exit(2, "%v", err)
+		return nil, exit(exitcode.Usage, "%v", err)
 	}
-	s := scrub.New(sanitize.Policy{Home: g.IO.Getenv("HOME")})
+	s := sanitize.NewScrubber(sanitize.Policy{Home: g.IO.Getenv("HOME")})
 	l, err := hostlog.Open(level, g.LogFile, g.IO.Err, s)
 	if err != nil {
-		return nil, exit(2, "%v: check the path", err)
+		return nil, exit(exitcode.Usage, "%v: check the path", err)
 	}
 	g.openLogs = l
 	g.noteConfig()
@@ -157,9 +157,9 @@ func (g *Globals) loadConfig() (*config.Config, error) {
 		var de *config.DiagError
 		if errors.As(err, &de) {
 			de.Render(g.IO.Err, g.color())
-			return nil, silentExit(2)
+			return nil, silentExit(exitcode.Usage)
 		}
-		return nil, exit(2, "%v: fix the file or drop --config", err)
+		return nil, exit(exitcode.Usage, "%v: fix the file or drop --config", err)
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(g.IO.Err, "relay-host: warning: "+w)

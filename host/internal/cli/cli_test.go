@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,24 @@ func TestUsageErrorsExit2(t *testing.T) {
 		if lines := strings.Split(strings.TrimSpace(errb.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "relay-host: ") {
 			t.Errorf("%v: want one relay-host: line, got %q", args, errb)
 		}
+	}
+}
+
+// TestAdmissionUsesInjectedIO: `admission` through the core's command tree
+// reads the injected environment and writes to the injected streams, and so
+// does the command it runs under the lease.
+func TestAdmissionUsesInjectedIO(t *testing.T) {
+	io, out, errb, state := testIO(t)
+	args := []string{"admission", "run", "--key", "k", "--limit", "1", "--", "sh", "-c", "echo out; echo err >&2"}
+	if code := Main(args, io, "test"); code != 0 || out.String() != "out\n" || errb.String() != "err\n" {
+		t.Fatalf("admission run: exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+	out.Reset()
+	if code := Main([]string{"admission", "status", "--json"}, io, "test"); code != 0 || !strings.Contains(out.String(), `"key": "k"`) {
+		t.Fatalf("admission status: exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+	if _, err := os.Stat(filepath.Join(state, "relay", "locks")); err != nil {
+		t.Errorf("the lock root is not under the injected XDG_STATE_HOME: %v", err)
 	}
 }
 

@@ -16,8 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/host/config"
-	"github.com/relay-host/relay-host/host/internal/scrub"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/trust"
+	"github.com/relay-host/relay-host/host/sanitize"
 )
 
 func newConfigCmd(g *Globals) *cobra.Command {
@@ -132,7 +133,7 @@ func formatValue(v any) string {
 // configValues lists every value of the effective configuration in a
 // fixed order, with its origin. Setting values go through the scrubber:
 // a base URL may carry user:pass@. env lists only variable names.
-func configValues(cfg *config.Config, sc *scrub.Scrubber) []configValue {
+func configValues(cfg *config.Config, sc *sanitize.Scrubber) []configValue {
 	var out []configValue
 	add := func(path string, v any, always bool) {
 		o, ok := cfg.Origin(path)
@@ -207,7 +208,7 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 			}
 		}
 		if file == "" {
-			return exit(2, "there is no ./relay.hcl or ./.relay.hcl here to trust; run this in the repository, or name the file")
+			return exit(exitcode.Usage, "there is no ./relay.hcl or ./.relay.hcl here to trust; run this in the repository, or name the file")
 		}
 	}
 	dir := filepath.Dir(file)
@@ -216,18 +217,18 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 		dir, file = "", "./"+filepath.Base(file)
 	}
 	if !slices.Contains(trust.RepoFiles, filepath.Base(file)) {
-		return exit(2, "relay-host reads only a repository's relay.hcl or .relay.hcl, so trusting %s would change nothing", file)
+		return exit(exitcode.Usage, "relay-host reads only a repository's relay.hcl or .relay.hcl, so trusting %s would change nothing", file)
 	}
 	src, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return exit(2, "%s does not exist", file)
+		return exit(exitcode.Usage, "%s does not exist", file)
 	}
 	if err != nil {
-		return exit(2, "cannot read %s: %v", file, err)
+		return exit(exitcode.Usage, "cannot read %s: %v", file, err)
 	}
 	store, err := trust.Open(g.IO.Getenv)
 	if err != nil {
-		return exit(2, "%v", err)
+		return exit(exitcode.Usage, "%v", err)
 	}
 	// Check the file as it would be read, trusted, over the user's own
 	// layers: a file that would be refused is not recorded.
@@ -237,12 +238,12 @@ func runConfigTrust(o *ConfigTrustOptions) error {
 		var de *config.DiagError
 		if errors.As(err, &de) {
 			de.Render(g.IO.Err, g.color())
-			return exit(2, "%s is not trusted: fix the problems above first", file)
+			return exit(exitcode.Usage, "%s is not trusted: fix the problems above first", file)
 		}
-		return exit(2, "%v", err)
+		return exit(exitcode.Usage, "%v", err)
 	}
 	if err := store.Save(); err != nil {
-		return exit(2, "cannot record the trust: %v", err)
+		return exit(exitcode.Usage, "cannot record the trust: %v", err)
 	}
 	fmt.Fprintf(g.IO.Out, "trusted %s (sha256 %s); relay-host reads it until it changes\n", file, trust.Digest(src)[:12])
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
@@ -46,7 +47,7 @@ jobs, show, cancel, jobs wait, capacity or a review's resend guard reads it.`,
 func settledList(g *Globals, st *jobs.Store) ([]*jobs.Record, error) {
 	recs, err := st.List()
 	if err != nil {
-		return nil, exit(2, "%v", err)
+		return nil, exit(exitcode.Usage, "%v", err)
 	}
 	if err := st.SettleAll(recs); err != nil {
 		fmt.Fprintf(g.IO.Err, "relay-host: warning: %v\n", err)
@@ -140,7 +141,7 @@ func runShow(o *ShowOptions) error {
 	defer st.Close()
 	r, err := st.Get(o.ID)
 	if err != nil {
-		return exit(2, "%v", err)
+		return exit(exitcode.Usage, "%v", err)
 	}
 	if r, err = st.Settle(r); err != nil {
 		fmt.Fprintf(o.g.IO.Err, "relay-host: warning: %v\n", err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
@@ -35,13 +36,13 @@ never removed; one whose worker died is first recorded as worker_lost.
 
 func runJobsPrune(o *JobsPruneOptions) error {
 	if o.Keep < 0 {
-		return exit(2, "--keep must not be negative")
+		return exit(exitcode.Usage, "--keep must not be negative")
 	}
 	age := jobs.DefaultKeep
 	if o.OlderThan != "" {
 		var err error
 		if age, err = jobs.ParseAge(o.OlderThan); err != nil {
-			return exit(2, "--older-than: %v", err)
+			return exit(exitcode.Usage, "--older-than: %v", err)
 		}
 	} else {
 		cfg, err := o.g.loadConfig()
@@ -59,7 +60,7 @@ func runJobsPrune(o *JobsPruneOptions) error {
 	defer st.Close()
 	removed, err := st.Prune(jobs.PruneOptions{OlderThan: age, Keep: o.Keep})
 	if err != nil {
-		return exit(1, "%v (removed %d job(s) before that)", err, len(removed))
+		return exit(exitcode.Failure, "%v (removed %d job(s) before that)", err, len(removed))
 	}
 	fmt.Fprintf(o.g.IO.Out, "removed %d finished job(s)\n", len(removed))
 	return nil

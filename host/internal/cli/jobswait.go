@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
@@ -19,10 +20,6 @@ type JobsWaitOptions struct {
 	ID      string
 	Timeout time.Duration // 0: no limit
 }
-
-// exitWaitTimeout is `jobs wait`'s exit code when the job is still running
-// at --timeout (as timeout(1) exits).
-const exitWaitTimeout = 124
 
 func newJobsWaitCmd(g *Globals) *cobra.Command {
 	o := &JobsWaitOptions{g: g}
@@ -45,7 +42,7 @@ blocked; 130 cancelled; 124 still running at --timeout.`,
 
 func runJobsWait(o *JobsWaitOptions) error {
 	if o.Timeout < 0 {
-		return exit(2, "--timeout must not be negative")
+		return exit(exitcode.Usage, "--timeout must not be negative")
 	}
 	st, err := openStore(o.g)
 	if err != nil {
@@ -61,15 +58,15 @@ func runJobsWait(o *JobsWaitOptions) error {
 	rec, err := st.Wait(ctx, o.ID)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return exit(exitWaitTimeout, "job %s is still %s after %s", o.ID, rec.Status, o.Timeout)
+		return exit(exitcode.WaitTimeout, "job %s is still %s after %s", o.ID, rec.Status, o.Timeout)
 	case errors.Is(err, jobs.ErrNotFound) || errors.Is(err, jobs.ErrInvalidID) || errors.Is(err, jobs.ErrCorrupt):
-		return exit(2, "%v", err)
+		return exit(exitcode.Usage, "%v", err)
 	case err != nil:
-		return exit(1, "%v", err)
+		return exit(exitcode.Failure, "%v", err)
 	}
 	if rec.Live() {
 		// The lock is free but the record could not be settled.
-		return exit(1, "job %s still reads %s although its worker is gone, and it could not be recorded as %s; see relay-host show %s", rec.JobID, rec.Status, jobs.CodeWorkerLost, rec.JobID)
+		return exit(exitcode.Failure, "job %s still reads %s although its worker is gone, and it could not be recorded as %s; see relay-host show %s", rec.JobID, rec.Status, jobs.CodeWorkerLost, rec.JobID)
 	}
 	code := recordExit(rec)
 	if code == 0 {
@@ -79,7 +76,7 @@ func runJobsWait(o *JobsWaitOptions) error {
 	return exit(code, "job %s %s: %s: %s", rec.JobID, rec.Status, rec.ErrorCode, rec.ErrorMessage)
 }
 
-// usageCodes are the error codes a review exits 2 with (review.ExitUsage).
+// usageCodes are the error codes a review exits 2 with (exitcode.Usage).
 var usageCodes = map[string]bool{
 	review.CodePluginNotFound: true, review.CodePluginUnsafe: true, review.CodeChecksumMismatch: true,
 	review.CodeConfigInvalid: true, review.CodeAdmissionFailed: true,
@@ -91,18 +88,18 @@ var usageCodes = map[string]bool{
 }
 
 // recordExit is the exit code of the review a finished record describes.
-func recordExit(r *jobs.Record) int {
+func recordExit(r *jobs.Record) exitcode.Code {
 	switch {
 	case r.Status == jobs.StatusCompleted:
-		return review.ExitOK
+		return exitcode.OK
 	case r.Status == jobs.StatusCancelled:
-		return 130
+		return exitcode.Cancelled
 	case r.ErrorCode == review.CodeWorkloadBlocked || r.ErrorCode == review.CodeAdmissionLost:
-		return review.ExitBlocked
+		return exitcode.Blocked
 	case r.ErrorCode == review.CodeJobStoreFailed:
-		return review.ExitIOErr // as the review itself exited when its record could not be saved
+		return exitcode.IOErr // as the review itself exited when its record could not be saved
 	case usageCodes[r.ErrorCode]:
-		return review.ExitUsage
+		return exitcode.Usage
 	}
-	return review.ExitProvider // worker_lost included
+	return exitcode.Provider // worker_lost included
 }

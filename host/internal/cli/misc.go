@@ -14,6 +14,7 @@ import (
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/admissioncmd"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/sdk/conformance"
@@ -39,12 +40,30 @@ func newAdmissionCmd(g *Globals) *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
 			core := admissioncmd.Core{Open: openFleet(g), Load: admissionConfig(g)}
-			if code := admissioncmd.MainWith(args, admissioncmd.StdIO(), core); code != 0 {
+			if code := admissioncmd.MainWith(args, admissionIO(g.IO), core); code != exitcode.OK {
 				return silentExit(code)
 			}
 			return nil
 		},
 	}
+}
+
+// admissionIO is io as admissioncmd takes it. Where io's streams are files
+// (the process's own), they are passed on as files, so the command
+// `admission run` starts inherits them as they are, and the terminal checks
+// (holder identity only on a terminal, clean's confirmation) look at them.
+func admissionIO(io IO) admissioncmd.IO {
+	a := admissioncmd.IO{In: io.In, Out: io.Out, Err: io.Err, Getenv: io.Getenv}
+	if f, ok := io.In.(*os.File); ok {
+		a.StdinFile, a.IsTerminal = f, isTerminal(f.Fd())
+	}
+	if f, ok := io.Out.(*os.File); ok {
+		a.StdoutFile, a.OutTerminal = f, isTerminal(f.Fd())
+	}
+	if f, ok := io.Err.(*os.File); ok {
+		a.StderrFile = f
+	}
+	return a
 }
 
 // PluginCheckOptions are `relay-host plugin check`'s flags.
@@ -77,7 +96,7 @@ func runPluginCheck(ctx context.Context, o *PluginCheckOptions) error {
 		_, err = os.Stat(bin)
 	}
 	if err != nil {
-		return exit(2, "cannot use plugin binary %s: %v", o.Binary, err)
+		return exit(exitcode.Usage, "cannot use plugin binary %s: %v", o.Binary, err)
 	}
 	logs, err := o.g.logs()
 	if err != nil {
@@ -98,7 +117,7 @@ func runPluginCheck(ctx context.Context, o *PluginCheckOptions) error {
 		fmt.Fprintln(o.g.IO.Out, line)
 	}
 	if !rep.OK() {
-		return exit(1, "%s fails the plugin contract: fix the FAIL checks above (see sdk/README.md)", filepath.Base(bin))
+		return exit(exitcode.Failure, "%s fails the plugin contract: fix the FAIL checks above (see sdk/README.md)", filepath.Base(bin))
 	}
 	return nil
 }

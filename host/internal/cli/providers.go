@@ -15,6 +15,7 @@ import (
 	"github.com/relay-host/relay-host/admission"
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/review"
 )
 
@@ -142,7 +143,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		return err
 	}
 	if o.Provider != "" && cfg.Provider(o.Provider) == nil {
-		return exit(2, "unknown provider %q: see relay-host providers", o.Provider)
+		return exit(exitcode.Usage, "unknown provider %q: see relay-host providers", o.Provider)
 	}
 	logs, err := o.g.logs()
 	if err != nil {
@@ -179,7 +180,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 			if r.Backend == "etcd" {
 				if etcdB == nil {
 					if etcdB, err = review.OpenEtcd(cfg, o.g.IO.Getenv, logs.Host); err != nil {
-						return exit(2, "admission backend etcd: %s", logs.Scrubber.Message(err.Error()))
+						return exit(exitcode.Usage, "admission backend etcd: %s", logs.Scrubber.Message(err.Error()))
 					}
 					defer etcdB.Close()
 				}
@@ -188,7 +189,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 				lb := backends[r.lockRoot]
 				if lb == nil {
 					if lb, err = admission.OpenLocal(r.lockRoot, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(o.g.IO.Getenv), Logger: logs.Host}); err != nil {
-						return exit(2, "%v", err)
+						return exit(exitcode.Usage, "%v", err)
 					}
 					defer lb.Close()
 					backends[r.lockRoot] = lb
@@ -223,7 +224,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		tw.Flush()
 	}
 	if failed {
-		return silentExit(3)
+		return silentExit(exitcode.Provider)
 	}
 	return nil
 }

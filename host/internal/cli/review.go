@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
@@ -90,13 +91,13 @@ is at its limit: retry, or pass --wait).`,
 
 func (o *ReviewOptions) check() error {
 	if o.FailOn != "" && o.FailOn != "request_changes" {
-		return exit(2, "--fail-on takes request_changes, not %q", o.FailOn)
+		return exit(exitcode.Usage, "--fail-on takes request_changes, not %q", o.FailOn)
 	}
 	if o.Wait < 0 || o.Timeout < 0 {
-		return exit(2, "--wait and --timeout must not be negative")
+		return exit(exitcode.Usage, "--wait and --timeout must not be negative")
 	}
 	if o.Background && o.FailOn != "" {
-		return exit(2, "--fail-on needs the review's verdict, and --background returns before there is one: drop one of them")
+		return exit(exitcode.Usage, "--fail-on needs the review's verdict, and --background returns before there is one: drop one of them")
 	}
 	return nil
 }
@@ -185,7 +186,7 @@ func (o *ReviewOptions) execute(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		var re *review.Error
 		if !errors.As(err, &re) {
-			return exit(sc.exitCode(review.ExitProvider), "%v", err)
+			return exit(sc.exitCode(exitcode.Provider), "%v", err)
 		}
 		if re.Diag != nil {
 			re.Diag.Render(g.IO.Err, g.color())
@@ -197,7 +198,7 @@ func (o *ReviewOptions) execute(ctx context.Context, cfg *config.Config) error {
 		fmt.Fprintf(g.IO.Err, "relay-host: job %s completed (%s/%s, verdict %s)\n", rec.JobID, rec.Provider, rec.Route, rec.Verdict)
 	}
 	if o.FailOn == "request_changes" && rec.Verdict == packet.VerdictRequestChanges {
-		return silentExit(review.ExitRequestChanges)
+		return silentExit(exitcode.RequestChanges)
 	}
 	return nil
 }

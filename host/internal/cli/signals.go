@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
 )
 
@@ -40,7 +41,7 @@ func withSignals(parent context.Context) *signalContext {
 				if !sc.got.CompareAndSwap(0, int32(sig)) {
 					pluginhost.StopAll()
 					plugin.CleanupClients()
-					os.Exit(128 + int(sig))
+					os.Exit(int(exitcode.Signaled(int(sig))))
 				}
 				cancel(fmt.Errorf("received %s", sigName(sig)))
 			case <-done:
@@ -57,9 +58,9 @@ func withSignals(parent context.Context) *signalContext {
 }
 
 // exitCode is 128+signal when a signal arrived, else code.
-func (s *signalContext) exitCode(code int) int {
+func (s *signalContext) exitCode(code exitcode.Code) exitcode.Code {
 	if sig := s.got.Load(); sig != 0 {
-		return 128 + int(sig)
+		return exitcode.Signaled(int(sig))
 	}
 	return code
 }

@@ -1,6 +1,6 @@
 // Package hostlog sets up relay-host's go-hclog loggers: the level from
 // RELAY_LOG (default warn), output to stderr or --log-file, and every line
-// passed through a scrub.Scrubber so a plugin's log line cannot print a
+// passed through a sanitize.Scrubber so a plugin's log line cannot print a
 // secret, a state directory or this host's holder identity.
 package hostlog
 
@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/relay-host/relay-host/host/internal/scrub"
+	"github.com/relay-host/relay-host/host/sanitize"
 )
 
 // DefaultLevel is the level when RELAY_LOG is unset.
@@ -21,7 +21,7 @@ const DefaultLevel = hclog.Warn
 // Logs are the host's loggers and the scrubber their output goes through.
 type Logs struct {
 	Host     hclog.Logger
-	Scrubber *scrub.Scrubber
+	Scrubber *sanitize.Scrubber
 	level    hclog.Level
 	out      io.Writer
 	closer   io.Closer
@@ -40,7 +40,7 @@ func ParseLevel(s string) (hclog.Level, error) {
 
 // Open returns loggers at level writing to logFile (appended, 0600) or, when
 // logFile is "", to stderr.
-func Open(level hclog.Level, logFile string, stderr io.Writer, s *scrub.Scrubber) (*Logs, error) {
+func Open(level hclog.Level, logFile string, stderr io.Writer, s *sanitize.Scrubber) (*Logs, error) {
 	l := &Logs{Scrubber: s, level: level, out: stderr}
 	if logFile != "" {
 		f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)

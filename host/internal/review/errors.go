@@ -4,40 +4,52 @@ import (
 	"fmt"
 
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
+	"github.com/relay-host/relay-host/host/jobs"
+	"github.com/relay-host/relay-host/sdk"
 )
 
-// Exit codes of `relay-host review` (SPEC §8).
+// Exit codes of `relay-host review`: names for this package's failure
+// paths of values in the host's one table (exitcode).
 const (
-	ExitOK             = 0
-	ExitRequestChanges = 1  // --fail-on request_changes and that verdict
-	ExitUsage          = 2  // usage or configuration error
-	ExitProvider       = 3  // the plugin or provider failed
-	ExitIOErr          = 74 // the job store could not be written (EX_IOERR)
-	ExitBlocked        = 75 // admission blocked (EX_TEMPFAIL)
+	ExitOK             = exitcode.OK
+	ExitRequestChanges = exitcode.RequestChanges
+	ExitUsage          = exitcode.Usage
+	ExitProvider       = exitcode.Provider
+	ExitIOErr          = exitcode.IOErr
+	ExitBlocked        = exitcode.Blocked
 )
 
-// Error codes the host itself records (plugin failures keep the SDK's codes).
+// Error codes a review records. A plugin's failure keeps the sdk's code
+// (sdk.Code*, the closed set a plugin may report). These are the host's
+// own, each defined only here.
 const (
-	CodeWorkloadBlocked    = "provider_workload_blocked"
-	CodePluginNotFound     = "plugin_not_found"
-	CodePluginUnsafe       = "plugin_unsafe"
-	CodeChecksumMismatch   = "plugin_checksum_mismatch"
-	CodePluginStartFailed  = "plugin_start_failed"
-	CodePluginInvalid      = "plugin_invalid"
-	CodePluginCrashed      = "plugin_crashed"
-	CodePluginProtocol     = "plugin_protocol_error"
-	CodeConfigInvalid      = "config_invalid"
-	CodeAdmissionFailed    = "admission_unavailable"
-	CodeAdmissionLost      = "admission_lost"
-	CodeTimeout            = "timeout"
-	CodeCancelled          = "cancelled"
-	CodeInternal           = "internal"
-	CodeWorkerLost         = "worker_lost"
-	CodeJobStoreFailed     = "job_store_failed"
-	CodeUnknownRoute       = "unknown_route"
-	CodeInvalidRequest     = "invalid_request"
-	CodeSharedStateLimit   = "limit_on_shared_state"
-	CodeResendConfirmation = "resend_confirmation_required"
+	CodeWorkloadBlocked   = "provider_workload_blocked"
+	CodePluginNotFound    = "plugin_not_found"
+	CodePluginUnsafe      = "plugin_unsafe"
+	CodeChecksumMismatch  = "plugin_checksum_mismatch"
+	CodePluginStartFailed = "plugin_start_failed"
+	CodePluginInvalid     = "plugin_invalid"
+	CodePluginCrashed     = "plugin_crashed"
+	CodePluginProtocol    = "plugin_protocol_error"
+	CodeAdmissionFailed   = "admission_unavailable"
+	CodeAdmissionLost     = "admission_lost"
+	CodeJobStoreFailed    = "job_store_failed"
+	CodeUnknownRoute      = "unknown_route"
+	CodeInvalidRequest    = "invalid_request"
+	CodeSharedStateLimit  = "limit_on_shared_state"
+)
+
+// Codes defined elsewhere that the host records itself: the sdk's for a
+// review that had an invalid configuration, timed out, was cancelled or hit
+// a bug in relay-host, and the job store's for a resend the user did not
+// confirm. Named here for this package's failure paths, not redefined.
+const (
+	CodeConfigInvalid      = string(sdk.CodeConfigInvalid)
+	CodeTimeout            = string(sdk.CodeTimeout)
+	CodeCancelled          = string(sdk.CodeCancelled)
+	CodeInternal           = string(sdk.CodeInternal)
+	CodeResendConfirmation = jobs.CodeResendConfirmationRequired
 )
 
 // Error is a review that did not complete. Msg is one line naming the
@@ -46,12 +58,12 @@ const (
 type Error struct {
 	Code string
 	Msg  string
-	Exit int
+	Exit exitcode.Code
 	Diag *config.DiagError
 }
 
 func (e *Error) Error() string { return e.Msg }
 
-func errorf(code string, exit int, format string, args ...any) *Error {
+func errorf(code string, exit exitcode.Code, format string, args ...any) *Error {
 	return &Error{Code: code, Exit: exit, Msg: fmt.Sprintf(format, args...)}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/relay-host/relay-host/admission"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/hostlog"
-	"github.com/relay-host/relay-host/host/internal/scrub"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/sanitize"
 )
@@ -90,7 +89,7 @@ func setupWith(t *testing.T, settings string, onState func(state string)) *fixtu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	logs, err := hostlog.Open(hclog.Error, "", io.Discard, scrub.New(sanitize.Policy{Home: home}))
+	logs, err := hostlog.Open(hclog.Error, "", io.Discard, sanitize.NewScrubber(sanitize.Policy{Home: home}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,22 +15,13 @@ import (
 	"github.com/relay-host/relay-host/admission"
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/blocked"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/host/internal/route"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/host/packet"
-	"github.com/relay-host/relay-host/host/sanitize"
 	"github.com/relay-host/relay-host/sdk"
 )
-
-// knownCodes are the error codes a plugin may report; anything else is
-// recorded as internal.
-var knownCodes = []string{
-	string(sdk.CodeCLINotFound), string(sdk.CodeNotAuthenticated), string(sdk.CodeConfigInvalid),
-	string(sdk.CodeUsageLimited), string(sdk.CodeInsufficientBalance), string(sdk.CodeTimeout),
-	string(sdk.CodeProviderUnavailable), string(sdk.CodeBadOutput), string(sdk.CodeReviewFailed),
-	string(sdk.CodeCancelled), string(sdk.CodePluginPanic), string(sdk.CodeInternal),
-}
 
 func packetError(err error) *Error {
 	var pe *packet.Error
@@ -176,7 +167,7 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 			Reason:   string(b.Reason),
 			Capacity: jobs.Capacity{ActiveCount: b.Capacity.ActiveCount, Limit: b.Capacity.Limit},
 		}
-		return nil, r.fail(errorf(CodeWorkloadBlocked, ExitBlocked, "%s", blockedLine(provider, rt.Name, wait, b)))
+		return nil, r.fail(errorf(CodeWorkloadBlocked, ExitBlocked, "%s", blocked.Review(provider, rt.Name, wait, b)))
 	}
 	if ctx.Err() != nil {
 		return nil, r.cancelled(ctx, jobs.NotSent)
@@ -184,35 +175,15 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 	return nil, r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission failed: %s", r.o.Logs.Scrubber.Message(err.Error())))
 }
 
-// blockedLine says which route is full, in counts only, and what to do.
-func blockedLine(provider, route string, wait time.Duration, b *admission.BlockedError) string {
-	what := fmt.Sprintf("%s/%s", provider, route)
-	if b.Scope == admission.ScopeMaxTotal {
-		what = "the global max_total"
-	}
-	counts := fmt.Sprintf("%d/%d in use", b.Capacity.ActiveCount, b.Capacity.Limit)
-	if b.Waiting > 0 {
-		counts += fmt.Sprintf(", %d waiting ahead", b.Waiting)
-	}
-	switch b.Reason {
-	case admission.ReasonAtCapacity:
-		return fmt.Sprintf("admission blocked: %s is at capacity (%s); retry later or pass --wait 5m to queue", what, counts)
-	case admission.ReasonWaitTimeout:
-		return fmt.Sprintf("admission blocked: %s stayed at capacity for --wait %s (%s); retry later or pass a longer --wait", what, wait, counts)
-	case admission.ReasonBackendUnavailable:
-		return fmt.Sprintf("admission blocked: the admission backend for %s is unavailable (backend_unavailable); nothing was sent (fail closed, no fallback to the local backend); check that the etcd cluster in relay.hcl is reachable and retry", what)
-	default:
-		return b.Error()
-	}
-}
-
 // review runs the Review call with the record's transmission kept true at
 // every instant.
 func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
-	r.rec.Status, r.rec.Transmission = "running", jobs.MayBeSent
+	r.rec.Status, r.rec.Transmission = jobs.StatusRunning, jobs.MayBeSent
 	r.reserve()
 	if err := r.put(); err != nil {
-		return r.fail(err.(*Error)) // nothing was sent: the call has not started
+		var e *Error
+		errors.As(err, &e) // put fails only with an *Error
+		return r.fail(e)   // nothing was sent: the call has not started
 	}
 	r.o.Status("reviewing")
 	rctx, cancel := context.WithTimeout(ctx, req.Timeout)
@@ -258,10 +229,15 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 	}
 	var se *sdk.Error
 	if errors.As(err, &se) {
-		code := sanitize.Code(string(se.Code), knownCodes, CodeInternal)
+		// A plugin's error code is only ever one the sdk defines; the
+		// client maps any other to internal, and the host does again.
+		code := se.Code
+		if !code.Known() {
+			code = sdk.CodeInternal
+		}
 		// The client already checked NotSent against the pre-send codes
 		// and the events it saw; the host checks again.
-		if se.NotSent && sdk.PreSend(sdk.ErrorCode(code)) && !transmitted {
+		if se.NotSent && sdk.PreSend(code) && !transmitted {
 			tr = jobs.NotSent
 		}
 		msg := sc.Message(se.Message)
@@ -269,8 +245,8 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 			msg = "no details"
 		}
 		r.rec.Diagnostics.RetryAfterS = retryAfterSeconds(se.RetryAfter)
-		e := errorf(code, ExitProvider, "%s/%s failed (%s): %s", r.rec.Provider, r.rec.Route, code, msg)
-		r.finish(jobs.StatusFailed, code, msg, tr)
+		e := errorf(string(code), ExitProvider, "%s/%s failed (%s): %s", r.rec.Provider, r.rec.Route, code, msg)
+		r.finish(jobs.StatusFailed, e.Code, msg, tr)
 		return e
 	}
 	sent := map[bool]string{true: "was sent", false: "may have been sent"}[transmitted]

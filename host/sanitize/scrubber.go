@@ -1,13 +1,4 @@
-// Package scrub is the host's disclosure boundary for plugin output: it
-// wraps a sanitize.Policy with the host's own identity (hostname, boot id,
-// process ids) and applies it to review text, messages and log lines.
-//
-// Invariant: everything a plugin returns, and every line a plugin logs, goes
-// through a Scrubber before it is persisted or printed, so a value of a
-// variable passed to the plugin, the home directory, a state directory, or
-// this host's holder identity never reaches a job record, stdout or stderr.
-// Holder identity may appear only in the host's own debug log.
-package scrub
+package sanitize
 
 import (
 	"os"
@@ -18,27 +9,35 @@ import (
 	"sync/atomic"
 
 	"github.com/relay-host/relay-host/admission"
-	"github.com/relay-host/relay-host/host/sanitize"
 )
 
 // hostname is a test seam: tests plant a realistic host name.
 var hostname = os.Hostname
 
-// Scrubber applies a policy that can grow while a review runs (the lock
-// root and shared-state directories are only known after Describe). It is
-// safe for concurrent use.
+// Scrubber is the one mutable part of this package: a Policy plus this
+// host's identity (hostname, boot id, process ids), which can grow while a
+// command runs (the lock root and shared-state directories are only known
+// after Describe, a plugin's secrets only once its environment is built).
+//
+// Ownership: one Scrubber per command invocation. The CLI creates it with
+// the loggers (hostlog.Logs carries it, so every log line passes through
+// it), and whoever learns a value to hide during the command adds it with
+// AddSecrets or AddPaths. It only grows: nothing is ever removed, so
+// whatever is cleaned later is cleaned at least as strictly as before. Each
+// call works on one immutable snapshot (an atomic pointer), so it is safe
+// for concurrent use and an addition never tears a call in progress.
 type Scrubber struct {
 	p atomic.Pointer[state]
 }
 
 type state struct {
-	policy   sanitize.Policy
+	policy   Policy
 	hostname string // redacted as a whole token; "" when too short to be safe
 	bootID   string
 }
 
-// New returns a Scrubber for policy, with this host's identity added.
-func New(policy sanitize.Policy) *Scrubber {
+// NewScrubber returns a Scrubber for policy, with this host's identity added.
+func NewScrubber(policy Policy) *Scrubber {
 	s := &Scrubber{}
 	st := &state{policy: policy, bootID: admission.BootID()}
 	// A host name shorter than 4 bytes ("vm", "ci") would redact ordinary
@@ -52,7 +51,7 @@ func New(policy sanitize.Policy) *Scrubber {
 
 // AddSecrets adds values to redact.
 func (s *Scrubber) AddSecrets(values ...string) {
-	s.update(func(p *sanitize.Policy) { p.Secrets = append(p.Secrets, values...) })
+	s.update(func(p *Policy) { p.Secrets = append(p.Secrets, values...) })
 }
 
 // AddPaths adds paths (state directories, the lock root, config files)
@@ -66,7 +65,7 @@ func (s *Scrubber) AddPaths(paths ...string) {
 	for _, p := range paths {
 		forms = append(forms, pathForms(p)...)
 	}
-	s.update(func(p *sanitize.Policy) {
+	s.update(func(p *Policy) {
 		for _, f := range forms {
 			if !slices.Contains(p.Paths, f) {
 				p.Paths = append(p.Paths, f)
@@ -110,7 +109,7 @@ func resolve(abs string) string {
 	}
 }
 
-func (s *Scrubber) update(f func(*sanitize.Policy)) {
+func (s *Scrubber) update(f func(*Policy)) {
 	for {
 		old := s.p.Load()
 		n := *old
@@ -124,7 +123,7 @@ func (s *Scrubber) update(f func(*sanitize.Policy)) {
 }
 
 // Policy returns the current sanitize policy (without host identity).
-func (s *Scrubber) Policy() sanitize.Policy { return s.p.Load().policy }
+func (s *Scrubber) Policy() Policy { return s.p.Load().policy }
 
 // Review cleans multi-line text.
 func (s *Scrubber) Review(text string) string {
@@ -152,9 +151,9 @@ var pidRE = regexp.MustCompile(`(?i)\b(p?pid)(["']?\s*[:=]?\s*["']?)(\d+)`)
 // identity removes this host's holder identity. It runs before the policy,
 // so its markers are then left alone by it.
 func (st *state) identity(text string) string {
-	text = pidRE.ReplaceAllString(text, "${1}${2}"+sanitize.Redacted)
+	text = pidRE.ReplaceAllString(text, "${1}${2}"+Redacted)
 	if st.bootID != "" && len(st.bootID) >= 8 {
-		text = strings.ReplaceAll(text, st.bootID, sanitize.Redacted)
+		text = strings.ReplaceAll(text, st.bootID, Redacted)
 	}
 	if st.hostname != "" {
 		text = replaceToken(text, st.hostname)
@@ -180,7 +179,7 @@ func replaceToken(s, tok string) string {
 		start, end := off+i, off+i+len(lt)
 		if (start == 0 || !hostByte(s[start-1])) && (end == len(s) || !hostByte(s[end]) || s[end] == '.') {
 			b.WriteString(s[prev:start])
-			b.WriteString(sanitize.Redacted)
+			b.WriteString(Redacted)
 			prev = end
 		}
 		off = end

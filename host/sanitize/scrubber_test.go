@@ -1,4 +1,4 @@
-package scrub
+package sanitize
 
 import (
 	"bytes"
@@ -6,15 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/relay-host/relay-host/host/sanitize"
 )
 
 func TestIdentityIsRedacted(t *testing.T) {
 	old := hostname
 	hostname = func() (string, error) { return "build-7.example.com", nil }
 	defer func() { hostname = old }()
-	s := New(sanitize.Policy{Home: "/home/u", Secrets: []string{"sk-test-0123456789"}})
+	s := NewScrubber(Policy{Home: "/home/u", Secrets: []string{"sk-test-0123456789"}})
 	s.AddPaths("/home/u/.local/state/relay")
 	tests := []struct{ in, want string }{
 		{"held by pid 4242 on build-7.example.com", "held by pid [REDACTED] on [REDACTED]"},
@@ -40,7 +38,7 @@ func TestShortHostnameIsKept(t *testing.T) {
 	old := hostname
 	hostname = func() (string, error) { return "vm", nil }
 	defer func() { hostname = old }()
-	if got := New(sanitize.Policy{}).Review("a vm image"); got != "a vm image" {
+	if got := NewScrubber(Policy{}).Review("a vm image"); got != "a vm image" {
 		t.Errorf("got %q", got)
 	}
 }
@@ -48,7 +46,7 @@ func TestShortHostnameIsKept(t *testing.T) {
 // TestWriter: log lines lose secrets and paths; only plugin lines lose the
 // host's identity (the host's own debug log may name holders).
 func TestWriter(t *testing.T) {
-	s := New(sanitize.Policy{Secrets: []string{"hunter2-secret"}})
+	s := NewScrubber(Policy{Secrets: []string{"hunter2-secret"}})
 	var host, plug bytes.Buffer
 	s.Writer(&host, false).Write([]byte("holder pid 99 key hunter2-secret\n"))
 	s.Writer(&plug, true).Write([]byte("holder pid 99 key hunter2-secret\n"))
@@ -78,7 +76,7 @@ func TestPathsOutsideHomeAndResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(sanitize.Policy{Home: "/home/u"})
+	s := NewScrubber(Policy{Home: "/home/u"})
 	s.AddPaths(filepath.Join(link, "state", "relay"), filepath.Join(link, "conf", "relay.hcl"))
 	for _, in := range []string{
 		filepath.Join(link, "state", "relay", "jobs", "j-1.json"),
@@ -102,7 +100,7 @@ func TestRelativePathIsMadeAbsolute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(sanitize.Policy{})
+	s := NewScrubber(Policy{})
 	s.AddPaths("testdata-relay.hcl", "")
 	if got := s.Message("read " + filepath.Join(wd, "testdata-relay.hcl")); got != "read [path]" {
 		t.Errorf("got %q", got)
