@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/relay-host/relay-host/sdk"
 	"io"
 	"os"
 	"os/exec"
@@ -112,7 +113,7 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		os.Remove(filepath.Join(st.Dir(), rec.JobID+requestExt))
-		markFailed(st, rec.JobID, review.CodeInternal, "the background worker could not be started")
+		markFailed(st, rec.JobID, string(sdk.CodeInternal), "the background worker could not be started")
 		lock.Release()
 		return exit(exitcode.Usage, "cannot start a background worker: %v", err)
 	}
@@ -199,7 +200,7 @@ func runWorker(g *Globals, id string) error {
 	lock, err := st.Inherit(id, os.NewFile(workerLockFD, "job-lock"))
 	if err != nil {
 		// Without the lock the job would read as dead while it ran.
-		markFailed(st, id, review.CodeInternal, "the background worker did not get the job's lock")
+		markFailed(st, id, string(sdk.CodeInternal), "the background worker did not get the job's lock")
 		return exit(exitcode.Usage, "job %s: %v", id, err)
 	}
 	defer lock.Release() // after the pipeline has recorded the outcome
@@ -211,7 +212,7 @@ func runWorker(g *Globals, id string) error {
 		err = json.Unmarshal(data, &o)
 	}
 	if err != nil || filepath.Base(id) != id {
-		markFailed(st, id, review.CodeInternal, "the background job's options could not be read")
+		markFailed(st, id, string(sdk.CodeInternal), "the background job's options could not be read")
 		return exit(exitcode.Usage, "job %s: cannot read its options", id)
 	}
 	st.Close()
@@ -225,7 +226,7 @@ func runWorker(g *Globals, id string) error {
 			if errors.As(err, &ee) && ee.msg != "" {
 				msg = ee.msg
 			}
-			markFailed(st, id, review.CodeConfigInvalid, msg)
+			markFailed(st, id, string(sdk.CodeConfigInvalid), msg)
 			st.Close()
 		}
 		return err

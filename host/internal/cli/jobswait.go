@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/relay-host/relay-host/host/internal/route"
+	"github.com/relay-host/relay-host/sdk"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,10 +81,10 @@ func runJobsWait(o *JobsWaitOptions) error {
 // usageCodes are the error codes a review exits 2 with (exitcode.Usage).
 var usageCodes = map[string]bool{
 	review.CodePluginNotFound: true, review.CodePluginUnsafe: true, review.CodeChecksumMismatch: true,
-	review.CodeConfigInvalid: true, review.CodeAdmissionFailed: true,
-	review.CodeUnknownRoute: true, review.CodeInvalidRequest: true, review.CodeSharedStateLimit: true,
-	review.CodeResendConfirmation: true,
-	packet.CodeNotAGitRepo:        true, packet.CodeGitFailed: true, packet.CodeBadBaseRef: true,
+	string(sdk.CodeConfigInvalid): true, review.CodeAdmissionFailed: true,
+	review.CodeUnknownRoute: true, review.CodeInvalidRequest: true, route.FactLimitOnSharedState: true,
+	jobs.CodeResendConfirmationRequired: true,
+	packet.CodeNotAGitRepo:              true, packet.CodeGitFailed: true, packet.CodeBadBaseRef: true,
 	packet.CodeEmptyPacket: true, packet.CodeSourcePacketTooLarge: true, packet.CodeBadRelayignore: true,
 	packet.CodeBadExclude: true, packet.CodeBadPromptFile: true,
 }

@@ -3,6 +3,7 @@ package review
 import (
 	"context"
 	"errors"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,7 +58,7 @@ func TestStoreFillsDuringTheReview(t *testing.T) {
 	}
 	rec, err := Run(context.Background(), f.opts)
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeJobStoreFailed || e.Exit != ExitIOErr || !strings.Contains(e.Msg, "no space left on device") {
+	if !errors.As(err, &e) || e.Code != CodeJobStoreFailed || e.Exit != exitcode.IOErr || !strings.Contains(e.Msg, "no space left on device") {
 		t.Fatalf("Run: %v; want a job_store_failed error with exit 74 naming the reason", err)
 	}
 	if rec == nil || rec.Status != jobs.StatusCompleted || !strings.Contains(rec.Review, "fault review") {

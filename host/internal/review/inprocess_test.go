@@ -66,7 +66,7 @@ func TestRunInProcess(t *testing.T) {
 		{name: "unknown route", provider: &inproc{fact: stateless}, route: "nope",
 			status: jobs.StatusFailed, code: CodeUnknownRoute, tr: jobs.NotSent},
 		{name: "rejected setting", provider: &inproc{fact: stateless, reject: []sdk.AttributeError{{Route: "default", Attribute: "mode", Message: "unknown mode"}}},
-			status: jobs.StatusFailed, code: CodeConfigInvalid, tr: jobs.NotSent},
+			status: jobs.StatusFailed, code: string(sdk.CodeConfigInvalid), tr: jobs.NotSent},
 		{name: "refused fact", provider: &inproc{fact: sdk.SharedStateDir("/dev/null")},
 			status: jobs.StatusFailed, code: CodePluginInvalid, tr: jobs.NotSent},
 	}
@@ -86,7 +86,7 @@ func TestRunInProcess(t *testing.T) {
 			if rec.Status != tt.status || rec.ErrorCode != tt.code || rec.Transmission != tt.tr {
 				t.Errorf("record %s/%q/%s, want %s/%q/%s", rec.Status, rec.ErrorCode, rec.Transmission, tt.status, tt.code, tt.tr)
 			}
-			if tt.code == CodeConfigInvalid && (e.Diag == nil || !strings.Contains(e.Msg, "setting mode: unknown mode")) {
+			if tt.code == string(sdk.CodeConfigInvalid) && (e.Diag == nil || !strings.Contains(e.Msg, "setting mode: unknown mode")) {
 				t.Errorf("rejected setting: %q, diag %v", e.Msg, e.Diag)
 			}
 			if tt.status == jobs.StatusCompleted && (rec.Review != tt.provider.review || rec.Verdict == "" || tt.provider.got.Settings["mode"] != "x") {

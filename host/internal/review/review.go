@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"maps"
 	"os"
 	"path/filepath"
@@ -139,7 +140,7 @@ func Run(ctx context.Context, o Options) (rec *jobs.Record, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.session.KillNow()
-			r.finish(jobs.StatusFailed, CodeInternal, "relay-host failed unexpectedly during the review; the source may have been sent", r.rec.Transmission)
+			r.finish(jobs.StatusFailed, string(sdk.CodeInternal), "relay-host failed unexpectedly during the review; the source may have been sent", r.rec.Transmission)
 			panic(p)
 		}
 	}()
@@ -164,7 +165,7 @@ func UnknownProvider(cfg *config.Config, name string) error {
 	if len(names) > 0 {
 		known = strings.Join(names, ", ")
 	}
-	return errorf(CodeInvalidRequest, ExitUsage, "unknown provider %q: %s declares %s; pick one of those or add a provider block to your relay.hcl", name, cfgName(cfg), known)
+	return errorf(CodeInvalidRequest, exitcode.Usage, "unknown provider %q: %s declares %s; pick one of those or add a provider block to your relay.hcl", name, cfgName(cfg), known)
 }
 
 func cfgName(cfg *config.Config) string {
@@ -176,10 +177,10 @@ func (r *run) openRecord() error {
 	if st == nil {
 		dir, err := jobs.DefaultDir(r.o.Getenv)
 		if err != nil {
-			return errorf(CodeJobStoreFailed, ExitUsage, "%v", err)
+			return errorf(CodeJobStoreFailed, exitcode.Usage, "%v", err)
 		}
 		if st, err = jobs.Open(dir); err != nil {
-			return errorf(CodeJobStoreFailed, ExitUsage, "%v", err)
+			return errorf(CodeJobStoreFailed, exitcode.Usage, "%v", err)
 		}
 	}
 	r.store = st
@@ -187,10 +188,10 @@ func (r *run) openRecord() error {
 	if r.o.JobID != "" {
 		rec, err := st.Get(r.o.JobID)
 		if err != nil {
-			return errorf(CodeJobStoreFailed, ExitUsage, "%v", err)
+			return errorf(CodeJobStoreFailed, exitcode.Usage, "%v", err)
 		}
 		if rec.Status != jobs.StatusQueued {
-			return errorf(CodeInvalidRequest, ExitUsage, "job %s is %s, not queued: it has already run", rec.JobID, rec.Status)
+			return errorf(CodeInvalidRequest, exitcode.Usage, "job %s is %s, not queued: it has already run", rec.JobID, rec.Status)
 		}
 		r.rec, r.lock = rec, r.o.Lock
 		return nil
@@ -200,7 +201,7 @@ func (r *run) openRecord() error {
 	// queued or running with its lock free (which would read as dead).
 	lock, err := st.Lock(id)
 	if err != nil {
-		return errorf(CodeJobStoreFailed, ExitUsage, "cannot save job %s: %v", id, err)
+		return errorf(CodeJobStoreFailed, exitcode.Usage, "cannot save job %s: %v", id, err)
 	}
 	// Who runs the job, for `cancel`; without it cancel refuses, nothing else.
 	if p, err := admission.CaptureProcess(os.Getpid()); err == nil {
@@ -224,7 +225,7 @@ func (r *run) openRecord() error {
 
 func (r *run) put() error {
 	if err := r.store.Put(r.rec); err != nil {
-		return errorf(CodeJobStoreFailed, ExitIOErr, "cannot save job %s (%s): free space in the job store or fix its permissions", r.rec.JobID, storeReason(err))
+		return errorf(CodeJobStoreFailed, exitcode.IOErr, "cannot save job %s (%s): free space in the job store or fix its permissions", r.rec.JobID, storeReason(err))
 	}
 	return nil
 }
@@ -374,7 +375,7 @@ func (r *run) unsaved(err error) error {
 		if r.stale {
 			where += "; the store still shows the job unfinished"
 		}
-		return errorf(CodeJobStoreFailed, ExitIOErr, "job %s: the review completed but its record could not be saved (%s)%s; free space in the job store ($XDG_STATE_HOME/relay/jobs)", r.rec.JobID, reason, where)
+		return errorf(CodeJobStoreFailed, exitcode.IOErr, "job %s: the review completed but its record could not be saved (%s)%s; free space in the job store ($XDG_STATE_HOME/relay/jobs)", r.rec.JobID, reason, where)
 	}
 	if errors.As(err, &e) && e.Code != CodeJobStoreFailed {
 		e.Msg += fmt.Sprintf("; job %s's record could not be saved either (%s)", r.rec.JobID, reason)
@@ -452,7 +453,7 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	}
 	dr, rc := rt.Described, rt.Config
 	if b := cfg.Admission.Backend; b != "" && b != "local" && b != "etcd" {
-		return r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission backend %q is not available in this relay-host build: use backend = \"local\" or \"etcd\" in relay.hcl", b))
+		return r.fail(errorf(CodeAdmissionFailed, exitcode.Usage, "admission backend %q is not available in this relay-host build: use backend = \"local\" or \"etcd\" in relay.hcl", b))
 	}
 
 	budget := int64(packet.DefaultBudget)
@@ -490,9 +491,9 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		if _, err := r.store.CheckResend(r.rec.Fingerprint); err != nil {
 			var re *jobs.ResendError
 			if errors.As(err, &re) {
-				return r.fail(errorf(CodeResendConfirmation, ExitUsage, "%s", re.Error()))
+				return r.fail(errorf(jobs.CodeResendConfirmationRequired, exitcode.Usage, "%s", re.Error()))
 			}
-			return r.fail(errorf(CodeJobStoreFailed, ExitUsage, "cannot check earlier attempts: %v", err))
+			return r.fail(errorf(CodeJobStoreFailed, exitcode.Usage, "cannot check earlier attempts: %v", err))
 		}
 	}
 	// No write here: a queued, not_sent record never gates a resend, and
@@ -568,17 +569,17 @@ func (r *run) openFailed(ctx context.Context, err error) error {
 	var ce *pluginhost.ChecksumError
 	switch {
 	case oe.Stage == route.StageFind && errors.As(oe.Err, &ue):
-		return r.fail(errorf(CodePluginUnsafe, ExitUsage, "%v", oe.Err))
+		return r.fail(errorf(CodePluginUnsafe, exitcode.Usage, "%v", oe.Err))
 	case oe.Stage == route.StageFind:
-		return r.fail(errorf(CodePluginNotFound, ExitUsage, "%v", oe.Err))
+		return r.fail(errorf(CodePluginNotFound, exitcode.Usage, "%v", oe.Err))
 	case errors.As(oe.Err, &ce):
-		return r.fail(errorf(CodeChecksumMismatch, ExitUsage, "%s", ce.Error()))
+		return r.fail(errorf(CodeChecksumMismatch, exitcode.Usage, "%s", ce.Error()))
 	case oe.Stage == route.StageLaunch:
-		return r.fail(errorf(CodePluginStartFailed, ExitProvider, "%s", scrub.Message(oe.Err.Error())))
+		return r.fail(errorf(CodePluginStartFailed, exitcode.Provider, "%s", scrub.Message(oe.Err.Error())))
 	case oe.Stage == route.StageConfigure:
-		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: configure failed: %s", oe.Provider, scrub.Message(oe.Err.Error())))
+		return r.fail(errorf(CodePluginInvalid, exitcode.Provider, "provider %q: configure failed: %s", oe.Provider, scrub.Message(oe.Err.Error())))
 	default:
-		return r.fail(errorf(CodePluginInvalid, ExitProvider, "provider %q: describe failed: %s; run `relay-host plugin check %s`", oe.Provider, scrub.Message(oe.Err.Error()), oe.Path))
+		return r.fail(errorf(CodePluginInvalid, exitcode.Provider, "provider %q: describe failed: %s; run `relay-host plugin check %s`", oe.Provider, scrub.Message(oe.Err.Error()), oe.Path))
 	}
 }
 
@@ -607,7 +608,7 @@ func (r *run) rejected(prov *config.Provider, attrErrs []sdk.AttributeError) err
 			diag.Diags = append(diag.Diags, d.Diags...)
 		}
 	}
-	e := errorf(CodeConfigInvalid, ExitUsage, "%s: fix it in %s", first, cfgName(r.o.Config))
+	e := errorf(string(sdk.CodeConfigInvalid), exitcode.Usage, "%s: fix it in %s", first, cfgName(r.o.Config))
 	e.Diag = diag
 	return r.fail(e)
 }
@@ -618,7 +619,7 @@ func (r *run) routeFailed(prov *config.Provider, rt route.Route, err error) erro
 	var ue *route.UnknownRouteError
 	if errors.As(err, &ue) {
 		offered := strings.Join(ue.Offered, ", ")
-		e := errorf(CodeUnknownRoute, ExitUsage, "provider %q has no route %q: its plugin offers %s; pass one of those to --route", prov.Name, ue.Route, offered)
+		e := errorf(CodeUnknownRoute, exitcode.Usage, "provider %q has no route %q: its plugin offers %s; pass one of those to --route", prov.Name, ue.Route, offered)
 		if ue.Config != nil {
 			e.Diag = r.o.Config.Diagnostic("Unknown route", fmt.Sprintf("The plugin for provider %q does not offer route %q; it offers %s.", prov.Name, ue.Route, offered), ue.Config.DeclRange)
 		}
@@ -626,19 +627,19 @@ func (r *run) routeFailed(prov *config.Provider, rt route.Route, err error) erro
 	}
 	var fe *route.FactError
 	if !errors.As(err, &fe) {
-		return r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %v", err))
+		return r.fail(errorf(CodePluginInvalid, exitcode.Provider, "the plugin's capability fact is refused: %v", err))
 	}
 	name, rc := rt.Name, rt.Config
 	switch {
 	case fe.Code == route.FactLimitOnSharedState && rc != nil && rc.Limit > 1:
-		e := errorf(CodeSharedStateLimit, ExitUsage, "%s: provider %q route %q is shared_state (always one review at a time) but sets limit = %d; remove the limit", rangeLine(rc.LimitRange), prov.Name, name, rc.Limit)
+		e := errorf(route.FactLimitOnSharedState, exitcode.Usage, "%s: provider %q route %q is shared_state (always one review at a time) but sets limit = %d; remove the limit", rangeLine(rc.LimitRange), prov.Name, name, rc.Limit)
 		e.Diag = r.o.Config.Diagnostic("Limit on a shared_state route",
 			fmt.Sprintf("Route %q of provider %q shares a CLI's local state, so it always runs one review at a time; remove limit = %d.", name, prov.Name, rc.Limit), rc.LimitRange)
 		return r.fail(e)
 	case fe.Code == route.FactNoLockRoot, fe.Code == route.FactInvalidLimit && rc != nil && rc.Limit != 0:
-		return r.fail(errorf(CodeConfigInvalid, ExitUsage, "%s", fe.Msg))
+		return r.fail(errorf(string(sdk.CodeConfigInvalid), exitcode.Usage, "%s", fe.Msg))
 	}
-	return r.fail(errorf(CodePluginInvalid, ExitProvider, "the plugin's capability fact is refused: %s", fe.Msg))
+	return r.fail(errorf(CodePluginInvalid, exitcode.Provider, "the plugin's capability fact is refused: %s", fe.Msg))
 }
 
 func rangeLine(rng hcl.Range) string { return fmt.Sprintf("%s:%d", rng.Filename, rng.Start.Line) }

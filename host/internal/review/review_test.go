@@ -3,6 +3,8 @@ package review
 import (
 	"context"
 	"fmt"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
+	"github.com/relay-host/relay-host/sdk"
 	"io"
 	"os"
 	"os/exec"
@@ -141,8 +143,8 @@ func TestRunReleasesTheLease(t *testing.T) {
 		{name: "crash", settings: `mode = "crash-early"`, status: jobs.StatusFailed, code: CodePluginCrashed, tr: jobs.MayBeSent},
 		{name: "error", settings: `mode = "error"`, status: jobs.StatusFailed, code: "usage_limited", tr: jobs.Sent},
 		{name: "presend", settings: `mode = "presend"`, status: jobs.StatusFailed, code: "not_authenticated", tr: jobs.NotSent},
-		{name: "timeout", settings: `mode = "hang"`, timeout: 500 * time.Millisecond, status: jobs.StatusFailed, code: CodeTimeout, tr: jobs.Sent},
-		{name: "cancel", settings: `delay = "60s"`, cancelOnSent: true, status: jobs.StatusCancelled, code: CodeCancelled, tr: jobs.Sent},
+		{name: "timeout", settings: `mode = "hang"`, timeout: 500 * time.Millisecond, status: jobs.StatusFailed, code: string(sdk.CodeTimeout), tr: jobs.Sent},
+		{name: "cancel", settings: `delay = "60s"`, cancelOnSent: true, status: jobs.StatusCancelled, code: string(sdk.CodeCancelled), tr: jobs.Sent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +206,7 @@ func TestRunReleasesTheLeaseOnPanic(t *testing.T) {
 		t.Errorf("%d slots still held after a panic", n)
 	}
 	recs, _ := f.store.List()
-	if len(recs) != 1 || recs[0].Status != jobs.StatusFailed || recs[0].ErrorCode != CodeInternal || recs[0].Transmission != jobs.MayBeSent {
+	if len(recs) != 1 || recs[0].Status != jobs.StatusFailed || recs[0].ErrorCode != string(sdk.CodeInternal) || recs[0].Transmission != jobs.MayBeSent {
 		t.Errorf("record after a panic: %+v", recs[0])
 	}
 }
@@ -225,7 +227,7 @@ func TestBlockedIsCountsOnly(t *testing.T) {
 	defer lease.Release()
 	rec, err := Run(context.Background(), f.opts)
 	e, ok := err.(*Error)
-	if !ok || e.Exit != ExitBlocked || e.Code != CodeWorkloadBlocked {
+	if !ok || e.Exit != exitcode.Blocked || e.Code != CodeWorkloadBlocked {
 		t.Fatalf("err %v", err)
 	}
 	if !strings.Contains(e.Msg, "fault/default is at capacity (1/1 in use)") || !strings.Contains(e.Msg, "--wait") {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"os"
 	"time"
 
@@ -26,14 +27,14 @@ import (
 func packetError(err error) *Error {
 	var pe *packet.Error
 	if errors.As(err, &pe) {
-		return errorf(pe.Code, ExitUsage, "%s", pe.Msg)
+		return errorf(pe.Code, exitcode.Usage, "%s", pe.Msg)
 	}
-	return errorf(packet.CodeGitFailed, ExitUsage, "%v", err)
+	return errorf(packet.CodeGitFailed, exitcode.Usage, "%v", err)
 }
 
 // cancelled records a review stopped by the user (signal or cancel <id>).
 func (r *run) cancelled(ctx context.Context, tr jobs.Transmission) *Error {
-	e := errorf(CodeCancelled, ExitProvider, "review cancelled (%s)", cause(ctx))
+	e := errorf(string(sdk.CodeCancelled), exitcode.Provider, "review cancelled (%s)", cause(ctx))
 	r.finish(jobs.StatusCancelled, e.Code, e.Msg, tr)
 	return e
 }
@@ -50,7 +51,7 @@ var errAdmissionLost = errors.New("the admission lease was lost")
 // guarded: the record says sent or may_be_sent, so the resend guard asks for
 // confirmation before the same source goes out again.
 func (r *run) admissionLost(tr jobs.Transmission) *Error {
-	e := errorf(CodeAdmissionLost, ExitBlocked, "%s/%s: the admission slot was lost while the review ran (etcd lease expired or revoked); the review was stopped and the source %s; retry once the etcd cluster is healthy",
+	e := errorf(CodeAdmissionLost, exitcode.Blocked, "%s/%s: the admission slot was lost while the review ran (etcd lease expired or revoked); the review was stopped and the source %s; retry once the etcd cluster is healthy",
 		r.rec.Provider, r.rec.Route, map[bool]string{true: "was sent", false: "may have been sent"}[tr == jobs.Sent])
 	r.finish(jobs.StatusFailed, e.Code, e.Msg, tr)
 	return e
@@ -126,7 +127,7 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 		// runs on it.
 		backend, err = OpenEtcd(cfg, r.o.Getenv, r.log)
 		if err != nil {
-			return nil, r.fail(errorf(CodeConfigInvalid, ExitUsage, "admission backend etcd: %s: fix admission.endpoints in %s", r.o.Logs.Scrubber.Message(err.Error()), cfgName(cfg)))
+			return nil, r.fail(errorf(string(sdk.CodeConfigInvalid), exitcode.Usage, "admission backend etcd: %s: fix admission.endpoints in %s", r.o.Logs.Scrubber.Message(err.Error()), cfgName(cfg)))
 		}
 	} else {
 		backend, err = admission.OpenLocal(res.LockRoot, admission.Options{
@@ -137,7 +138,7 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 	if err != nil {
 		// A RootError names the lock root and its fix: print it, but keep
 		// the path out of the record.
-		e := r.fail(errorf(CodeAdmissionFailed, ExitUsage, "the admission lock root is unusable: run `relay-host admission status` for details"))
+		e := r.fail(errorf(CodeAdmissionFailed, exitcode.Usage, "the admission lock root is unusable: run `relay-host admission status` for details"))
 		e.Msg = err.Error()
 		return nil, e
 	}
@@ -167,12 +168,12 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 			Reason:   string(b.Reason),
 			Capacity: jobs.Capacity{ActiveCount: b.Capacity.ActiveCount, Limit: b.Capacity.Limit},
 		}
-		return nil, r.fail(errorf(CodeWorkloadBlocked, ExitBlocked, "%s", blocked.Review(provider, rt.Name, wait, b)))
+		return nil, r.fail(errorf(CodeWorkloadBlocked, exitcode.Blocked, "%s", blocked.Review(provider, rt.Name, wait, b)))
 	}
 	if ctx.Err() != nil {
 		return nil, r.cancelled(ctx, jobs.NotSent)
 	}
-	return nil, r.fail(errorf(CodeAdmissionFailed, ExitUsage, "admission failed: %s", r.o.Logs.Scrubber.Message(err.Error())))
+	return nil, r.fail(errorf(CodeAdmissionFailed, exitcode.Usage, "admission failed: %s", r.o.Logs.Scrubber.Message(err.Error())))
 }
 
 // review runs the Review call with the record's transmission kept true at
@@ -223,7 +224,7 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 		return r.cancelled(ctx, tr)
 	case rctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || status.Code(errors.Unwrap(err)) == codes.DeadlineExceeded:
 		// The plugin's side of the deadline can fire a hair before ours.
-		e := errorf(CodeTimeout, ExitProvider, "the review did not finish within %s: raise timeout for the route in relay.hcl or pass --timeout", req.Timeout)
+		e := errorf(string(sdk.CodeTimeout), exitcode.Provider, "the review did not finish within %s: raise timeout for the route in relay.hcl or pass --timeout", req.Timeout)
 		r.finish(jobs.StatusFailed, e.Code, e.Msg, tr)
 		return e
 	}
@@ -245,7 +246,7 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 			msg = "no details"
 		}
 		r.rec.Diagnostics.RetryAfterS = retryAfterSeconds(se.RetryAfter)
-		e := errorf(string(code), ExitProvider, "%s/%s failed (%s): %s", r.rec.Provider, r.rec.Route, code, msg)
+		e := errorf(string(code), exitcode.Provider, "%s/%s failed (%s): %s", r.rec.Provider, r.rec.Route, code, msg)
 		r.finish(jobs.StatusFailed, e.Code, msg, tr)
 		return e
 	}
@@ -257,7 +258,7 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 		code, msg = CodePluginProtocol, fmt.Sprintf("the plugin broke the protocol (%s); the source %s; run `relay-host plugin check` on it", sc.Message(st.Message()), sent)
 	}
 	r.log.Debug("review call failed", "error", sc.Message(err.Error()))
-	e := errorf(code, ExitProvider, "%s/%s failed: %s", r.rec.Provider, r.rec.Route, msg)
+	e := errorf(code, exitcode.Provider, "%s/%s failed: %s", r.rec.Provider, r.rec.Route, msg)
 	r.finish(jobs.StatusFailed, code, msg, tr)
 	return e
 }
