@@ -133,7 +133,11 @@ func (s *server) Review(req *relayv1.ReviewRequest, stream grpc.ServerStreamingS
 	r := reviewRequestFromProto(req)
 	ev := &events{stream: stream, logger: s.logger}
 	res, err := call(s, stream.Context(), "Review", func(ctx context.Context) (Result, error) {
-		return s.provider.Review(ctx, r, ev)
+		res, err := s.provider.Review(ctx, r, ev)
+		if err == nil {
+			err = hold(ctx, r.Settings)
+		}
+		return res, err
 	})
 	// From here on the provider can no longer send events, even from a
 	// goroutine it leaked, so the terminal event is the last one.

@@ -9,26 +9,30 @@
 //
 // Checks, in order:
 //   - handshake: the binary starts, completes go-plugin's handshake (gRPC,
-//     protocol version 1, relay cookie, AutoMTLS) and dispenses a provider.
+//     protocol version 1, relay cookie; AutoMTLS when [Options.AutoMTLS])
+//     and dispenses a provider.
 //   - facts: Describe returns a valid description (names, one fact per
 //     route, stateless limit >= 1, shared_state with exactly one of
 //     directory/identity).
-//   - configure: Configure with empty settings completes (attribute errors
-//     are allowed; a failed call is not).
+//   - configure: Configure with [Options.Settings] as the route's settings
+//     completes; with no settings attribute errors are allowed,
+//     with settings they fail the check (the plugin refused them).
 //   - review: Review of [CannedPacket] returns a non-empty review.
 //   - transmission: that review emitted a transmission event before its
 //     result.
-//   - panic: a Review with [Options.PanicSettings], under which the plugin
-//     under test panics, ends in a typed plugin_panic error, and the plugin
-//     still answers Describe afterwards. A plugin has no such settings in
-//     production (a panic trigger would be a test hook on its production
-//     path), so without PanicSettings the check is skipped: `relay-host
-//     plugin check` skips it, and a plugin's own test build supplies them.
-//   - cancellation: a Review cancelled mid-flight returns within 2 s, every
-//     process the plugin had started is gone within 2 s of the cancel
-//     (Linux), the plugin still answers, and it then exits with status 0
-//     when closed (an SDK plugin whose provider ignored the cancel exits
-//     with status 3 instead).
+//   - panic: run only with [Options.PanicSettings], settings under which
+//     the plugin under test panics (only a plugin's own test build has
+//     them: a panic trigger would be a test hook on its production path,
+//     so `relay-host plugin check` does not run it). The Review ends in a
+//     typed plugin_panic error, and the plugin still answers Describe.
+//   - cancellation: a Review made to last ([sdk.SettingHold], which the
+//     SDK's Serve honours for every provider, plus [Options.CancelSettings])
+//     and cancelled mid-flight returns within 2 s, every process the plugin
+//     had started is gone within 2 s of the cancel (Linux), the plugin
+//     still answers, and it then exits with status 0 when closed (an SDK
+//     plugin whose provider ignored the cancel exits with status 3
+//     instead). A review that finishes anyway is a skip: the plugin does
+//     not honour sdk.SettingHold.
 //   - stdout: the plugin wrote nothing to stdout after the handshake.
 package conformance
 
@@ -80,10 +84,14 @@ type Options struct {
 	Route string
 	// Settings are the route settings sent with every review.
 	Settings map[string]string
-	// CancelSettings are merged over Settings for the cancellation review,
-	// to keep it running until it is cancelled (the echo example takes
-	// {"delay": "1m"}).
+	// CancelSettings are merged over Settings for the cancellation review.
+	// It always carries sdk.SettingHold (1m unless set here), which keeps
+	// any SDK plugin's review running until it is cancelled.
 	CancelSettings map[string]string
+	// AutoMTLS turns on go-plugin's mutual TLS for the launches, as
+	// RELAY_PLUGIN_AUTOMTLS does for relay-host's reviews (off by default,
+	// as there).
+	AutoMTLS bool
 	// PanicSettings are merged over Settings for the panic check: settings
 	// under which the plugin's Review panics, which only a test build of a
 	// plugin has. Nil skips the check.
@@ -108,9 +116,9 @@ const (
 
 // Result is the outcome of one named check.
 type Result struct {
-	Name   string
-	Status Status
-	Detail string
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Report is the outcome of every check against one binary.
@@ -167,6 +175,9 @@ const (
 var checkOrder = []string{CheckHandshake, CheckFacts, CheckConfigure, CheckReview,
 	CheckTransmission, CheckPanic, CheckCancellation, CheckStdout}
 
+// holdFor is how long the cancellation review is made to last.
+const holdFor = "1m"
+
 // Check runs every check against the plugin binary at binaryPath.
 func Check(ctx context.Context, binaryPath string, opts Options) Report {
 	if opts.Timeout <= 0 {
@@ -179,6 +190,9 @@ func Check(ctx context.Context, binaryPath string, opts Options) Report {
 	c.run()
 	rep := Report{Binary: binaryPath}
 	for _, name := range checkOrder {
+		if name == CheckPanic && opts.PanicSettings == nil {
+			continue // not run without PanicSettings: see the package doc
+		}
 		res, ok := c.results[name]
 		if !ok {
 			res = Result{Name: name, Status: Skip, Detail: "not run: an earlier check failed"}
@@ -243,7 +257,7 @@ func (c *checker) run() {
 	c.pass(CheckHandshake, "")
 	route, ok := c.describe(inst)
 	if ok {
-		c.configure(inst)
+		c.configure(inst, route)
 		c.review(inst, route)
 		c.panicCheck(inst, route)
 	}
@@ -286,15 +300,24 @@ func (c *checker) describe(inst *instance) (string, bool) {
 	return route, true
 }
 
-func (c *checker) configure(inst *instance) {
+func (c *checker) configure(inst *instance, route string) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.Timeout)
 	defer cancel()
-	errs, err := inst.provider.Configure(ctx, sdk.Settings{})
-	if err != nil {
+	errs, err := inst.provider.Configure(ctx, sdk.Settings{Routes: map[string]map[string]string{route: maps.Clone(c.opts.Settings)}})
+	switch {
+	case err != nil:
 		c.fail(CheckConfigure, "%v", err)
-		return
+	case len(c.opts.Settings) == 0:
+		c.pass(CheckConfigure, "%d attribute error(s) for empty settings", len(errs))
+	case len(errs) > 0:
+		var msgs []string
+		for _, e := range errs {
+			msgs = append(msgs, e.Attribute+": "+e.Message)
+		}
+		c.fail(CheckConfigure, "the plugin refused the settings: %s", strings.Join(msgs, "; "))
+	default:
+		c.pass(CheckConfigure, "%d setting(s) accepted", len(c.opts.Settings))
 	}
-	c.pass(CheckConfigure, "%d attribute error(s) for empty settings", len(errs))
 }
 
 func (c *checker) request(route string, extra map[string]string) sdk.ReviewRequest {
@@ -332,8 +355,7 @@ func (c *checker) review(inst *instance, route string) {
 
 func (c *checker) panicCheck(inst *instance, route string) {
 	if c.opts.PanicSettings == nil {
-		c.skip(CheckPanic, "no Options.PanicSettings: only a test build of a plugin can be made to panic (sdk.Serve recovers a provider's panic into plugin_panic)")
-		return
+		return // not run: see the package doc
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.Timeout)
 	defer cancel()
@@ -374,7 +396,9 @@ func (c *checker) cancellation(route string) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		_, err := inst.provider.Review(ctx, c.request(route, c.opts.CancelSettings), func(sdk.Event) {
+		extra := map[string]string{sdk.SettingHold: holdFor}
+		maps.Copy(extra, c.opts.CancelSettings)
+		_, err := inst.provider.Review(ctx, c.request(route, extra), func(sdk.Event) {
 			select {
 			case started <- struct{}{}:
 			default:
@@ -389,7 +413,7 @@ func (c *checker) cancellation(route string) {
 	case <-started:
 	case <-time.After(250 * time.Millisecond):
 	case o := <-done:
-		c.skip(CheckCancellation, "the review finished (err=%v) before it could be cancelled; set Options.CancelSettings to make it run longer", o.err)
+		c.skip(CheckCancellation, "the review finished (err=%v) before it could be cancelled: the plugin does not honour the %s setting (sdk.Serve does it for every SDK plugin)", o.err, sdk.SettingHold)
 		return
 	}
 	before := descendants(inst.pid)
@@ -405,7 +429,7 @@ func (c *checker) cancellation(route string) {
 		return
 	}
 	if o.err == nil {
-		c.skip(CheckCancellation, "the review finished before the cancellation reached it; set Options.CancelSettings to make it run longer")
+		c.skip(CheckCancellation, "the review finished before the cancellation reached it: the plugin does not honour the %s setting (sdk.Serve does it for every SDK plugin)", sdk.SettingHold)
 		return
 	}
 	// The client returns as soon as it cancels, before the plugin has even
@@ -461,6 +485,7 @@ func (c *checker) launch() (*instance, error) {
 	cfg := sdk.NewClientConfig(cmd, c.opts.Logger)
 	cfg.SyncStdout = &c.stdout
 	cfg.StartTimeout = c.opts.Timeout
+	cfg.AutoMTLS = c.opts.AutoMTLS
 	client := plugin.NewClient(cfg)
 	rpc, err := client.Client()
 	if err != nil {

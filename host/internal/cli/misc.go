@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,9 +12,7 @@ import (
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/admissioncmd"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
-	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/host/internal/review"
-	"github.com/relay-host/relay-host/sdk/conformance"
 )
 
 func newVersionCmd(g *Globals) *cobra.Command {
@@ -64,72 +59,6 @@ func admissionIO(io IO) admissioncmd.IO {
 		a.StderrFile = f
 	}
 	return a
-}
-
-// PluginCheckOptions are `relay-host plugin check`'s flags.
-type PluginCheckOptions struct {
-	g      *Globals
-	Binary string
-}
-
-func newPluginCmd(g *Globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "plugin", Short: "Work with provider plugins"}
-	o := &PluginCheckOptions{g: g}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "check <binary>",
-		Short: "Run the plugin conformance checks against a plugin binary",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Binary = args[0]
-			return runPluginCheck(cmd.Context(), o)
-		},
-	})
-	return cmd
-}
-
-func runPluginCheck(ctx context.Context, o *PluginCheckOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	bin, err := filepath.Abs(o.Binary)
-	if err == nil {
-		_, err = os.Stat(bin)
-	}
-	if err != nil {
-		return exit(exitcode.Usage, "cannot use plugin binary %s: %v", o.Binary, err)
-	}
-	logs, err := o.g.logs()
-	if err != nil {
-		return err
-	}
-	defer logs.Close()
-	// The conformance kit launches the plugin with this process's whole
-	// environment; narrow it to the plugin allowlist first, so a plugin
-	// under test sees no host secret.
-	restrictEnv()
-	rep := conformance.Check(ctx, bin, conformance.Options{Logger: logs.Plugin()})
-	sc := logs.Scrubber
-	for _, r := range rep.Results {
-		line := fmt.Sprintf("%s %s", r.Status, r.Name)
-		if r.Detail != "" {
-			line += ": " + sc.Message(r.Detail)
-		}
-		fmt.Fprintln(o.g.IO.Out, line)
-	}
-	if !rep.OK() {
-		return exit(exitcode.Failure, "%s fails the plugin contract: fix the FAIL checks above (see sdk/README.md)", filepath.Base(bin))
-	}
-	return nil
-}
-
-func restrictEnv() {
-	env := os.Environ()
-	keep, _ := pluginhost.Env(env, nil)
-	os.Clearenv()
-	for _, kv := range keep {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
-	}
 }
 
 // admissionConfig is `admission run|status|clean`'s view of the layered

@@ -171,6 +171,9 @@ func (fault) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Events) (
 	}
 	ev.Progress("sending")
 	ev.Transmission()
+	if d, err := time.ParseDuration(s["ignore_cancel"]); err == nil {
+		time.Sleep(d) // a provider that ignores its cancelled context
+	}
 	if d, err := time.ParseDuration(s["delay"]); err == nil {
 		select {
 		case <-time.After(d):
