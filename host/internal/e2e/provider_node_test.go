@@ -24,12 +24,6 @@ import (
 // protocol is open: it is written from sdk/proto and sdk/README.md alone, and
 // these tests drive it through relay-host and through go-plugin's own client.
 //
-// `relay-host plugin check` is not run on it here: today the check always
-// turns AutoMTLS on, which the example does not implement (it refuses to
-// start when PLUGIN_CLIENT_CERT is set). Once the check uses review's
-// transport by default, TestNodeProviderPluginCheck belongs here: `plugin
-// check --strict <node plugin>` exits 0 with every check PASS.
-
 // requireNodeExample returns the Node example's entry file. Like
 // requireCLI, it skips, saying why, when node or the example's dependencies
 // (npm ci --prefix sdk/examples/node) are missing, and fails instead when
@@ -199,5 +193,22 @@ func (l *logTail) wait(t *testing.T, want string) {
 		case <-bound:
 			t.Fatalf("the log never showed %q:\n%s", want, l)
 		}
+	}
+}
+
+// TestNodeProviderPluginCheck: the Node example passes `plugin check
+// --strict` on review's transport: the cancellation check can make its
+// review last because it honours the reserved relay.hold setting, and
+// stderr stays clean.
+func TestNodeProviderPluginCheck(t *testing.T) {
+	t.Parallel()
+	bin := requireNodeExample(t)
+	e := newEnv(t)
+	r := e.run("plugin", "check", "--strict", bin)
+	if r.code != 0 || strings.Contains(r.stdout, "FAIL") || strings.Contains(r.stdout, "SKIP") || r.stderr != "" {
+		t.Fatalf("plugin check --strict on the Node example: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "PASS cancellation: returned") {
+		t.Errorf("the cancellation check did not cancel a review mid-flight:\n%s", r.stdout)
 	}
 }
