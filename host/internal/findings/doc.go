@@ -25,7 +25,7 @@
 //     are clamped to it).
 //   - Merge is a union with attribution, never a vote: findings of
 //     different reviewers on the same file, at lines at most 3 apart, with
-//     similar titles (word-set Jaccard index ≥ 0.5, see Similar) become one
+//     similar titles (word-set Jaccard index ≥ 0.4, see Similar) become one
 //     finding found_by all of them at the highest severity any gave, every
 //     reviewer's own version kept in Reports; all others keep their single
 //     author. A reviewer's own findings are never merged with each other.

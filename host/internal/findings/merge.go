@@ -102,7 +102,7 @@ const lineTolerance = 3
 
 // similarityThreshold: titles are similar when the Jaccard index of their
 // word sets (titleWords) is at least this.
-const similarityThreshold = 0.5
+const similarityThreshold = 0.4
 
 // Merge joins findings that are the same issue seen by different
 // reviewers, and keeps all others as they are. Each input finding must have
@@ -220,7 +220,7 @@ func titleWords(title string) map[string]bool {
 }
 
 // Similar reports whether two titles name the same issue: the Jaccard
-// index |A∩B| / |A∪B| of their word sets (titleWords) is at least 0.5.
+// index |A∩B| / |A∪B| of their word sets (titleWords) is at least 0.4.
 // Titles with no words left are similar only when their normalised forms
 // are equal. Deterministic and symmetric; no model involved.
 func Similar(a, b string) bool {

@@ -142,7 +142,7 @@ func fenceOf(line string) string {
 	return ""
 }
 
-var findingsKey = regexp.MustCompile(`\{\s*"findings"\s*:`)
+var findingsKey = regexp.MustCompile(`(?i)\{\s*"findings"\s*:`)
 
 // findingsObjects are the spans of up to n balanced objects that start
 // with a "findings" key, last first.
