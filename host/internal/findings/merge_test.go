@@ -12,15 +12,15 @@ func TestSimilar(t *testing.T) {
 		a, b string
 		want bool
 	}{
-		{"Put never unlocks the mutex", "Mutex is never unlocked in Put", true}, // {put never unlock mutex} vs {mutex never unlocked put}: 3/5
+		{"Put never unlocks the mutex", "Mutex is never unlocked in Put", true},                                     // {put never unlock mutex} vs {mutex never unlocked put}: 3/5
 		{"Token check does not return after rejecting the request", "Missing return after token check fails", true}, // 4/10
 		{"Command injection via the arg query parameter", "Command injection through the `arg` query parameter", true},
-		{"[HIGH] Nil dereference", "nil dereference!", true},  // severity label, case, punctuation
-		{"Memory leaks", "memory leak", true},                 // plural
-		{"Data race in Get", "Hook handler ignores the exec error", false}, // nothing shared
+		{"[HIGH] Nil dereference", "nil dereference!", true},                   // severity label, case, punctuation
+		{"Memory leaks", "memory leak", true},                                  // plural
+		{"Data race in Get", "Hook handler ignores the exec error", false},     // nothing shared
 		{"Missing error check", "Missing unit test for the error path", false}, // 2/6
-		{"Serve has no timeouts", "Handler has no timeouts", true},   // {serve, ha, no, timeout} vs {handler, ha, no, timeout}: 3/5
-		{"the of and", "the of and", true},  // stop words only: equal normalised text
+		{"Serve has no timeouts", "Handler has no timeouts", true},             // {serve, ha, no, timeout} vs {handler, ha, no, timeout}: 3/5
+		{"the of and", "the of and", true},                                     // stop words only: equal normalised text
 		{"the of and", "in on at", false},
 		{"", "", true},
 	}

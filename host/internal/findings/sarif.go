@@ -24,6 +24,7 @@ const (
 	sarifSchema      = "https://json.schemastore.org/sarif-2.1.0.json"
 	sarifFingerprint = "relayFindingId/v1"
 	toolName         = "relay-host"
+	toolURI          = "https://github.com/relay-host/relay-host" // the module's home
 )
 
 type sarifLog struct {
@@ -44,9 +45,10 @@ type sarifTool struct {
 }
 
 type sarifDriver struct {
-	Name    string      `json:"name"`
-	Version string      `json:"version"`
-	Rules   []sarifRule `json:"rules"`
+	Name           string      `json:"name"`
+	Version        string      `json:"version"`
+	InformationURI string      `json:"informationUri"`
+	Rules          []sarifRule `json:"rules"`
 }
 
 type sarifRule struct {
@@ -116,7 +118,7 @@ func sarifLevel(s Severity) string {
 
 func writeSARIF(w io.Writer, r *Result, o WriteOptions) error {
 	run := sarifRun{
-		Tool:        sarifTool{Driver: sarifDriver{Name: toolName, Version: cmpOr(o.ToolVersion, "dev"), Rules: []sarifRule{}}},
+		Tool:        sarifTool{Driver: sarifDriver{Name: toolName, Version: cmpOr(o.ToolVersion, "dev"), InformationURI: toolURI, Rules: []sarifRule{}}},
 		Invocations: []sarifInvocation{{ExecutionSuccessful: len(r.Failures) == 0}},
 		Results:     []sarifResult{},
 	}
