@@ -2,6 +2,7 @@ package findings
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -22,6 +23,13 @@ func TestGolden(t *testing.T) {
 			var out bytes.Buffer
 			if err := Write(&out, r, f, WriteOptions{ToolVersion: "1.2.3"}); err != nil {
 				t.Fatal(err)
+			}
+			if f == FormatSARIF { // written compact; the golden file is indented to be read
+				var ind bytes.Buffer
+				if err := json.Indent(&ind, out.Bytes(), "", "  "); err != nil {
+					t.Fatal(err)
+				}
+				out = ind
 			}
 			path := filepath.Join("testdata", "golden", "scenario."+string(f))
 			if *update {

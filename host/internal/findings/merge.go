@@ -119,20 +119,22 @@ const similarityThreshold = 0.4
 func Merge(fs []Finding) []Finding {
 	type group struct {
 		members   []Finding
+		words     []map[string]bool // titleWords of each member
 		reviewers map[string]bool
 	}
 	var groups []*group
 	byFile := map[string][]*group{}
 	for _, f := range fs {
 		who := strings.Join(f.FoundBy, ",")
+		words := titleWords(f.Title)
 		var into *group
 	search:
 		for _, g := range byFile[f.File] {
 			if g.reviewers[who] {
 				continue
 			}
-			for _, m := range g.members {
-				if near(&m, &f) && Similar(m.Title, f.Title) {
+			for i := range g.members {
+				if near(&g.members[i], &f) && similarWords(g.words[i], words, g.members[i].Title, f.Title) {
 					into = g
 					break search
 				}
@@ -144,16 +146,25 @@ func Merge(fs []Finding) []Finding {
 			byFile[f.File] = append(byFile[f.File], into)
 		}
 		into.members = append(into.members, f)
+		into.words = append(into.words, words)
 		into.reviewers[who] = true
 	}
-	out := make([]Finding, 0, len(groups))
-	for _, g := range groups {
-		out = append(out, joined(g.members))
+	merged := make([]Finding, len(groups))
+	order := make([]int, len(groups)) // sorted by index: a Finding is large to move
+	for i, g := range groups {
+		merged[i], order[i] = joined(g.members), i
 	}
-	slices.SortStableFunc(out, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line),
-			cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.ID, b.ID))
+	slices.SortStableFunc(order, func(i, j int) int {
+		a, b := &merged[i], &merged[j]
+		if c := cmp.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.ID, b.ID))
 	})
+	out := make([]Finding, len(order))
+	for k, i := range order {
+		out[k] = merged[i]
+	}
 	return out
 }
 
@@ -223,8 +234,10 @@ func titleWords(title string) map[string]bool {
 // index |A∩B| / |A∪B| of their word sets (titleWords) is at least 0.4.
 // Titles with no words left are similar only when their normalised forms
 // are equal. Deterministic and symmetric; no model involved.
-func Similar(a, b string) bool {
-	wa, wb := titleWords(a), titleWords(b)
+func Similar(a, b string) bool { return similarWords(titleWords(a), titleWords(b), a, b) }
+
+// similarWords is Similar on titles a and b whose word sets are wa and wb.
+func similarWords(wa, wb map[string]bool, a, b string) bool {
 	if len(wa) == 0 || len(wb) == 0 {
 		return normTitle(a) == normTitle(b)
 	}

@@ -265,6 +265,8 @@ var (
 	suggestionKeys = []string{"suggestion", "replacement", "suggestedcode", "suggestedfix"}
 )
 
+var keyFold = strings.NewReplacer("_", "", "-", "", " ", "")
+
 const (
 	maxTitle = 200 // runes: a title is a line, not a body
 	maxLine  = 1 << 24
@@ -278,7 +280,7 @@ func entry(e any) (Finding, bool) {
 	}
 	m := make(map[string]any, len(raw))
 	for k, v := range raw {
-		m[strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToLower(k))] = v
+		m[keyFold.Replace(strings.ToLower(k))] = v
 	}
 	f := Finding{
 		File:       cleanPath(str(m, fileKeys)),

@@ -159,9 +159,9 @@ func writeSARIF(w io.Writer, r *Result, o WriteOptions) error {
 			},
 		})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}})
+	// Not indented: it is read by programs, and indenting costs a fifth
+	// of the time (BenchmarkCollectSARIF).
+	return json.NewEncoder(w).Encode(sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
 // fileURI is a repository-relative path as a relative URI reference:
