@@ -41,7 +41,7 @@ if ! "$bin/sarif-multitool" --version 2>&1 | grep -q "^SARIF Multitool $SARIF_MU
 		--ignore-scripts --save-exact --loglevel=error \
 		"@microsoft/sarif-multitool@$SARIF_MULTITOOL_VERSION"
 	chmod u+x "$multitool"
-	ln -sfn "$multitool" "$bin/sarif-multitool"
+	ln -sfn ../npm/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool "$bin/sarif-multitool"
 	"$bin/sarif-multitool" --version 2>&1 | grep -q "^SARIF Multitool $SARIF_MULTITOOL_VERSION+" || {
 		echo "findings install.sh: the installed sarif-multitool does not run" >&2
 		exit 1
