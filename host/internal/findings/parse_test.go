@@ -212,3 +212,18 @@ func FuzzParse(f *testing.F) {
 		ParseDiff(text, nil)
 	})
 }
+
+// TestEchoedPrompt: a model that only repeats the built-in prompt yields
+// no verdict and no finding on a file of the diff; its one placeholder
+// finding is an other remark.
+func TestEchoedPrompt(t *testing.T) {
+	p := Parse(packet.DefaultPrompt)
+	if p.Verdict != packet.VerdictMissing || len(p.Findings) != 1 || p.Findings[0].File != "path/as/in/the/diff" {
+		t.Fatalf("Parse(DefaultPrompt) = verdict %s, %+v", p.Verdict, p.Findings)
+	}
+	d := ParseDiff(readFile(t, "testdata/change.diff"), nil)
+	r := Collect([]Review{{Reviewer: "echo", Text: packet.DefaultPrompt}}, d, ValidateOptions{})
+	if len(r.Findings) != 0 || len(r.Other) != 1 || r.Verdict != packet.VerdictMissing {
+		t.Errorf("an echoed prompt: %d findings, %d other, verdict %s", len(r.Findings), len(r.Other), r.Verdict)
+	}
+}
