@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzSanitize$$' -fuzztime $(FUZZTIME) ./host/sanitize/
 	$(GO) test -run '^$$' -fuzz '^FuzzSectionSink$$' -fuzztime $(FUZZTIME) ./host/packet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/internal/findings/
 
 proto:
 	sdk/proto/generate.sh

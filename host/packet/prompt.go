@@ -10,10 +10,13 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultPrompt is the built-in review prompt. It ends by asking for exactly
-// one final verdict line, which ParseVerdict reads back. The two verdict
-// forms are quoted mid-line so that a model echoing the prompt does not
-// produce a verdict by accident.
+// DefaultPrompt is the built-in review prompt. It asks for the findings as
+// one fenced JSON block (read back by host/internal/findings, which also
+// copes when a model ignores the format) and then for exactly one final
+// verdict line, which ParseVerdict reads back. The two verdict forms are
+// quoted mid-line so that a model echoing the prompt does not produce a
+// verdict by accident; the example block's fields are placeholders, so an
+// echoed prompt yields no finding that names a file of the diff.
 const DefaultPrompt = `You are reviewing a code change. The unified diff below is the complete change; files that were left out for privacy are not shown.
 
 Give a focused code review of this diff:
@@ -21,6 +24,14 @@ Give a focused code review of this diff:
 - Security: injection, unsafe input handling, secrets or credentials in code, missing authorization, unsafe defaults.
 - Tests: behaviour the change introduces or alters that no test covers, and tests that would not fail if the code were wrong.
 Point to the file and line for each finding and say why it matters. Skip style nits unless they hide a bug. If the change looks correct, say so briefly.
+
+List every finding in one fenced JSON block, after any prose, in this shape:
+
+` + "```json" + `
+{"findings": [{"file": "path/as/in/the/diff", "line": 12, "end_line": 14, "severity": "high|medium|low|info", "title": "one line", "body": "why it matters", "suggestion": "optional replacement text for those lines"}]}
+` + "```" + `
+
+Use the path as the diff shows it, without a/ or b/, and the line numbers of the new version of the file. Write {"findings": []} when there are none.
 
 End your answer with exactly one final line, with nothing after it: either "Verdict: APPROVE" or "Verdict: REQUEST_CHANGES".
 `

@@ -41,13 +41,24 @@ func TestParseVerdict(t *testing.T) {
 }
 
 func TestDefaultPrompt(t *testing.T) {
-	for _, s := range []string{"Verdict: APPROVE", "Verdict: REQUEST_CHANGES", "Bugs", "Security", "Tests"} {
+	for _, s := range []string{"Verdict: APPROVE", "Verdict: REQUEST_CHANGES", "Bugs", "Security", "Tests",
+		"```json\n{\"findings\": [{", `"file"`, `"line"`, `"end_line"`, `"severity": "high|medium|low|info"`,
+		`"title"`, `"body"`, `"suggestion"`, `{"findings": []}`} {
 		if !strings.Contains(DefaultPrompt, s) {
 			t.Errorf("DefaultPrompt lacks %q", s)
 		}
 	}
 	if got := ParseVerdict(DefaultPrompt); got != VerdictMissing {
 		t.Errorf("an echoed prompt parses as verdict %q, want missing", got)
+	}
+	// The verdict request stays the prompt's last instruction, after the
+	// findings block it asks for.
+	lines := strings.Split(strings.TrimSpace(DefaultPrompt), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "End your answer with exactly one final line") {
+		t.Errorf("the prompt's last line is %q, want the verdict request", last)
+	}
+	if strings.Index(DefaultPrompt, "```json") > strings.Index(DefaultPrompt, "Verdict: APPROVE") {
+		t.Errorf("the prompt asks for the verdict before the findings block")
 	}
 }
 
