@@ -1,8 +1,9 @@
 // Command relay-host is the front binary users run.
 //
-// It handles `admission` and `version` itself and hands every other command
-// to relay-host-core (installed beside it) by exec, keeping the same pid,
-// arguments and streams. The split is for start-up time: the core links
+// It runs exactly two commands itself, `version` and `admission run` (when
+// admissioncmd.NeedsCore says no configuration file or fleet backend
+// applies), and hands every other command to relay-host-core (installed
+// beside it) by exec, keeping the same pid, arguments and streams. The split is for start-up time: the core links
 // gRPC, go-plugin and the HCL parser, whose package initialisers alone cost
 // about 3 ms per start here, and `relay-host admission run -- CMD` is a
 // flock(1)-style wrapper that must start in about a millisecond.
@@ -81,8 +82,6 @@ const leanUsage = `relay-host: bounded, crash-safe code reviews by AI providers
 
 usage:
   relay-host admission run --key K --limit N [--wait DUR] [--max-total M] [--config F] -- CMD [ARGS...]
-  relay-host admission status [--json] [--holders] [--config F]
-  relay-host admission clean [--key K] [--yes] [--config F]
-  relay-host admission run|status --backend etcd --endpoints A,B [--prefix P] [--ttl DUR] ...  (needs relay-host-core)
   relay-host version
+every other command (admission status|clean, review, …) needs relay-host-core
 `

@@ -97,33 +97,27 @@ type Fleet interface {
 // --endpoints, --prefix ("" for the default) and --ttl (0 for the default).
 type FleetOpener func(backend string, endpoints []string, prefix string, ttl time.Duration) (Fleet, error)
 
-// NeedsCore reports whether `admission ARGS...` must run in relay-host-core:
-// when it names a fleet backend (--backend etcd before any --), which only
-// the core links, or when a configuration file applies (--config,
+// NeedsCore reports whether `admission ARGS...` must run in relay-host-core.
+// The front binary runs exactly one command itself, `admission run`, the
+// flock(1)-style wrapper that must start fast, and only on the embedded
+// default: not when it names a fleet backend (--backend etcd), which only
+// the core links, nor when a configuration file applies (--config,
 // RELAY_CONFIG, the user's relay.hcl, or a trusted relay.hcl or .relay.hcl
-// in the current directory). Otherwise the front binary runs the command
-// itself on the embedded default, after printing warnings: one line for
-// each repository file it ignores, as the core would.
+// in the current directory). status, clean and help always go to the core,
+// which resolves them as review does. When the front runs the command, it
+// first prints warnings: one line for each repository file it ignores, as
+// the core would. The flags are read by run's own flag set, so the two can
+// never disagree about what the command line says.
 func NeedsCore(args []string, getenv func(string) string) (core bool, warnings []string) {
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		switch name {
-		case "backend":
-			if !hasVal && i+1 < len(args) {
-				val = args[i+1]
-			}
-			if val != "local" {
-				return true, nil
-			}
-		case "config":
-			return true, nil
-		}
+	if len(args) == 0 || args[0] != "run" {
+		return true, nil
+	}
+	rf := newRunFlags(IO{Err: io.Discard})
+	if rf.fs.Parse(args[1:]) != nil {
+		return false, nil // run prints the usage error itself
+	}
+	if *rf.fleet.backend != "local" || *rf.common.config != "" {
+		return true, nil
 	}
 	if getenv("RELAY_CONFIG") != "" {
 		return true, nil
@@ -346,14 +340,31 @@ func (f fleetFlags) open(fs *flag.FlagSet, cfg Config, io IO, open FleetOpener) 
 	return b, exitcode.OK
 }
 
-func run(args []string, io IO, core Core) exitcode.Code {
+// runFlags are `admission run`'s flags.
+type runFlags struct {
+	fs                   *flag.FlagSet
+	fleet                fleetFlags
+	key, limit, maxTotal *string
+	wait                 *time.Duration
+	common               *common
+}
+
+func newRunFlags(io IO) *runFlags {
 	fs := newFlags("run", io)
-	ff := addFleetFlags(fs)
-	key := fs.String("key", "", "concurrency key")
-	limitS := fs.String("limit", "", "most holders of the key at once (positive integer)")
-	wait := fs.Duration("wait", 0, "wait this long for a slot, oldest waiter first (e.g. 30s)")
-	maxTotalS := fs.String("max-total", "", "optional cap across all keys (positive integer; default relay.hcl max_total)")
-	c := addCommon(fs)
+	return &runFlags{
+		fs:       fs,
+		fleet:    addFleetFlags(fs),
+		key:      fs.String("key", "", "concurrency key"),
+		limit:    fs.String("limit", "", "most holders of the key at once (positive integer)"),
+		wait:     fs.Duration("wait", 0, "wait this long for a slot, oldest waiter first (e.g. 30s)"),
+		maxTotal: fs.String("max-total", "", "optional cap across all keys (positive integer; default relay.hcl max_total)"),
+		common:   addCommon(fs),
+	}
+}
+
+func run(args []string, io IO, core Core) exitcode.Code {
+	rf := newRunFlags(io)
+	fs, ff, key, limitS, wait, maxTotalS, c := rf.fs, rf.fleet, rf.key, rf.limit, rf.wait, rf.maxTotal, rf.common
 	if err := fs.Parse(args); err != nil {
 		return exitcode.Usage
 	}

@@ -22,7 +22,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	relayHost = filepath.Join(dir, "relay-host")
-	build := exec.Command("go", "build", "-o", relayHost, "github.com/relay-host/relay-host/host/cmd/relay-host")
+	// The core too: status and clean run there.
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "github.com/relay-host/relay-host/host/cmd/relay-host", "github.com/relay-host/relay-host/host/cmd/relay-host-core")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building relay-host:", err)

@@ -30,7 +30,14 @@ func TestNeedsCore(t *testing.T) {
 		{[]string{"status", "--config", "/x.hcl"}, bare, true},
 		{[]string{"status", "-config=/x.hcl"}, bare, true},
 		{[]string{"run", "--", "cmd", "--config", "x"}, bare, false},
-		{[]string{"status"}, getenv(map[string]string{"HOME": home, "RELAY_CONFIG": "/x.hcl"}), true},
+		{[]string{"run", "-config=/x.hcl", "--", "true"}, bare, true},
+		{[]string{"run", "--key", "k", "--", "true"}, getenv(map[string]string{"HOME": home, "RELAY_CONFIG": "/x.hcl"}), true},
+		// Only run stays in the front binary: the operator views resolve
+		// as review does, in the core.
+		{[]string{"status"}, bare, true},
+		{[]string{"clean", "--key", "k"}, bare, true},
+		{[]string{"--help"}, bare, true},
+		{nil, bare, true},
 	} {
 		if got, _ := NeedsCore(c.args, c.env); got != c.want {
 			t.Errorf("NeedsCore(%q) = %v, want %v", c.args, got, c.want)
@@ -41,7 +48,8 @@ func TestNeedsCore(t *testing.T) {
 	user := filepath.Join(home, ".config", "relay", "relay.hcl")
 	os.MkdirAll(filepath.Dir(user), 0o700)
 	os.WriteFile(user, nil, 0o600)
-	if core, _ := NeedsCore([]string{"status"}, bare); !core {
+	runArgs := []string{"run", "--key", "k", "--limit", "1", "--", "true"}
+	if core, _ := NeedsCore(runArgs, bare); !core {
 		t.Error("a user relay.hcl is ignored")
 	}
 	os.Remove(user)
@@ -49,7 +57,7 @@ func TestNeedsCore(t *testing.T) {
 	// so and runs the command itself; trusted, the core must read it.
 	os.WriteFile(".relay.hcl", []byte("admission { max_total = 1 }\n"), 0o600)
 	state := getenv(map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(dir, "state")})
-	core, warnings := NeedsCore([]string{"status"}, state)
+	core, warnings := NeedsCore(runArgs, state)
 	if core || len(warnings) != 1 || !strings.Contains(warnings[0], "relay-host config trust ./.relay.hcl") {
 		t.Errorf("untrusted ./.relay.hcl: core %v, warnings %q", core, warnings)
 	}
@@ -59,11 +67,11 @@ func TestNeedsCore(t *testing.T) {
 	if err := store.Save(); err != nil {
 		t.Fatal(err)
 	}
-	if core, _ := NeedsCore([]string{"status"}, state); !core {
+	if core, _ := NeedsCore(runArgs, state); !core {
 		t.Error("a trusted ./.relay.hcl is not read by the core")
 	}
 	os.WriteFile(".relay.hcl", []byte("admission { max_total = 2 }\n"), 0o600)
-	if core, warnings := NeedsCore([]string{"status"}, state); core || len(warnings) != 1 || !strings.Contains(warnings[0], "changed since you trusted it") {
+	if core, warnings := NeedsCore(runArgs, state); core || len(warnings) != 1 || !strings.Contains(warnings[0], "changed since you trusted it") {
 		t.Errorf("changed ./.relay.hcl: core %v, warnings %q", core, warnings)
 	}
 }
