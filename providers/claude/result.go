@@ -102,8 +102,9 @@ func apiError(r cliResult) error {
 	case status >= 500:
 		return sent(sdk.CodeProviderUnavailable, fmt.Sprintf("claude's API is unavailable (HTTP %d): retry later%s", status, msg))
 	case status == 0 && strings.HasPrefix(r.Result, "Not logged in"):
-		// PROVIDERS.md: with no credentials the CLI stops before any
-		// request is made.
+		// With no credentials the pinned CLI prints "Not logged in"
+		// and stops before any request is made (seen against the fake
+		// model server: it receives nothing).
 		return sdk.Errorf(sdk.CodeNotAuthenticated, "claude is not logged in: set ANTHROPIC_API_KEY (listed in the claude provider block's env) or run `claude /login`")
 	case status == 0 && (r.APIError == "connection_failed" || connectionFailure(r.Result)):
 		return sent(sdk.CodeProviderUnavailable, "claude could not reach its API: check the network or ANTHROPIC_BASE_URL"+msg)

@@ -4,7 +4,8 @@
 //
 // Invariant: a failing command prints one line naming the problem and the
 // fix ("relay-host: …", or full HCL diagnostics for configuration errors)
-// and exits with the code SPEC §8 assigns; nothing a plugin returned is
+// and exits with its code in the one table (host/internal/exitcode, the
+// README's "Exit codes"); nothing a plugin returned is
 // printed without going through the scrubber.
 package cli
 

@@ -1,4 +1,4 @@
-// Package review is the review pipeline (SPEC §6): config → route session
+// Package review is the review pipeline: config → route session
 // (plugin launch → Configure → Describe → route → capability fact →
 // admission resolution, see package route) → source packet → prompt →
 // resend guard → lease → Review → sanitize → persist.

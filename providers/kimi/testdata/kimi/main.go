@@ -1,7 +1,7 @@
 // Command kimi is a test stand-in for Moonshot's Kimi CLI in print mode.
-// The real CLI is a Python package this machine cannot install (TESTING.md
-// allows a stand-in for it alone); this program mimics what the plugin
-// relies on, as PROVIDERS.md and kimi-cli's print mode describe it:
+// The real CLI is a Python package the test machines cannot install from
+// the registries they reach, so this program stands in for it alone; it
+// mimics what the plugin relies on, as kimi-cli's print mode documents it:
 //
 //   - flags: --print, --quiet (= --print --output-format text
 //     --final-message-only), --output-format text|stream-json,
