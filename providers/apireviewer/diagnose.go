@@ -23,7 +23,7 @@ func (p *provider) Diagnose(_ context.Context, req sdk.DiagnoseRequest) ([]sdk.C
 		}
 		return []sdk.Check{{Name: "credentials", Detail: keyVar + " unset", Fix: e.Message}}, nil
 	default:
-		return []sdk.Check{{Name: "settings", Detail: e.Message, Fix: "fix the route's settings in relay.hcl"}}, nil
+		return []sdk.Check{{Name: "settings", Detail: "the route's settings cannot work", Fix: e.Message}}, nil
 	}
 	service := "model " + t.model
 	if u, err := url.Parse(t.baseURL); err == nil && u.Host != "" {
