@@ -139,6 +139,18 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 	if o.Provider == "" {
 		host = append(host, configItems(cfg, home)...)
 	}
+	// What review scrubs from a plugin's words, doctor scrubs too: the job
+	// store and the lock roots (each route's shared_state directory is
+	// added when it resolves).
+	jobsDir, jobsErr := jobs.DefaultDir(getenv)
+	if jobsErr == nil {
+		logs.Scrubber.AddPaths(jobsDir)
+	}
+	for _, shared := range []bool{false, true} {
+		if r, _, err := lockroot.Resolve(lockroot.Input{Configured: cfg.Admission.LockRoot, SharedState: shared, Getenv: getenv}); err == nil {
+			logs.Scrubber.AddPaths(r)
+		}
+	}
 	var provs []*config.Provider
 	for _, p := range cfg.Providers {
 		if o.Provider == "" || p.Name == o.Provider {
@@ -180,10 +192,10 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 	for _, r := range roots {
 		host = append(host, stateDirItem("lock_root", r, home, "lock root"))
 	}
-	if dir, err := jobs.DefaultDir(getenv); err != nil {
-		host = append(host, doctorItem{Check: "job_store", Detail: err.Error(), Needed: true})
+	if jobsErr != nil {
+		host = append(host, doctorItem{Check: "job_store", Detail: jobsErr.Error(), Needed: true})
 	} else {
-		host = append(host, stateDirItem("job_store", dir, home, "job store"))
+		host = append(host, stateDirItem("job_store", jobsDir, home, "job store"))
 	}
 	if cfg.Admission.Backend == string(route.BackendEtcd) {
 		host = append(host, etcdItem(ctx, cfg, getenv, logs))
@@ -309,6 +321,9 @@ func doctorProvider(ctx context.Context, g *Globals, cfg *config.Config, logs *h
 		default:
 			a := rt.Admission
 			roots = append(roots, a.LockRoot)
+			if a.StateDir != "" {
+				sc.AddPaths(a.StateDir)
+			}
 			add(doctorItem{Route: dr.Name, Check: "limit", OK: true,
 				Detail: fmt.Sprintf("%s, limit %d (%s), %s backend", dr.Fact.Kind, a.Limit, a.LimitSource, rt.Backend)})
 			if dr.Fact.Kind == sdk.FactSharedState {
