@@ -235,3 +235,24 @@ func TestDoctorScrubsSelfCheck(t *testing.T) {
 		t.Errorf("fault/shared self-check: ok %v %q", ok, detail)
 	}
 }
+
+// TestDoctorNodeExample: a plugin written before the Diagnose RPC existed
+// (the Node example implements only Describe, Configure and Review) answers
+// UNIMPLEMENTED, which doctor shows as a passing "plugin offers no
+// self-check", not as a failure.
+func TestDoctorNodeExample(t *testing.T) {
+	t.Parallel()
+	bin := requireNodeExample(t)
+	e := newEnv(t)
+	e.config(nodeConfig(bin, ""))
+	r, rep := e.doctor("--provider", "node-echo")
+	if r.code != 0 || !rep.OK {
+		t.Fatalf("exit %d, blocking %v\nstdout: %s\nstderr: %s", r.code, rep.Blocking, r.stdout, r.stderr)
+	}
+	if ok, detail, _, _ := rep.item("node-echo", "default", "self_check"); !ok || detail != "plugin offers no self-check" {
+		t.Errorf("node-echo/default self_check: ok %v, %q", ok, detail)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr is not empty:\n%s", r.stderr)
+	}
+}
