@@ -171,6 +171,10 @@ func TestDoctorExitCodes(t *testing.T) {
 	if r.code != 3 || rep.OK || len(rep.Usable) != 0 || !strings.Contains(strings.Join(rep.Blocking, "\n"), "no route is usable") {
 		t.Errorf("built-in only: exit %d, usable %v, blocking %v, want 3 and no usable route", r.code, rep.Usable, rep.Blocking)
 	}
+	// providers stays a listing: it exits 0 with nothing usable.
+	if r := e.run("providers"); r.code != 0 {
+		t.Errorf("providers with nothing usable: exit %d, want 0\n%s", r.code, r.stderr)
+	}
 	// A key makes a built-in route usable, and doctor passes.
 	e.extra = append(e.extra, "DEEPSEEK_API_KEY=sk-doctor-e2e")
 	r, rep = e.doctor()
