@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/hostlog"
@@ -76,6 +77,9 @@ route. 3 when something needed is not usable; 2 for a bad flag or relay.hcl.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDoctor(cmd.Context(), o) },
 	}
 	cmd.Flags().StringVar(&o.Provider, "provider", "", "check only this provider")
+	cmd.RegisterFlagCompletionFunc("provider", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return g.completeProviders(c, nil, prefix)
+	})
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
 	return cmd
 }
@@ -476,7 +480,7 @@ func stateDirItem(check, dir, home, what string) doctorItem {
 				if !afi.IsDir() {
 					return fail("cannot be created: "+tilde(anc, home)+" is not a directory", "move "+tilde(anc, home)+" away")
 				}
-				if syscall.Access(anc, 0x2 /* W_OK */) != nil {
+				if unix.Access(anc, unix.W_OK) != nil {
 					return fail("cannot be created: "+tilde(anc, home)+" is not writable by you", "make "+tilde(anc, home)+" yours, or set XDG_STATE_HOME")
 				}
 				break
@@ -524,7 +528,7 @@ func etcdItem(ctx context.Context, cfg *config.Config, getenv func(string) strin
 	pctx, cancel := context.WithTimeout(ctx, etcdProbeTimeout)
 	defer cancel()
 	if _, err := b.Status(pctx, "relay-doctor.probe"); err != nil {
-		it.Detail = fmt.Sprintf("etcd (%s) did not answer within %s: %s", strings.Join(cfg.Admission.Endpoints, ", "), etcdProbeTimeout, logs.Scrubber.Message(err.Error()))
+		it.Detail = fmt.Sprintf("etcd (%s) did not answer a read (timeout %s): %s", strings.Join(cfg.Admission.Endpoints, ", "), etcdProbeTimeout, logs.Scrubber.Message(err.Error()))
 		it.Fix = "check that etcd runs and the endpoints, TLS and credentials in the admission block are right"
 		return it
 	}
@@ -633,7 +637,7 @@ func printDoctor(w interface{ Write([]byte) (int, error) }, rep doctorReport) {
 	if rep.OK {
 		note := ""
 		if optional > 0 {
-			note = fmt.Sprintf("; %d ✗ on providers you did not configure (not needed)", optional)
+			note = fmt.Sprintf("; %d ✗ not needed (providers, routes or files your configuration does not rely on)", optional)
 		}
 		fmt.Fprintf(w, "ready: %s%s\n", usable, note)
 		return

@@ -260,3 +260,28 @@ func TestDoctorNodeExample(t *testing.T) {
 		t.Errorf("stderr is not empty:\n%s", r.stderr)
 	}
 }
+
+// TestDoctorEtcd: with admission on etcd, doctor reads from it: a running
+// etcd passes, a stopped one is a needed failure with the fix.
+func TestDoctorEtcd(t *testing.T) {
+	t.Parallel()
+	ep, stop := startEtcd(t)
+	e := newEnv(t)
+	e.config(etcdConfig(ep, `mode = "ok"`))
+	r, rep := e.doctor()
+	if ok, detail, _, found := rep.item("", "", "etcd"); !found || !ok || detail != "etcd ("+ep+") answers" {
+		t.Errorf("running etcd: found %v ok %v %q", found, ok, detail)
+	}
+	if ok, detail, _, _ := rep.item("fault", "default", "limit"); !ok || detail != "stateless, limit 1 (relay.hcl), etcd backend" {
+		t.Errorf("fault/default limit: ok %v %q", ok, detail)
+	}
+	if r.code != 0 {
+		t.Errorf("running etcd: exit %d, blocking %v", r.code, rep.Blocking)
+	}
+	stop()
+	r, rep = e.doctor()
+	ok, detail, fix, _ := rep.item("", "", "etcd")
+	if r.code != 3 || ok || !strings.Contains(detail, "did not answer a read (timeout 3s)") || !strings.Contains(fix, "check that etcd runs") {
+		t.Errorf("stopped etcd: exit %d, etcd ok %v %q fix %q, want 3 with the fix", r.code, ok, detail, fix)
+	}
+}
