@@ -37,11 +37,13 @@ import (
 //
 // What doctor "needs" (its exit status) is defined in doctorVerdict.
 
-// Exit statuses of doctor besides 0 (ready) and 2 (bad flags or relay.hcl).
+// exitDoctorNotReady is doctor's status when something needed is not
+// usable: SPEC §8's provider-failure code. 0 is ready, 2 a bad flag or
+// relay.hcl, as for every command.
 const exitDoctorNotReady = 3
 
-// DiagnoseTimeout bounds a plugin's self-check of one route.
-const DiagnoseTimeout = 20 * time.Second
+// diagnoseTimeout bounds a plugin's self-check of one route.
+const diagnoseTimeout = 20 * time.Second
 
 // etcdProbeTimeout bounds the etcd reachability check.
 const etcdProbeTimeout = 3 * time.Second
@@ -388,7 +390,7 @@ func selfCheck(ctx context.Context, s *route.Session, p *config.Provider, routeN
 	if rc := p.Route(routeName); rc != nil {
 		maps.Copy(settings, rc.Settings)
 	}
-	cctx, cancel := context.WithTimeout(ctx, DiagnoseTimeout)
+	cctx, cancel := context.WithTimeout(ctx, diagnoseTimeout)
 	defer cancel()
 	checks, err := dp.Diagnose(cctx, sdk.DiagnoseRequest{Route: routeName, Settings: settings})
 	if errors.Is(err, sdk.ErrNoSelfCheck) {
