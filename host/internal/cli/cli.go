@@ -120,6 +120,7 @@ func NewRoot(g *Globals) *cobra.Command {
 	root.AddCommand(
 		newReviewCmd(g),
 		newProvidersCmd(g),
+		newDoctorCmd(g),
 		newCapacityCmd(g),
 		newJobsCmd(g),
 		newShowCmd(g),

@@ -30,8 +30,16 @@ func newProvidersCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "providers",
 		Short: "List providers: plugin, version, routes, capability fact and effective limit",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runProviders(cmd.Context(), o) },
+		Long: `List every provider: its plugin and version, its routes, each route's
+capability fact, effective limit and where the limit came from. A plugin
+that is missing or unusable, and a route that is refused, are listed with
+the reason on stderr.
+
+Exit status: 0 whenever the listing could be made, even when a provider is
+unusable (it is a listing: relay-host doctor says whether reviews can run);
+2 for a bad flag or relay.hcl.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runProviders(cmd.Context(), o) },
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
 	return cmd

@@ -1113,6 +1113,178 @@ func (x *Error) GetRetryAfterS() int64 {
 	return 0
 }
 
+type DiagnoseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// route is one of the routes the plugin described.
+	Route string `protobuf:"bytes,1,opt,name=route,proto3" json:"route,omitempty"`
+	// settings: effective settings for the route, as in ReviewRequest.
+	Settings      map[string]string `protobuf:"bytes,2,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnoseRequest) Reset() {
+	*x = DiagnoseRequest{}
+	mi := &file_relay_v1_provider_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnoseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnoseRequest) ProtoMessage() {}
+
+func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_v1_provider_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnoseRequest.ProtoReflect.Descriptor instead.
+func (*DiagnoseRequest) Descriptor() ([]byte, []int) {
+	return file_relay_v1_provider_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DiagnoseRequest) GetRoute() string {
+	if x != nil {
+		return x.Route
+	}
+	return ""
+}
+
+func (x *DiagnoseRequest) GetSettings() map[string]string {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+type DiagnoseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// checks: the items checked, in the order to show them.
+	Checks        []*Check `protobuf:"bytes,1,rep,name=checks,proto3" json:"checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnoseResponse) Reset() {
+	*x = DiagnoseResponse{}
+	mi := &file_relay_v1_provider_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnoseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnoseResponse) ProtoMessage() {}
+
+func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_v1_provider_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnoseResponse.ProtoReflect.Descriptor instead.
+func (*DiagnoseResponse) Descriptor() ([]byte, []int) {
+	return file_relay_v1_provider_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DiagnoseResponse) GetChecks() []*Check {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+// Check is one item of a self-check. Every text is one line; none may hold
+// a secret's value (name variables and files, never their contents).
+type Check struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name: a short label, e.g. "cli", "credentials", "endpoint".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Ok   bool   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	// detail: what was found, e.g. "claude 2.1.3 (Claude Code)".
+	Detail string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	// fix: when ok is false, how to fix it.
+	Fix           string `protobuf:"bytes,4,opt,name=fix,proto3" json:"fix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Check) Reset() {
+	*x = Check{}
+	mi := &file_relay_v1_provider_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Check) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Check) ProtoMessage() {}
+
+func (x *Check) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_v1_provider_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Check.ProtoReflect.Descriptor instead.
+func (*Check) Descriptor() ([]byte, []int) {
+	return file_relay_v1_provider_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Check) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Check) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *Check) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Check) GetFix() string {
+	if x != nil {
+		return x.Fix
+	}
+	return ""
+}
+
 var File_relay_v1_provider_proto protoreflect.FileDescriptor
 
 const file_relay_v1_provider_proto_rawDesc = "" +
@@ -1189,16 +1361,30 @@ const file_relay_v1_provider_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12?\n" +
 	"\ftransmission\x18\x03 \x01(\x0e2\x1b.relay.v1.TransmissionStateR\ftransmission\x12\"\n" +
-	"\rretry_after_s\x18\x04 \x01(\x03R\vretryAfterS*\x99\x01\n" +
+	"\rretry_after_s\x18\x04 \x01(\x03R\vretryAfterS\"\xa9\x01\n" +
+	"\x0fDiagnoseRequest\x12\x14\n" +
+	"\x05route\x18\x01 \x01(\tR\x05route\x12C\n" +
+	"\bsettings\x18\x02 \x03(\v2'.relay.v1.DiagnoseRequest.SettingsEntryR\bsettings\x1a;\n" +
+	"\rSettingsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
+	"\x10DiagnoseResponse\x12'\n" +
+	"\x06checks\x18\x01 \x03(\v2\x0f.relay.v1.CheckR\x06checks\"U\n" +
+	"\x05Check\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\x12\x10\n" +
+	"\x03fix\x18\x04 \x01(\tR\x03fix*\x99\x01\n" +
 	"\x11TransmissionState\x12\"\n" +
 	"\x1eTRANSMISSION_STATE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bTRANSMISSION_STATE_NOT_SENT\x10\x01\x12\x1b\n" +
 	"\x17TRANSMISSION_STATE_SENT\x10\x02\x12\"\n" +
-	"\x1eTRANSMISSION_STATE_MAY_BE_SENT\x10\x032\xd9\x01\n" +
+	"\x1eTRANSMISSION_STATE_MAY_BE_SENT\x10\x032\x9c\x02\n" +
 	"\x0fProviderService\x12A\n" +
 	"\bDescribe\x12\x19.relay.v1.DescribeRequest\x1a\x1a.relay.v1.DescribeResponse\x12D\n" +
 	"\tConfigure\x12\x1a.relay.v1.ConfigureRequest\x1a\x1b.relay.v1.ConfigureResponse\x12=\n" +
-	"\x06Review\x12\x17.relay.v1.ReviewRequest\x1a\x18.relay.v1.ReviewResponse0\x01B?Z=github.com/relay-host/relay-host/sdk/internal/relayv1;relayv1b\x06proto3"
+	"\x06Review\x12\x17.relay.v1.ReviewRequest\x1a\x18.relay.v1.ReviewResponse0\x01\x12A\n" +
+	"\bDiagnose\x12\x19.relay.v1.DiagnoseRequest\x1a\x1a.relay.v1.DiagnoseResponseB?Z=github.com/relay-host/relay-host/sdk/internal/relayv1;relayv1b\x06proto3"
 
 var (
 	file_relay_v1_provider_proto_rawDescOnce sync.Once
@@ -1213,7 +1399,7 @@ func file_relay_v1_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_relay_v1_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_relay_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_relay_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_relay_v1_provider_proto_goTypes = []any{
 	(TransmissionState)(0),    // 0: relay.v1.TransmissionState
 	(*DescribeRequest)(nil),   // 1: relay.v1.DescribeRequest
@@ -1232,38 +1418,46 @@ var file_relay_v1_provider_proto_goTypes = []any{
 	(*Result)(nil),            // 14: relay.v1.Result
 	(*Usage)(nil),             // 15: relay.v1.Usage
 	(*Error)(nil),             // 16: relay.v1.Error
-	nil,                       // 17: relay.v1.ConfigureRequest.SettingsEntry
-	nil,                       // 18: relay.v1.ConfigureRequest.RoutesEntry
-	nil,                       // 19: relay.v1.RouteSettings.SettingsEntry
-	nil,                       // 20: relay.v1.ReviewRequest.SettingsEntry
+	(*DiagnoseRequest)(nil),   // 17: relay.v1.DiagnoseRequest
+	(*DiagnoseResponse)(nil),  // 18: relay.v1.DiagnoseResponse
+	(*Check)(nil),             // 19: relay.v1.Check
+	nil,                       // 20: relay.v1.ConfigureRequest.SettingsEntry
+	nil,                       // 21: relay.v1.ConfigureRequest.RoutesEntry
+	nil,                       // 22: relay.v1.RouteSettings.SettingsEntry
+	nil,                       // 23: relay.v1.ReviewRequest.SettingsEntry
+	nil,                       // 24: relay.v1.DiagnoseRequest.SettingsEntry
 }
 var file_relay_v1_provider_proto_depIdxs = []int32{
 	3,  // 0: relay.v1.DescribeResponse.routes:type_name -> relay.v1.Route
 	4,  // 1: relay.v1.Route.shared_state:type_name -> relay.v1.SharedState
 	5,  // 2: relay.v1.Route.stateless:type_name -> relay.v1.Stateless
-	17, // 3: relay.v1.ConfigureRequest.settings:type_name -> relay.v1.ConfigureRequest.SettingsEntry
-	18, // 4: relay.v1.ConfigureRequest.routes:type_name -> relay.v1.ConfigureRequest.RoutesEntry
-	19, // 5: relay.v1.RouteSettings.settings:type_name -> relay.v1.RouteSettings.SettingsEntry
+	20, // 3: relay.v1.ConfigureRequest.settings:type_name -> relay.v1.ConfigureRequest.SettingsEntry
+	21, // 4: relay.v1.ConfigureRequest.routes:type_name -> relay.v1.ConfigureRequest.RoutesEntry
+	22, // 5: relay.v1.RouteSettings.settings:type_name -> relay.v1.RouteSettings.SettingsEntry
 	9,  // 6: relay.v1.ConfigureResponse.errors:type_name -> relay.v1.AttributeError
-	20, // 7: relay.v1.ReviewRequest.settings:type_name -> relay.v1.ReviewRequest.SettingsEntry
+	23, // 7: relay.v1.ReviewRequest.settings:type_name -> relay.v1.ReviewRequest.SettingsEntry
 	12, // 8: relay.v1.ReviewResponse.progress:type_name -> relay.v1.Progress
 	13, // 9: relay.v1.ReviewResponse.transmission:type_name -> relay.v1.Transmission
 	14, // 10: relay.v1.ReviewResponse.result:type_name -> relay.v1.Result
 	16, // 11: relay.v1.ReviewResponse.error:type_name -> relay.v1.Error
 	15, // 12: relay.v1.Result.usage:type_name -> relay.v1.Usage
 	0,  // 13: relay.v1.Error.transmission:type_name -> relay.v1.TransmissionState
-	7,  // 14: relay.v1.ConfigureRequest.RoutesEntry.value:type_name -> relay.v1.RouteSettings
-	1,  // 15: relay.v1.ProviderService.Describe:input_type -> relay.v1.DescribeRequest
-	6,  // 16: relay.v1.ProviderService.Configure:input_type -> relay.v1.ConfigureRequest
-	10, // 17: relay.v1.ProviderService.Review:input_type -> relay.v1.ReviewRequest
-	2,  // 18: relay.v1.ProviderService.Describe:output_type -> relay.v1.DescribeResponse
-	8,  // 19: relay.v1.ProviderService.Configure:output_type -> relay.v1.ConfigureResponse
-	11, // 20: relay.v1.ProviderService.Review:output_type -> relay.v1.ReviewResponse
-	18, // [18:21] is the sub-list for method output_type
-	15, // [15:18] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	24, // 14: relay.v1.DiagnoseRequest.settings:type_name -> relay.v1.DiagnoseRequest.SettingsEntry
+	19, // 15: relay.v1.DiagnoseResponse.checks:type_name -> relay.v1.Check
+	7,  // 16: relay.v1.ConfigureRequest.RoutesEntry.value:type_name -> relay.v1.RouteSettings
+	1,  // 17: relay.v1.ProviderService.Describe:input_type -> relay.v1.DescribeRequest
+	6,  // 18: relay.v1.ProviderService.Configure:input_type -> relay.v1.ConfigureRequest
+	10, // 19: relay.v1.ProviderService.Review:input_type -> relay.v1.ReviewRequest
+	17, // 20: relay.v1.ProviderService.Diagnose:input_type -> relay.v1.DiagnoseRequest
+	2,  // 21: relay.v1.ProviderService.Describe:output_type -> relay.v1.DescribeResponse
+	8,  // 22: relay.v1.ProviderService.Configure:output_type -> relay.v1.ConfigureResponse
+	11, // 23: relay.v1.ProviderService.Review:output_type -> relay.v1.ReviewResponse
+	18, // 24: relay.v1.ProviderService.Diagnose:output_type -> relay.v1.DiagnoseResponse
+	21, // [21:25] is the sub-list for method output_type
+	17, // [17:21] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_relay_v1_provider_proto_init() }
@@ -1291,7 +1485,7 @@ func file_relay_v1_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_relay_v1_provider_proto_rawDesc), len(file_relay_v1_provider_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

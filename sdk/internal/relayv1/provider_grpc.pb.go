@@ -34,6 +34,7 @@ const (
 	ProviderService_Describe_FullMethodName  = "/relay.v1.ProviderService/Describe"
 	ProviderService_Configure_FullMethodName = "/relay.v1.ProviderService/Configure"
 	ProviderService_Review_FullMethodName    = "/relay.v1.ProviderService/Review"
+	ProviderService_Diagnose_FullMethodName  = "/relay.v1.ProviderService/Diagnose"
 )
 
 // ProviderServiceClient is the client API for ProviderService service.
@@ -54,6 +55,15 @@ type ProviderServiceClient interface {
 	// which the plugin closes the stream with status OK. Cancelling the call
 	// must stop the review, including any child process group, within 2 s.
 	Review(ctx context.Context, in *ReviewRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReviewResponse], error)
+	// Diagnose is the plugin's self-check of one route, for `relay-host
+	// doctor`: is its CLI installed (and which version), are credentials
+	// present (by name), is an endpoint reachable. Optional: a plugin that
+	// does not offer it answers UNIMPLEMENTED, which the host shows as "plugin
+	// offers no self-check". It must be read-only and send nothing to a
+	// model: no source, no prompt, no state created under the user's home
+	// (run `--version` with a scratch HOME); it should finish within a few
+	// seconds. relay-host calls it after Configure and Describe.
+	Diagnose(ctx context.Context, in *DiagnoseRequest, opts ...grpc.CallOption) (*DiagnoseResponse, error)
 }
 
 type providerServiceClient struct {
@@ -103,6 +113,16 @@ func (c *providerServiceClient) Review(ctx context.Context, in *ReviewRequest, o
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProviderService_ReviewClient = grpc.ServerStreamingClient[ReviewResponse]
 
+func (c *providerServiceClient) Diagnose(ctx context.Context, in *DiagnoseRequest, opts ...grpc.CallOption) (*DiagnoseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiagnoseResponse)
+	err := c.cc.Invoke(ctx, ProviderService_Diagnose_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProviderServiceServer is the server API for ProviderService service.
 // All implementations must embed UnimplementedProviderServiceServer
 // for forward compatibility.
@@ -121,6 +141,15 @@ type ProviderServiceServer interface {
 	// which the plugin closes the stream with status OK. Cancelling the call
 	// must stop the review, including any child process group, within 2 s.
 	Review(*ReviewRequest, grpc.ServerStreamingServer[ReviewResponse]) error
+	// Diagnose is the plugin's self-check of one route, for `relay-host
+	// doctor`: is its CLI installed (and which version), are credentials
+	// present (by name), is an endpoint reachable. Optional: a plugin that
+	// does not offer it answers UNIMPLEMENTED, which the host shows as "plugin
+	// offers no self-check". It must be read-only and send nothing to a
+	// model: no source, no prompt, no state created under the user's home
+	// (run `--version` with a scratch HOME); it should finish within a few
+	// seconds. relay-host calls it after Configure and Describe.
+	Diagnose(context.Context, *DiagnoseRequest) (*DiagnoseResponse, error)
 	mustEmbedUnimplementedProviderServiceServer()
 }
 
@@ -139,6 +168,9 @@ func (UnimplementedProviderServiceServer) Configure(context.Context, *ConfigureR
 }
 func (UnimplementedProviderServiceServer) Review(*ReviewRequest, grpc.ServerStreamingServer[ReviewResponse]) error {
 	return status.Error(codes.Unimplemented, "method Review not implemented")
+}
+func (UnimplementedProviderServiceServer) Diagnose(context.Context, *DiagnoseRequest) (*DiagnoseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Diagnose not implemented")
 }
 func (UnimplementedProviderServiceServer) mustEmbedUnimplementedProviderServiceServer() {}
 func (UnimplementedProviderServiceServer) testEmbeddedByValue()                         {}
@@ -208,6 +240,24 @@ func _ProviderService_Review_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProviderService_ReviewServer = grpc.ServerStreamingServer[ReviewResponse]
 
+func _ProviderService_Diagnose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiagnoseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServiceServer).Diagnose(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProviderService_Diagnose_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServiceServer).Diagnose(ctx, req.(*DiagnoseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProviderService_ServiceDesc is the grpc.ServiceDesc for ProviderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -222,6 +272,10 @@ var ProviderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Configure",
 			Handler:    _ProviderService_Configure_Handler,
+		},
+		{
+			MethodName: "Diagnose",
+			Handler:    _ProviderService_Diagnose_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
