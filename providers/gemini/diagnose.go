@@ -29,19 +29,17 @@ func (g gemini) credentialsCheck() sdk.Check {
 		return fail(err.Error(), "fix or remove the gemini settings.json")
 	}
 	apiKey := g.getenv("GEMINI_API_KEY") != ""
-	if provablyNoCredentials(settings, stateDir, apiKey, g.getenv) {
+	// The same decision review makes before it runs the CLI.
+	auth := authType(settings, apiKey, g.getenv)
+	if provablyNoCredentials(settings, auth, stateDir, apiKey, g.getenv) {
 		return fail("not logged in / GEMINI_API_KEY unset",
 			"set GEMINI_API_KEY (listed in the gemini provider block's env) or log in with `gemini`")
 	}
-	authType := settings.selectedType()
-	if authType == "" {
-		authType = authTypeFromEnv(apiKey, g.getenv)
-	}
-	switch authType {
+	switch auth {
 	case apiKeyAuth:
 		return sdk.Check{Name: "credentials", OK: true, Detail: "GEMINI_API_KEY set"}
-	case "oauth-personal":
+	case googleLoginAuth:
 		return sdk.Check{Name: "credentials", OK: true, Detail: "logged in with Google (oauth_creds.json present)"}
 	}
-	return sdk.Check{Name: "credentials", OK: true, Detail: "auth type " + authType + "; its credentials are checked by the CLI"}
+	return sdk.Check{Name: "credentials", OK: true, Detail: "auth type " + auth + "; its credentials are checked by the CLI"}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/relay-host/relay-host/host/internal/exitcode"
+	"github.com/relay-host/relay-host/host/sanitize"
 	"io/fs"
 	"maps"
 	"os"
@@ -22,7 +24,6 @@ import (
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/internal/route"
-	"github.com/relay-host/relay-host/host/internal/scrub"
 	"github.com/relay-host/relay-host/host/jobs"
 	"github.com/relay-host/relay-host/sdk"
 )
@@ -38,9 +39,9 @@ import (
 // What doctor "needs" (its exit status) is defined in doctorVerdict.
 
 // exitDoctorNotReady is doctor's status when something needed is not
-// usable: SPEC §8's provider-failure code. 0 is ready, 2 a bad flag or
-// relay.hcl, as for every command.
-const exitDoctorNotReady = 3
+// usable: the provider-failure code. 0 is ready, 2 a bad flag or relay.hcl,
+// as for every command.
+const exitDoctorNotReady = exitcode.Provider
 
 // diagnoseTimeout bounds a plugin's self-check of one route.
 const diagnoseTimeout = 20 * time.Second
@@ -131,7 +132,7 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 		return err
 	}
 	if o.Provider != "" && cfg.Provider(o.Provider) == nil {
-		return exit(2, "unknown provider %q: see relay-host providers", o.Provider)
+		return exit(exitcode.Usage, "unknown provider %q: see relay-host providers", o.Provider)
 	}
 	logs, err := o.g.logs()
 	if err != nil {
@@ -377,7 +378,7 @@ type diagnoser interface {
 
 // selfCheck asks the plugin to check route, with the route's effective
 // settings as a review would send them, and scrubs what it says.
-func selfCheck(ctx context.Context, s *route.Session, p *config.Provider, routeName string, sc *scrub.Scrubber) []doctorItem {
+func selfCheck(ctx context.Context, s *route.Session, p *config.Provider, routeName string, sc *sanitize.Scrubber) []doctorItem {
 	noCheck := []doctorItem{{Route: routeName, Check: "self_check", OK: true, Detail: sdk.ErrNoSelfCheck.Error()}}
 	dp, ok := s.Plugin.(diagnoser)
 	if !ok {
