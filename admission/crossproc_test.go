@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // Cross-process tests re-exec this test binary in a helper mode: each helper
@@ -58,8 +60,8 @@ func helperMain(mode string) int {
 	}
 	opts := Options{}
 	if os.Getenv("RELAY_TEST_CAPTURE") == "error" {
-		opts.Observer.Capture = func(pid int) (ProcessInfo, error) {
-			return ProcessInfo{}, &CaptureError{Kind: CaptureFailed, PID: pid}
+		opts.Observer.Capture = func(pid int) (procid.Info, error) {
+			return procid.Info{}, &procid.CaptureError{Kind: procid.CaptureFailed, PID: pid}
 		}
 	}
 	l, err := OpenLocal(os.Getenv("ROOT"), opts)

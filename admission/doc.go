@@ -12,9 +12,9 @@
 // this kernel: this hostname, or this boot id under another hostname (a
 // container sharing the lock root, a renamed host). Records without that
 // promise (written by hand) and another kernel's records are classified by
-// process identity instead: alive, dead, unverifiable or foreign, with the
-// reclaim rules in classify.go; judgeUnlocked is the one place that decides,
-// for acquire and for status and clean alike. Anything the
+// process identity instead (package procid): alive, dead, unverifiable or
+// foreign; judgeUnlocked is the one place that decides, for acquire and for
+// status and clean alike. Anything the
 // semaphore cannot parse fails closed: it counts as occupied until an operator
 // runs `relay-host admission clean`.
 //
@@ -22,6 +22,6 @@
 // ({reason, capacity: {active_count, limit}}): never a holder's pid, host, path
 // or the slug of a key that came from an identity hash.
 //
-// The package knows no provider by name and imports only the standard library
-// and golang.org/x/sys, so binaries that link it start quickly.
+// The package knows no provider by name and imports only the standard library,
+// golang.org/x/sys and its own procid, so binaries that link it start quickly.
 package admission

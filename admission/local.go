@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // Logger is the subset of go-hclog's Logger the semaphore uses. Holder
@@ -28,7 +30,7 @@ type Options struct {
 	GateTimeout time.Duration
 	// Observer is "this host, now": hostname, boot id and the process
 	// capture seam. Zero fields are filled from the running system.
-	Observer Observer
+	Observer procid.Observer
 	Logger   Logger
 }
 
@@ -66,14 +68,14 @@ func OpenLocal(root string, opts Options) (*Local, error) {
 	if opts.GateTimeout <= 0 {
 		opts.GateTimeout = DefaultGateTimeout
 	}
-	now := ObserverNow()
+	now := procid.ObserverNow()
 	if opts.Observer.Hostname == "" {
 		opts.Observer.Hostname = now.Hostname
 	}
 	if opts.Observer.BootID == "" {
 		opts.Observer.BootID = now.BootID
 	}
-	if w := BootIDWarning(); w != "" && opts.Logger != nil {
+	if w := procid.BootIDWarning(); w != "" && opts.Logger != nil {
 		opts.Logger.Warn(w)
 	}
 	return &Local{root: root, opts: opts, sems: map[string]*semaphore{}}, nil
@@ -185,7 +187,7 @@ type SlotInfo struct {
 	Index  int
 	State  string // free | alive | dead | unverifiable | foreign | corrupt
 	Detail string
-	Holder Holder
+	Holder procid.Holder
 	Limit  int
 }
 
@@ -264,7 +266,7 @@ func (l *Local) Clean(ctx context.Context, key string, dryRun bool) ([]KeyStatus
 // it may be alive, and a reboot will free it by itself.
 func stuck(si SlotInfo) bool {
 	return si.State == "corrupt" ||
-		(si.State == string(Unverifiable) && strings.HasPrefix(si.Holder.BootID, "unknown-"))
+		(si.State == string(procid.Unverifiable) && procid.IsFallbackBootID(si.Holder.BootID))
 }
 
 func (l *Local) slugs() ([]string, error) {

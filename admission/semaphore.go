@@ -9,11 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // The gate file's header, read under the gate on every acquire. Slot and
@@ -69,7 +70,7 @@ func openSemaphore(root, slug string, opts *Options) (*semaphore, error) {
 		V: recordVersion, State: stateHeld, LockBacked: true,
 		PID: os.Getpid(), Hostname: opts.Observer.Hostname, BootID: opts.Observer.BootID,
 	}
-	if me, err := CurrentProcess(); err == nil {
+	if me, err := procid.Current(); err == nil {
 		s.self.StartTime, s.self.Argv0 = me.StartTime, me.Argv0
 	}
 	return s, nil
@@ -429,20 +430,14 @@ func (s *semaphore) judgeUnlocked(r record, rerr error) (state, detail string, f
 		return "corrupt", "state " + r.State, false
 	}
 	o := s.opts.Observer
-	if r.LockBacked && (r.Hostname == o.Hostname || sameKernel(r.BootID, o.BootID)) {
-		return string(Dead), "lock_free", true
+	if r.LockBacked && (r.Hostname == o.Hostname || procid.SameBoot(r.BootID, o.BootID)) {
+		return string(procid.Dead), "lock_free", true
 	}
-	st, detail := Classify(r.holder(), o)
-	if Reclaimable(st, r.holder(), o) {
-		return string(Dead), detail, true
+	st, detail := procid.Classify(r.holder(), o)
+	if procid.Reclaimable(st, r.holder(), o) {
+		return string(procid.Dead), detail, true
 	}
 	return string(st), detail, false
-}
-
-// sameKernel is true only when both boot ids are real and equal: an empty or
-// unknown-… id is a constant that says nothing about which kernel wrote it.
-func sameKernel(recorded, current string) bool {
-	return recorded != "" && !strings.HasPrefix(recorded, unknownBootIDPrefix) && recorded == current
 }
 
 // scan counts the key's occupied slots and keeps the lock of the lowest

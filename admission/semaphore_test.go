@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 var ctx = context.Background()
@@ -191,16 +193,16 @@ func TestStrayTempFileNeverBlocks(t *testing.T) {
 // Records without the lock-backed promise go through the classifier; the
 // capture seam forces each branch.
 func TestIdentityClassifiedRecords(t *testing.T) {
-	me, err := CurrentProcess()
+	me, err := procid.Current()
 	must(t, err)
 	host, _ := os.Hostname()
-	gone := func(int) (ProcessInfo, error) { return ProcessInfo{}, &CaptureError{Kind: ProcessGone} }
-	unverifiable := func(int) (ProcessInfo, error) { return ProcessInfo{}, &CaptureError{Kind: CaptureFailed} }
-	live := func(pid int) (ProcessInfo, error) { return me, nil }
+	gone := func(int) (procid.Info, error) { return procid.Info{}, &procid.CaptureError{Kind: procid.ProcessGone} }
+	unverifiable := func(int) (procid.Info, error) { return procid.Info{}, &procid.CaptureError{Kind: procid.CaptureFailed} }
+	live := func(pid int) (procid.Info, error) { return me, nil }
 	cases := []struct {
 		name    string
 		rec     record
-		capture func(int) (ProcessInfo, error)
+		capture func(int) (procid.Info, error)
 		free    bool
 	}{
 		{"dead: process gone", record{PID: 99999, Hostname: host, BootID: "boot-now"}, gone, true},
@@ -220,7 +222,7 @@ func TestIdentityClassifiedRecords(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeSlot(t, root, "k", 0, heldRecord(c.rec))
-			l := openLocal(t, root, Options{Observer: Observer{Hostname: host, BootID: "boot-now", Capture: c.capture}})
+			l := openLocal(t, root, Options{Observer: procid.Observer{Hostname: host, BootID: "boot-now", Capture: c.capture}})
 			lease, err := l.Acquire(ctx, Request{Key: "k", Limit: 1})
 			if c.free {
 				if err != nil {

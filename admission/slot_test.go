@@ -8,11 +8,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 func TestRecordRoundTrip(t *testing.T) {
 	r := record{V: recordVersion, State: stateHeld, LockBacked: true, PID: 42, StartTime: "123",
-		Argv0: strings.Repeat("x", MaxArgv0), Hostname: strings.Repeat("h", 255), BootID: "b", Limit: 4, AcquiredMS: 1}
+		Argv0: strings.Repeat("x", procid.MaxArgv0), Hostname: strings.Repeat("h", 255), BootID: "b", Limit: 4, AcquiredMS: 1}
 	b, err := encodeRecord(&r, nil)
 	if err != nil {
 		t.Fatal(err)

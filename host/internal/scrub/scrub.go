@@ -17,7 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/sanitize"
 )
 
@@ -40,7 +40,7 @@ type state struct {
 // New returns a Scrubber for policy, with this host's identity added.
 func New(policy sanitize.Policy) *Scrubber {
 	s := &Scrubber{}
-	st := &state{policy: policy, bootID: admission.BootID()}
+	st := &state{policy: policy, bootID: procid.BootID()}
 	// A host name shorter than 4 bytes ("vm", "ci") would redact ordinary
 	// words from reviews; such a name identifies little anyway.
 	if h, err := hostname(); err == nil && len(h) >= 4 && h != "localhost" {
