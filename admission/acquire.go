@@ -150,7 +150,7 @@ func (s *semaphore) scan() (active, free int, held []int, err error) {
 			held = append(held, i)
 			continue
 		}
-		if !s.slotFree(i) {
+		if !s.reusableSlot(i) {
 			active++
 			unix.Flock(l.fd, unix.LOCK_UN)
 			continue

@@ -13,8 +13,8 @@
 // container sharing the lock root, a renamed host). Records without that
 // promise (written by hand) and another kernel's records are classified by
 // process identity instead (package procid): alive, dead, unverifiable or
-// foreign; judgeUnlocked is the one place that decides, for acquire and for
-// status and clean alike. Anything the
+// foreign; judge (reclaim.go) is the one place that decides, for acquire and
+// for status and clean alike. Anything the
 // semaphore cannot parse fails closed: it counts as occupied until an operator
 // runs `relay-host admission clean`.
 //

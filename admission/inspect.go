@@ -34,7 +34,8 @@ func (l *Local) statusSlug(ctx context.Context, slug string) (KeyStatus, error) 
 	if err != nil {
 		return KeyStatus{}, err
 	}
-	return s.inspect(ctx, false)
+	st, _, err := s.inspect(ctx, false)
+	return st, err
 }
 
 // StatusAll reports every key under the lock root, sorted by key.
@@ -49,7 +50,7 @@ func (l *Local) StatusAll(ctx context.Context, withSlots bool) ([]KeyStatus, err
 		if err != nil {
 			return out, err
 		}
-		st, err := s.inspect(ctx, false)
+		st, _, err := s.inspect(ctx, false)
 		if err != nil {
 			return out, err
 		}
@@ -80,15 +81,13 @@ func (l *Local) Clean(ctx context.Context, key string, dryRun bool) ([]KeyStatus
 		if err != nil {
 			return out, err
 		}
-		st, err := s.inspect(ctx, !dryRun)
+		st, stuck, err := s.inspect(ctx, !dryRun)
 		if err != nil {
 			return out, err
 		}
 		var bad []SlotInfo
-		for _, si := range st.Slots {
-			if stuck(si) {
-				bad = append(bad, si)
-			}
+		for _, i := range stuck {
+			bad = append(bad, st.Slots[i])
 		}
 		if len(bad) > 0 {
 			st.Slots = bad
@@ -113,20 +112,21 @@ func (l *Local) slugs() ([]string, error) {
 	return slugs, nil
 }
 
-// inspect classifies every slot under the gate. With reset, slots that fail
-// closed and are not locked by anyone are rewritten free, and stray temp files
-// (only ever left by a creator killed mid-create) are removed.
-func (s *semaphore) inspect(ctx context.Context, reset bool) (KeyStatus, error) {
+// inspect judges every slot under the gate, as acquire does, and returns the
+// indexes of the stuck ones (see verdict.stuck). With reset, those are
+// rewritten free, and stray temp files (only ever left by a creator killed
+// mid-create) are removed.
+func (s *semaphore) inspect(ctx context.Context, reset bool) (st KeyStatus, stuck []int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.lockGate(ctx); err != nil {
-		return KeyStatus{}, err
+		return KeyStatus{}, nil, err
 	}
 	defer s.unlockGate()
 	if err := s.refresh(); err != nil {
-		return KeyStatus{}, err
+		return KeyStatus{}, nil, err
 	}
-	st := KeyStatus{Slug: s.dir[strings.LastIndexByte(s.dir, '/')+1:]}
+	st.Slug = s.dir[strings.LastIndexByte(s.dir, '/')+1:]
 	st.Limit = int(s.hdr.limit)
 	for i := range s.slots {
 		l := &s.slots[i]
@@ -135,26 +135,23 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (KeyStatus, error) 
 		if !held {
 			var err error
 			if held, err = probe(l, s.dir); err != nil {
-				return st, err
+				return st, nil, err
 			}
 		}
 		r, rerr := s.readRecord(l.fd)
-		si.Holder, si.Limit = r.holder(), r.Limit
-		if held {
-			si.State = "alive"
+		v := s.judge(held, r, rerr)
+		si.State, si.Detail, si.Holder, si.Limit = string(v.state), v.detail, r.holder(), r.Limit
+		if !v.reusable() {
 			st.ActiveCount++
-		} else {
-			var free bool
-			si.State, si.Detail, free = s.judgeUnlocked(r, rerr)
-			if !free {
-				st.ActiveCount++
-			}
 		}
-		if reset && !held && stuck(si) {
-			free := record{V: recordVersion, State: stateFree, LockBacked: true}
-			if err := s.writeRecord(l.fd, &free); err != nil {
-				unix.Flock(l.fd, unix.LOCK_UN)
-				return st, err
+		if v.stuck(r) {
+			stuck = append(stuck, i)
+			if reset {
+				free := record{V: recordVersion, State: stateFree, LockBacked: true}
+				if err := s.writeRecord(l.fd, &free); err != nil {
+					unix.Flock(l.fd, unix.LOCK_UN)
+					return st, nil, err
+				}
 			}
 		}
 		if !held {
@@ -168,7 +165,7 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (KeyStatus, error) 
 		if !held {
 			var err error
 			if held, err = probe(l, s.dir); err != nil {
-				return st, err
+				return st, nil, err
 			}
 			if !held {
 				unix.Flock(l.fd, unix.LOCK_UN)
@@ -186,5 +183,5 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (KeyStatus, error) 
 			}
 		}
 	}
-	return st, nil
+	return st, stuck, nil
 }

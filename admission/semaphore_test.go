@@ -223,6 +223,12 @@ func TestIdentityClassifiedRecords(t *testing.T) {
 			root := t.TempDir()
 			writeSlot(t, root, "k", 0, heldRecord(c.rec))
 			l := openLocal(t, root, Options{Observer: procid.Observer{Hostname: host, BootID: "boot-now", Capture: c.capture}})
+			// Status and acquire ask the same question (judge).
+			st, err := l.StatusAll(ctx, true)
+			must(t, err)
+			if status := st[0].Slots[0]; (st[0].ActiveCount == 0) != c.free || (status.State == "dead") != c.free {
+				t.Fatalf("status says %s (%d active), acquire is to reclaim: %v", status.State, st[0].ActiveCount, c.free)
+			}
 			lease, err := l.Acquire(ctx, Request{Key: "k", Limit: 1})
 			if c.free {
 				if err != nil {
