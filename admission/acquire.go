@@ -74,11 +74,16 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 			unix.Flock(s.slots[free].fd, unix.LOCK_UN)
 		}
 	}
+	bound, err := s.bound(limit, held)
+	if err != nil {
+		unlockFree()
+		return outcome{}, err
+	}
 	// A newcomer needs the queue only while a slot is free; a waiter also
 	// needs to know whom to sleep on.
 	q := queueView{pred: -1}
-	if len(s.waits) > 0 && (active < limit || full) {
-		enough := limit - active
+	if len(s.waits) > 0 && (active < bound || full) {
+		enough := bound - active
 		if full {
 			enough = len(s.waits)
 		}
@@ -87,10 +92,10 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 			return outcome{}, err
 		}
 	}
-	if active+q.ahead >= limit {
+	if active+q.ahead >= bound {
 		unlockFree()
 		return outcome{pred: q.pred, held: held, q: q, blocked: &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
-			Capacity: Capacity{ActiveCount: active, Limit: limit}, Waiting: q.ahead}}, nil
+			Capacity: Capacity{ActiveCount: active, Limit: bound}, Waiting: q.ahead}}, nil
 	}
 	rec := s.self
 	rec.Limit = limit
@@ -116,6 +121,10 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 		return outcome{}, err
 	}
 	s.slots[free].mine = true
+	if err := s.setHolderLimit(free, limit); err != nil {
+		s.releaseSlot(free)
+		return outcome{}, err
+	}
 	if dirty {
 		s.hdr.limit = uint64(limit)
 		if err := s.writeHeader(); err != nil {
@@ -162,4 +171,29 @@ func (s *semaphore) scan() (active, free int, held []int, err error) {
 		unix.Flock(l.fd, unix.LOCK_UN)
 	}
 	return active, free, held, nil
+}
+
+// bound is how many leases the key may have for a caller asking for limit:
+// the lowest of limit and every limit the holders of the held slots
+// recorded, so that no holder ever sees more leases than it allowed (see
+// Request.Limit). A holder whose limit is unknown does not lower it. Runs
+// under the gate.
+func (s *semaphore) bound(limit int, held []int) (int, error) {
+	bound, differ := limit, false
+	for _, i := range held {
+		l, err := s.holderLimit(i)
+		if err != nil {
+			return 0, err
+		}
+		if l > 0 && l != limit {
+			differ = true
+			bound = min(bound, l)
+		}
+	}
+	if differ && s.warned != [2]int{bound, limit} {
+		s.warned = [2]int{bound, limit}
+		s.logWarn("admission: holders of this key recorded different limits; admitting against the lowest",
+			"lowest", bound, "requested", limit)
+	}
+	return bound, nil
 }

@@ -1,8 +1,10 @@
 // Package admission is relay-host's crash-safe counting semaphore.
 //
 // A concurrency key and a positive limit define a semaphore: at no instant do
-// more than limit leases for one key exist across all processes that share a
-// lock root. Every lease is a slot file that its holder keeps an exclusive
+// more leases of one key exist, across all processes that share a lock root,
+// than the limit any of their holders asked for (the rule is on
+// Request.Limit; the etcd backend in admission/etcd keeps it across hosts).
+// Backend states the whole contract. Every lease is a slot file that its holder keeps an exclusive
 // advisory lock on (flock) for the lease's whole life, and every acquire counts
 // all slots of the key under a per-key gate that is itself a kernel lock. The
 // kernel drops both locks when a holder dies, however it dies, so a SIGKILLed

@@ -21,7 +21,22 @@ const (
 	hdrWaits  = 16 // number of wait-<i>.json files
 	hdrLimit  = 24 // limit of the most recent successful acquire
 	hdrSize   = 32
+	// hdrLimits starts the holders' limits: one uint64 per slot, slot i's
+	// at hdrLimits+8*i, written under the gate by whoever takes slot i. An
+	// entry speaks for its slot only while the slot's lock is held, since
+	// only taking the slot writes it; 0 means unknown. Reading them along
+	// with the header lets an acquire honour every holder's limit (see
+	// Request.Limit) without reading one record per holder.
+	hdrLimits = hdrSize
 )
+
+// limitsReadAhead is how many slots' limits every header read brings along,
+// so a process that has not yet opened the slot files learns them too.
+const limitsReadAhead = 8
+
+// maxHolderLimit bounds an entry we believe: a larger one is damage, and
+// counts as unknown.
+const maxHolderLimit = 1<<31 - 1
 
 type header struct {
 	ticket, slots, waits, limit uint64
@@ -160,15 +175,17 @@ func lockErr(dir string, err error) error {
 }
 
 func (s *semaphore) readHeader() error {
-	var b [hdrSize]byte
-	n, err := unix.Pread(s.gfd, b[:], 0)
+	b := s.gateBuf(hdrLimits + 8*max(len(s.slots), limitsReadAhead))
+	n, err := unix.Pread(s.gfd, b, 0)
 	if err != nil {
 		return fmt.Errorf("admission: read gate: %w", err)
 	}
+	s.limits, s.limitsAll = s.limits[:0], false
 	if n < hdrSize {
 		// A new (or recreated) gate: find out what is already there.
 		return s.discover()
 	}
+	s.decodeLimits(b[hdrLimits:n])
 	s.hdr = header{
 		ticket: binary.LittleEndian.Uint64(b[hdrTicket:]),
 		slots:  binary.LittleEndian.Uint64(b[hdrSlots:]),
@@ -184,6 +201,57 @@ func (s *semaphore) readHeader() error {
 }
 
 const maxFiles = 4096
+
+func (s *semaphore) gateBuf(n int) []byte {
+	if cap(s.gbuf) < n {
+		s.gbuf = make([]byte, n)
+	}
+	return s.gbuf[:n]
+}
+
+func (s *semaphore) decodeLimits(b []byte) {
+	s.limits = s.limits[:0]
+	for ; len(b) >= 8; b = b[8:] {
+		s.limits = append(s.limits, binary.LittleEndian.Uint64(b))
+	}
+}
+
+// holderLimit is the limit that slot i's holder recorded in the gate, or 0
+// when it is unknown. The gate must be held, and slot i locked by its holder.
+func (s *semaphore) holderLimit(i int) (int, error) {
+	if i >= len(s.limits) && !s.limitsAll {
+		// Beyond what the header read brought along: read them all, once
+		// per hold of the gate.
+		b := s.gateBuf(8 * len(s.slots))
+		n, err := unix.Pread(s.gfd, b, hdrLimits)
+		if err != nil {
+			return 0, fmt.Errorf("admission: read gate: %w", err)
+		}
+		s.decodeLimits(b[:n])
+		s.limitsAll = true
+	}
+	if i >= len(s.limits) || s.limits[i] > maxHolderLimit {
+		return 0, nil
+	}
+	return int(s.limits[i]), nil
+}
+
+// setHolderLimit records limit as that of slot i's new holder, unless the
+// gate already says so. The gate must be held.
+func (s *semaphore) setHolderLimit(i, limit int) error {
+	if i < len(s.limits) && s.limits[i] == uint64(limit) {
+		return nil
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(limit))
+	if _, err := unix.Pwrite(s.gfd, b[:], int64(hdrLimits+8*i)); err != nil {
+		return fmt.Errorf("admission: write gate: %w", err)
+	}
+	if i < len(s.limits) {
+		s.limits[i] = uint64(limit)
+	}
+	return nil
+}
 
 func (s *semaphore) writeHeader() error {
 	var b [hdrSize]byte

@@ -127,7 +127,9 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (st KeyStatus, stuc
 		return KeyStatus{}, nil, err
 	}
 	st.Slug = s.dir[strings.LastIndexByte(s.dir, '/')+1:]
-	st.Limit = int(s.hdr.limit)
+	// The limit in force: the lowest any live holder recorded, as acquire
+	// would see it (bound); with none known, the most recent acquire's.
+	lowest := 0
 	for i := range s.slots {
 		l := &s.slots[i]
 		si := SlotInfo{Index: i}
@@ -136,6 +138,15 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (st KeyStatus, stuc
 			var err error
 			if held, err = probe(l, s.dir); err != nil {
 				return st, nil, err
+			}
+		}
+		if held {
+			hl, err := s.holderLimit(i)
+			if err != nil {
+				return st, nil, err
+			}
+			if hl > 0 && (lowest == 0 || hl < lowest) {
+				lowest = hl
 			}
 		}
 		r, rerr := s.readRecord(l.fd)
@@ -158,6 +169,10 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (st KeyStatus, stuc
 			unix.Flock(l.fd, unix.LOCK_UN)
 		}
 		st.Slots = append(st.Slots, si)
+	}
+	st.Limit = int(s.hdr.limit)
+	if lowest > 0 {
+		st.Limit = lowest
 	}
 	for i := range s.waits {
 		l := &s.waits[i]

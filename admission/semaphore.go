@@ -24,6 +24,13 @@ type semaphore struct {
 	slots  []lockFile
 	waits  []lockFile
 	hdr    header
+	// limits are the holders' limits (hdrLimits) as read under the gate
+	// this time; limitsAll says every entry the file has was read.
+	limits    []uint64
+	limitsAll bool
+	gbuf      []byte
+	// warned is the (lowest, requested) pair of limits last warned about.
+	warned [2]int
 	buf    [recordSize]byte
 	opts   *Options
 	self   record // our held-record template

@@ -18,7 +18,7 @@ import (
 // committed by a txn that fails if a holder appeared since that read.
 //
 // FIFO as in the local backend: a waiter's ticket is the create revision of
-// its queue key, and a caller is admitted only while
+// its queue key, and a caller is admitted only while (admission.Request.Limit)
 //
 //	holders + waiters ahead of it < min(its limit, lowest limit a holder recorded)
 //
