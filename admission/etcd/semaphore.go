@@ -1,4 +1,4 @@
-package etcdadm
+package etcd
 
 import (
 	"context"
@@ -49,7 +49,7 @@ const fallbackPoll = time.Second
 
 // errQueueGone: our own queue key vanished, so our lease expired or was
 // revoked while we waited.
-var errQueueGone = errors.New("etcdadm: waiter lease lost while waiting")
+var errQueueGone = errors.New("etcd backend: waiter lease lost while waiting")
 
 // view is one consistent read of the key.
 type view struct {
@@ -198,7 +198,7 @@ func (s *semaphore) enqueue(ctx context.Context, sess *concurrency.Session, queu
 		return 0, err
 	}
 	if !resp.Succeeded {
-		return 0, fmt.Errorf("etcdadm: queue key %s already exists", queueKey)
+		return 0, fmt.Errorf("etcd backend: queue key %s already exists", queueKey)
 	}
 	return resp.Header.Revision, nil
 }
