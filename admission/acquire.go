@@ -10,7 +10,7 @@ import (
 
 // acquire takes one slot of the key, waiting up to wait for it.
 func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) (*slotLease, error) {
-	if !ValidLimit(limit) {
+	if limit < 1 {
 		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeKey, Capacity: Capacity{Limit: limit}}
 	}
 	s.mu.Lock()

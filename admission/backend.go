@@ -98,7 +98,3 @@ type Backend interface {
 	// the lease TTL for etcd.
 	Close() error
 }
-
-// ValidLimit reports whether limit is usable. Callers that take limits from
-// text must reject non-integers before they get here.
-func ValidLimit(limit int) bool { return limit >= 1 }

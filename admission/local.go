@@ -30,8 +30,8 @@ type Options struct {
 	Logger   Logger
 }
 
-// DefaultGateTimeout is the gate wait bound when none is configured.
-const DefaultGateTimeout = 5 * time.Second
+// defaultGateTimeout is the gate wait bound when none is configured.
+const defaultGateTimeout = 5 * time.Second
 
 // GateTimeoutFromEnv reads RELAY_PROVIDER_WORKLOAD_GATE_TIMEOUT_MS; a value
 // that is not a positive integer yields the default.
@@ -39,7 +39,7 @@ func GateTimeoutFromEnv(getenv func(string) string) time.Duration {
 	if ms, err := strconv.Atoi(strings.TrimSpace(getenv("RELAY_PROVIDER_WORKLOAD_GATE_TIMEOUT_MS"))); err == nil && ms > 0 {
 		return time.Duration(ms) * time.Millisecond
 	}
-	return DefaultGateTimeout
+	return defaultGateTimeout
 }
 
 // Local is the file-system backend: one directory per key under a lock root
@@ -62,7 +62,7 @@ func OpenLocal(root string, opts Options) (*Local, error) {
 		return nil, err
 	}
 	if opts.GateTimeout <= 0 {
-		opts.GateTimeout = DefaultGateTimeout
+		opts.GateTimeout = defaultGateTimeout
 	}
 	now := procid.ObserverNow()
 	if opts.Observer.Hostname == "" {
@@ -76,9 +76,6 @@ func OpenLocal(root string, opts Options) (*Local, error) {
 	}
 	return &Local{root: root, opts: opts, sems: map[string]*semaphore{}}, nil
 }
-
-// Root is the lock root this backend uses.
-func (l *Local) Root() string { return l.root }
 
 func (l *Local) sem(slug string) (*semaphore, error) {
 	l.mu.Lock()
@@ -99,7 +96,7 @@ func (l *Local) sem(slug string) (*semaphore, error) {
 
 // Acquire takes a slot of req.Key (after one of max_total, when set).
 func (l *Local) Acquire(ctx context.Context, req Request) (Lease, error) {
-	if !ValidLimit(req.Limit) {
+	if req.Limit < 1 {
 		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeKey, Capacity: Capacity{Limit: req.Limit}}
 	}
 	if req.MaxTotal < 0 {

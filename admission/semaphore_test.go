@@ -391,7 +391,7 @@ func TestRemovedKeyDirIsRecreated(t *testing.T) {
 }
 
 func TestGateTimeoutFromEnv(t *testing.T) {
-	for v, want := range map[string]time.Duration{"": DefaultGateTimeout, "250": 250 * time.Millisecond, "x": DefaultGateTimeout, "0": DefaultGateTimeout, "-4": DefaultGateTimeout} {
+	for v, want := range map[string]time.Duration{"": defaultGateTimeout, "250": 250 * time.Millisecond, "x": defaultGateTimeout, "0": defaultGateTimeout, "-4": defaultGateTimeout} {
 		if got := GateTimeoutFromEnv(func(string) string { return v }); got != want {
 			t.Errorf("%q: got %v want %v", v, got, want)
 		}

@@ -79,7 +79,7 @@ func New(cli *clientv3.Client, opts ...Option) *Backend {
 // *admission.BlockedError: at_capacity, wait_timeout, invalid_limit, or
 // backend_unavailable when etcd could not be reached (fail closed).
 func (b *Backend) Acquire(ctx context.Context, req admission.Request) (admission.Lease, error) {
-	if !admission.ValidLimit(req.Limit) {
+	if req.Limit < 1 {
 		return nil, &admission.BlockedError{Reason: admission.ReasonInvalidLimit, Scope: admission.ScopeKey, Capacity: admission.Capacity{Limit: req.Limit}}
 	}
 	if req.MaxTotal < 0 {

@@ -90,7 +90,7 @@ func (s *semaphore) look(ctx context.Context, myRev int64, myQueue string) (view
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		v.holders++
 		var r record
-		if json.Unmarshal(kv.Value, &r) != nil || !admission.ValidLimit(r.Limit) {
+		if json.Unmarshal(kv.Value, &r) != nil || r.Limit < 1 {
 			// Unreadable: it still occupies a slot, but cannot lower the bound.
 			continue
 		}
