@@ -24,6 +24,14 @@
 // ({reason, capacity: {active_count, limit}}): never a holder's pid, host, path
 // or the slug of a key that came from an identity hash.
 //
+// Where things are: backend.go states the contract and local.go implements
+// it on the file system; semaphore.go is what one key keeps open, gate.go
+// its gate and the gate's header, files.go its slot and waiter files and
+// record.go what they hold; acquire.go is one try under the gate, queue.go
+// the FIFO waiters, reclaim.go the decision whether a slot may be reused,
+// lease.go a held slot, inspect.go status and clean, root.go the lock
+// root's safety checks.
+//
 // The package knows no provider by name and imports only the standard library,
 // golang.org/x/sys and its own procid, so binaries that link it start quickly.
 package admission

@@ -7,8 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/relay-host/relay-host/admission/procid"
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // KeyStatus is one key's view for `relay-host admission status`.
@@ -29,13 +30,13 @@ type SlotInfo struct {
 	Limit  int
 }
 
-func (l *Local) statusSlug(ctx context.Context, slug string) (KeyStatus, error) {
+// inspect is the semaphore's inspect for the key dir slug.
+func (l *Local) inspect(ctx context.Context, slug string, reset bool) (KeyStatus, []int, error) {
 	s, err := l.sem(slug)
 	if err != nil {
-		return KeyStatus{}, err
+		return KeyStatus{}, nil, err
 	}
-	st, _, err := s.inspect(ctx, false)
-	return st, err
+	return s.inspect(ctx, reset)
 }
 
 // StatusAll reports every key under the lock root, sorted by key.
@@ -46,11 +47,7 @@ func (l *Local) StatusAll(ctx context.Context, withSlots bool) ([]KeyStatus, err
 	}
 	var out []KeyStatus
 	for _, slug := range slugs {
-		s, err := l.sem(slug)
-		if err != nil {
-			return out, err
-		}
-		st, _, err := s.inspect(ctx, false)
+		st, _, err := l.inspect(ctx, slug, false)
 		if err != nil {
 			return out, err
 		}
@@ -77,11 +74,7 @@ func (l *Local) Clean(ctx context.Context, key string, dryRun bool) ([]KeyStatus
 	}
 	var out []KeyStatus
 	for _, slug := range slugs {
-		s, err := l.sem(slug)
-		if err != nil {
-			return out, err
-		}
-		st, stuck, err := s.inspect(ctx, !dryRun)
+		st, stuck, err := l.inspect(ctx, slug, !dryRun)
 		if err != nil {
 			return out, err
 		}

@@ -162,7 +162,7 @@ func (l *localLease) Files() []*os.File {
 
 // Status counts the live holders of key under its gate.
 func (l *Local) Status(ctx context.Context, key string) (Capacity, error) {
-	st, err := l.statusSlug(ctx, KeySlug(key))
+	st, _, err := l.inspect(ctx, KeySlug(key), false)
 	return st.Capacity, err
 }
 

@@ -5,8 +5,9 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/relay-host/relay-host/admission/procid"
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // semaphore is what one process keeps open for one key: the key dir, its
