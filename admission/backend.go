@@ -10,14 +10,14 @@ import (
 type Request struct {
 	// Key names the semaphore. Leases of one key are counted together by
 	// every process that shares the backend (the lock root, or the etcd
-	// prefix); different keys never affect each other.
+	// prefix); different keys affect each other only through MaxTotal.
 	Key string
 	// Limit is the most leases of Key that this caller lets exist while it
-	// holds its own, which included; it must be at least 1. Callers of one
+	// holds one, its own included; it must be at least 1. Callers of one
 	// key may ask for different limits (a changed relay.hcl, an environment
 	// cap): an acquire is admitted only while the leases held plus the
 	// waiters ahead of it are fewer than the lowest of its own Limit and the
-	// Limit of every lease held now. Every holder's limit so holds for as
+	// Limit of every lease held now. So every holder's limit holds for as
 	// long as it holds its lease: a caller asking for more cannot push the
 	// count past it, and a caller asking for less waits until the count is
 	// below its own. A holder whose limit cannot be read still counts, but
@@ -26,8 +26,9 @@ type Request struct {
 	// Wait is how long to wait for a slot, oldest waiter first. Zero returns
 	// at once.
 	Wait time.Duration
-	// MaxTotal, when positive, is a cap across all keys of the backend. It is
-	// taken before the key's own slot and released after it.
+	// MaxTotal, when positive, is a cap across all keys of the backend, kept
+	// by the same rule as Limit. It is taken before the key's own slot and
+	// released after it.
 	MaxTotal int
 }
 
