@@ -110,6 +110,22 @@ func TestLoweredLimitCountsHighIndexSlots(t *testing.T) {
 	wantBlocked(t, err, ReasonAtCapacity, 3, 3)
 }
 
+// A fresh process learns the holders' limits from the gate, also for slots
+// beyond those its first header read brings along (limitsReadAhead).
+func TestLowestLimitBeyondReadAhead(t *testing.T) {
+	root := t.TempDir()
+	a := openLocal(t, root)
+	for i := 0; i < limitsReadAhead; i++ {
+		acquire(t, a, "k", 12)
+	}
+	// Slot limitsReadAhead is the only one that asked for a lower limit.
+	if l := acquire(t, a, "k", limitsReadAhead+1); slotIndex(l) != limitsReadAhead {
+		t.Fatalf("claimed %d, want %d", slotIndex(l), limitsReadAhead)
+	}
+	_, err := openLocal(t, root).Acquire(ctx, Request{Key: "k", Limit: 12})
+	wantBlocked(t, err, ReasonAtCapacity, limitsReadAhead+1, limitsReadAhead+1)
+}
+
 func TestBlockedResultIsCountsOnly(t *testing.T) {
 	root := t.TempDir()
 	a, b := openLocal(t, root), openLocal(t, root)
