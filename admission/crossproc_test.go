@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // Cross-process tests re-exec this test binary in a helper mode: each helper
@@ -58,8 +60,8 @@ func helperMain(mode string) int {
 	}
 	opts := Options{}
 	if os.Getenv("RELAY_TEST_CAPTURE") == "error" {
-		opts.Observer.Capture = func(pid int) (ProcessInfo, error) {
-			return ProcessInfo{}, &CaptureError{Kind: CaptureFailed, PID: pid}
+		opts.Observer.Capture = func(pid int) (procid.Info, error) {
+			return procid.Info{}, &procid.CaptureError{Kind: procid.CaptureFailed, PID: pid}
 		}
 	}
 	l, err := OpenLocal(os.Getenv("ROOT"), opts)
@@ -352,6 +354,68 @@ func TestLoweredLimitWithHighIndexHolders(t *testing.T) {
 	if got := runOnce(t, root, "k", 3); got != "ok" {
 		t.Fatalf("limit 3: %q", got)
 	}
+}
+
+// Request.Limit's rule: every holder's limit holds while it holds. A holder
+// process that asked for 1 keeps the key at 1 for everyone (a newcomer asking
+// for 4 is refused, and Status says 1/1); once it is gone, a holder that asked
+// for 4 keeps a newcomer asking for 1 out but lets one asking for 4 in.
+func TestCrossProcessMixedLimitsLowestHolds(t *testing.T) {
+	root := t.TempDir()
+	one, _ := startHolder(t, root, "k", 1)
+	if got := runOnce(t, root, "k", 4); got != "blocked at_capacity 1/1" {
+		t.Fatalf("limit 4 beside a limit-1 holder: %q", got)
+	}
+	log := &warnLog{}
+	l := openLocal(t, root, Options{Logger: log})
+	_, err := l.Acquire(ctx, Request{Key: "k", Limit: 4})
+	wantBlocked(t, err, ReasonAtCapacity, 1, 1)
+	if log.warned("different limits") == 0 {
+		t.Fatal("no warning about differing limits")
+	}
+	if c, err := l.Status(ctx, "k"); err != nil || c != (Capacity{ActiveCount: 1, Limit: 1}) {
+		t.Fatalf("status beside a limit-1 holder: %+v %v, want 1/1", c, err)
+	}
+	sigkill(t, one)
+	startHolder(t, root, "k", 4)
+	if got := runOnce(t, root, "k", 1); got != "blocked at_capacity 1/1" {
+		t.Fatalf("limit 1 beside a limit-4 holder: %q", got)
+	}
+	if got := runOnce(t, root, "k", 4); got != "ok" {
+		t.Fatalf("limit 4 beside a limit-4 holder: %q", got)
+	}
+	if got := runOnce(t, root, "k", 2); got != "ok" {
+		t.Fatalf("limit 2 beside a limit-4 holder: %q", got)
+	}
+	// The limit in force is the holder's, not the last acquire's.
+	if c, err := l.Status(ctx, "k"); err != nil || c != (Capacity{ActiveCount: 1, Limit: 4}) {
+		t.Fatalf("status beside a limit-4 holder: %+v %v, want 1/4", c, err)
+	}
+}
+
+// warnLog records warnings.
+type warnLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *warnLog) Debug(string, ...interface{}) {}
+func (l *warnLog) Warn(msg string, args ...interface{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, msg)
+}
+
+func (l *warnLog) warned(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if strings.Contains(m, sub) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestHelperProcessErrorsAreVisible(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // A lock-backed slot written under another hostname on this kernel (a
@@ -47,7 +49,7 @@ func TestRenamedHostHolderKilledFreesSlot(t *testing.T) {
 	sigkill(t, cmd)
 	st, err = l.StatusAll(ctx, true)
 	must(t, err)
-	if s := st[0].Slots[0]; s.State != string(Dead) || st[0].ActiveCount != 0 {
+	if s := st[0].Slots[0]; s.State != string(procid.Dead) || st[0].ActiveCount != 0 {
 		t.Fatalf("killed holder under %s: status says %s (active %d), want dead (active 0)", other, s.State, st[0].ActiveCount)
 	}
 	lease, err := l.Acquire(ctx, Request{Key: "k", Limit: 1})

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 var ctx = context.Background()
@@ -108,6 +110,22 @@ func TestLoweredLimitCountsHighIndexSlots(t *testing.T) {
 	wantBlocked(t, err, ReasonAtCapacity, 3, 3)
 }
 
+// A fresh process learns the holders' limits from the gate, also for slots
+// beyond those its first header read brings along (limitsReadAhead).
+func TestLowestLimitBeyondReadAhead(t *testing.T) {
+	root := t.TempDir()
+	a := openLocal(t, root)
+	for i := 0; i < limitsReadAhead; i++ {
+		acquire(t, a, "k", 12)
+	}
+	// Slot limitsReadAhead is the only one that asked for a lower limit.
+	if l := acquire(t, a, "k", limitsReadAhead+1); slotIndex(l) != limitsReadAhead {
+		t.Fatalf("claimed %d, want %d", slotIndex(l), limitsReadAhead)
+	}
+	_, err := openLocal(t, root).Acquire(ctx, Request{Key: "k", Limit: 12})
+	wantBlocked(t, err, ReasonAtCapacity, limitsReadAhead+1, limitsReadAhead+1)
+}
+
 func TestBlockedResultIsCountsOnly(t *testing.T) {
 	root := t.TempDir()
 	a, b := openLocal(t, root), openLocal(t, root)
@@ -191,16 +209,16 @@ func TestStrayTempFileNeverBlocks(t *testing.T) {
 // Records without the lock-backed promise go through the classifier; the
 // capture seam forces each branch.
 func TestIdentityClassifiedRecords(t *testing.T) {
-	me, err := CurrentProcess()
+	me, err := procid.Current()
 	must(t, err)
 	host, _ := os.Hostname()
-	gone := func(int) (ProcessInfo, error) { return ProcessInfo{}, &CaptureError{Kind: ProcessGone} }
-	unverifiable := func(int) (ProcessInfo, error) { return ProcessInfo{}, &CaptureError{Kind: CaptureFailed} }
-	live := func(pid int) (ProcessInfo, error) { return me, nil }
+	gone := func(int) (procid.Info, error) { return procid.Info{}, &procid.CaptureError{Kind: procid.ProcessGone} }
+	unverifiable := func(int) (procid.Info, error) { return procid.Info{}, &procid.CaptureError{Kind: procid.CaptureFailed} }
+	live := func(pid int) (procid.Info, error) { return me, nil }
 	cases := []struct {
 		name    string
 		rec     record
-		capture func(int) (ProcessInfo, error)
+		capture func(int) (procid.Info, error)
 		free    bool
 	}{
 		{"dead: process gone", record{PID: 99999, Hostname: host, BootID: "boot-now"}, gone, true},
@@ -220,7 +238,13 @@ func TestIdentityClassifiedRecords(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeSlot(t, root, "k", 0, heldRecord(c.rec))
-			l := openLocal(t, root, Options{Observer: Observer{Hostname: host, BootID: "boot-now", Capture: c.capture}})
+			l := openLocal(t, root, Options{Observer: procid.Observer{Hostname: host, BootID: "boot-now", Capture: c.capture}})
+			// Status and acquire ask the same question (judge).
+			st, err := l.StatusAll(ctx, true)
+			must(t, err)
+			if status := st[0].Slots[0]; (st[0].ActiveCount == 0) != c.free || (status.State == "dead") != c.free {
+				t.Fatalf("status says %s (%d active), acquire is to reclaim: %v", status.State, st[0].ActiveCount, c.free)
+			}
 			lease, err := l.Acquire(ctx, Request{Key: "k", Limit: 1})
 			if c.free {
 				if err != nil {
@@ -383,7 +407,7 @@ func TestRemovedKeyDirIsRecreated(t *testing.T) {
 }
 
 func TestGateTimeoutFromEnv(t *testing.T) {
-	for v, want := range map[string]time.Duration{"": DefaultGateTimeout, "250": 250 * time.Millisecond, "x": DefaultGateTimeout, "0": DefaultGateTimeout, "-4": DefaultGateTimeout} {
+	for v, want := range map[string]time.Duration{"": defaultGateTimeout, "250": 250 * time.Millisecond, "x": defaultGateTimeout, "0": defaultGateTimeout, "-4": defaultGateTimeout} {
 		if got := GateTimeoutFromEnv(func(string) string { return v }); got != want {
 			t.Errorf("%q: got %v want %v", v, got, want)
 		}

@@ -1,4 +1,4 @@
-package etcdadm
+package etcd
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 const totalSlug = "_total"
 
 // ErrNoEndpoints is returned by Open without any endpoint.
-var ErrNoEndpoints = errors.New("etcdadm: no etcd endpoints configured")
+var ErrNoEndpoints = errors.New("etcd backend: no etcd endpoints configured")
 
 // Backend is admission.Backend on an etcd cluster. It is safe for
 // concurrent use. All its acquires share one etcd lease (a session), made on
@@ -64,7 +64,7 @@ func Open(endpoints []string, opts ...Option) (*Backend, error) {
 		DialKeepAliveTimeout: o.opTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("etcdadm: connect: %w", err)
+		return nil, fmt.Errorf("etcd backend: connect: %w", err)
 	}
 	return &Backend{cli: cli, own: true, opts: o, sessMu: make(chan struct{}, 1)}, nil
 }
@@ -79,14 +79,14 @@ func New(cli *clientv3.Client, opts ...Option) *Backend {
 // *admission.BlockedError: at_capacity, wait_timeout, invalid_limit, or
 // backend_unavailable when etcd could not be reached (fail closed).
 func (b *Backend) Acquire(ctx context.Context, req admission.Request) (admission.Lease, error) {
-	if !admission.ValidLimit(req.Limit) {
+	if req.Limit < 1 {
 		return nil, &admission.BlockedError{Reason: admission.ReasonInvalidLimit, Scope: admission.ScopeKey, Capacity: admission.Capacity{Limit: req.Limit}}
 	}
 	if req.MaxTotal < 0 {
 		return nil, &admission.BlockedError{Reason: admission.ReasonInvalidLimit, Scope: admission.ScopeMaxTotal, Capacity: admission.Capacity{Limit: req.MaxTotal}}
 	}
 	if req.Key == "" {
-		return nil, errors.New("etcdadm: empty concurrency key")
+		return nil, errors.New("etcd backend: empty concurrency key")
 	}
 	if b.isClosed() {
 		return nil, admission.ErrClosed

@@ -1,4 +1,4 @@
-package etcdadm
+package etcd
 
 import (
 	"context"
@@ -135,8 +135,9 @@ func TestCrossProcessSIGKILLFreedByTTL(t *testing.T) {
 	lease.Release()
 }
 
-// A holder process with limit 1 holds the key at 1 for everyone: a newcomer
-// asking for 4 is refused.
+// Request.Limit's rule, as in the local backend: a holder process with limit
+// 1 holds the key at 1 for everyone (a newcomer asking for 4 is refused, and
+// Status says 1/1).
 func TestCrossProcessMixedLimitsLowestHolds(t *testing.T) {
 	_, release := holdProc(t, shared, "KEY=mixed", "LIMIT=1")
 	log := &warnLog{}
@@ -148,6 +149,9 @@ func TestCrossProcessMixedLimitsLowestHolds(t *testing.T) {
 	}
 	if log.count("different limits") == 0 {
 		t.Fatal("no warning about differing limits")
+	}
+	if c, err := b.Status(context.Background(), "mixed"); err != nil || c != (admission.Capacity{ActiveCount: 1, Limit: 1}) {
+		t.Fatalf("status beside a limit-1 holder: %+v %v, want 1/1", c, err)
 	}
 	release()
 	lease, err := b.Acquire(context.Background(), admission.Request{Key: "mixed", Limit: 4})

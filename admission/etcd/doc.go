@@ -1,4 +1,4 @@
-// Package etcdadm is the fleet admission backend: the counting semaphore of
+// Package etcd is the fleet admission backend: the counting semaphore of
 // package admission kept in etcd, so one route's limit holds across every
 // host that points at the same cluster.
 //
@@ -23,4 +23,4 @@
 // Like the local backend, refusals are *admission.BlockedError with counts
 // only. Nothing in this package falls back to the local backend: an
 // unreachable cluster fails closed with reason backend_unavailable.
-package etcdadm
+package etcd

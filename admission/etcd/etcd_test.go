@@ -1,4 +1,4 @@
-package etcdadm
+package etcd
 
 import (
 	"bufio"
@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode))
 	}
-	dir, err := os.MkdirTemp("", "etcdadm-test-")
+	dir, err := os.MkdirTemp("", "etcd-backend-test-")
 	if err != nil {
 		panic(err)
 	}

@@ -1,4 +1,4 @@
-package etcdadm
+package etcd
 
 import (
 	"context"
@@ -115,5 +115,5 @@ func (l *Lease) remove() error {
 		return nil
 	default:
 	}
-	return fmt.Errorf("etcdadm: release: %w (the slot frees when the lease TTL runs out)", err)
+	return fmt.Errorf("etcd backend: release: %w (the slot frees when the lease TTL runs out)", err)
 }

@@ -1,4 +1,4 @@
-package etcdadm
+package etcd
 
 import (
 	"crypto/tls"

@@ -1,4 +1,4 @@
-package etcdadm
+package etcd
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // committed by a txn that fails if a holder appeared since that read.
 //
 // FIFO as in the local backend: a waiter's ticket is the create revision of
-// its queue key, and a caller is admitted only while
+// its queue key, and a caller is admitted only while (admission.Request.Limit)
 //
 //	holders + waiters ahead of it < min(its limit, lowest limit a holder recorded)
 //
@@ -49,7 +49,7 @@ const fallbackPoll = time.Second
 
 // errQueueGone: our own queue key vanished, so our lease expired or was
 // revoked while we waited.
-var errQueueGone = errors.New("etcdadm: waiter lease lost while waiting")
+var errQueueGone = errors.New("etcd backend: waiter lease lost while waiting")
 
 // view is one consistent read of the key.
 type view struct {
@@ -90,7 +90,7 @@ func (s *semaphore) look(ctx context.Context, myRev int64, myQueue string) (view
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		v.holders++
 		var r record
-		if json.Unmarshal(kv.Value, &r) != nil || !admission.ValidLimit(r.Limit) {
+		if json.Unmarshal(kv.Value, &r) != nil || r.Limit < 1 {
 			// Unreadable: it still occupies a slot, but cannot lower the bound.
 			continue
 		}
@@ -198,7 +198,7 @@ func (s *semaphore) enqueue(ctx context.Context, sess *concurrency.Session, queu
 		return 0, err
 	}
 	if !resp.Succeeded {
-		return 0, fmt.Errorf("etcdadm: queue key %s already exists", queueKey)
+		return 0, fmt.Errorf("etcd backend: queue key %s already exists", queueKey)
 	}
 	return resp.Header.Revision, nil
 }

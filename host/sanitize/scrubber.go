@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // hostname is a test seam: tests plant a realistic host name.
@@ -39,7 +39,7 @@ type state struct {
 // NewScrubber returns a Scrubber for policy, with this host's identity added.
 func NewScrubber(policy Policy) *Scrubber {
 	s := &Scrubber{}
-	st := &state{policy: policy, bootID: admission.BootID()}
+	st := &state{policy: policy, bootID: procid.BootID()}
 	// A host name shorter than 4 bytes ("vm", "ci") would redact ordinary
 	// words from reviews; such a name identifies little anyway.
 	if h, err := hostname(); err == nil && len(h) >= 4 && h != "localhost" {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/review"
@@ -122,10 +122,10 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 	// Identity is captured now, while the pid certainly names our worker
 	// (it is our child and we have not waited for it). Right after exec its
 	// /proc entry can briefly show no command line: look again for a moment.
-	var info admission.ProcessInfo
+	var info procid.Info
 	var cerr error
 	for try := 0; try < 50; try++ {
-		if info, cerr = admission.CaptureProcess(pid); cerr == nil && info.StartTime != "" && info.Argv0 != "" {
+		if info, cerr = procid.Capture(pid); cerr == nil && info.StartTime != "" && info.Argv0 != "" {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/jobs"
 )
@@ -73,7 +73,7 @@ func runCancel(o *CancelOptions) error {
 	if err != nil {
 		return exit(exitcode.Failure, "%v", err)
 	}
-	info, cerr := admission.CaptureProcess(w.PID)
+	info, cerr := procid.Capture(w.PID)
 	if cerr != nil || info.StartTime != w.StartTime || info.Argv0 != w.Argv0 {
 		// Its lock is held, so something runs it, but not provably the
 		// process recorded: signal nothing.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
@@ -136,7 +136,7 @@ func TestCancelNeverSignalsAReusedPid(t *testing.T) {
 	rec := &jobs.Record{JobID: "r-2", Provider: "echo", Route: "default", Status: jobs.StatusRunning,
 		Transmission: jobs.MayBeSent, StartedAt: time.Now().UTC()}
 	st.Put(rec)
-	info, err := admission.CaptureProcess(sleeper.Process.Pid)
+	info, err := procid.Capture(sleeper.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}

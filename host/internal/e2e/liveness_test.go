@@ -166,12 +166,14 @@ func TestSIGKILLedBackgroundWorkerIsWorkerLost(t *testing.T) {
 
 // TestIdenticalReviewWhileOneRuns: the resend guard counts only finished
 // attempts, so an identical review while the first still runs is admission's
-// call: a limit-1 route blocks it (75), a limit-2 route runs it.
+// call: a limit-1 route blocks it (75), a limit-2 route runs it. The first
+// runs at limit 2: a holder's limit binds every caller while it holds
+// (admission.Request.Limit), so a limit-1 holder would block both.
 func TestIdenticalReviewWhileOneRuns(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	pidfile := filepath.Join(e.root, "pids")
-	e.config(slowFault(1, pidfile))
+	e.config(slowFault(2, pidfile))
 	first := e.command("review", "fault")
 	if err := first.Start(); err != nil {
 		t.Fatal(err)

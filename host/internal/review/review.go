@@ -30,6 +30,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/hostlog"
 	"github.com/relay-host/relay-host/host/internal/pluginhost"
@@ -204,7 +205,7 @@ func (r *run) openRecord() error {
 		return errorf(CodeJobStoreFailed, exitcode.Usage, "cannot save job %s: %v", id, err)
 	}
 	// Who runs the job, for `cancel`; without it cancel refuses, nothing else.
-	if p, err := admission.CaptureProcess(os.Getpid()); err == nil {
+	if p, err := procid.Capture(os.Getpid()); err == nil {
 		lock.SetWorker(jobs.Worker{PID: p.PID, StartTime: p.StartTime, Argv0: p.Argv0})
 	}
 	r.lock = lock

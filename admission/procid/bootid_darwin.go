@@ -1,6 +1,6 @@
 //go:build darwin
 
-package admission
+package procid
 
 import (
 	"fmt"

@@ -1,14 +1,12 @@
 //go:build darwin
 
-package admission
+package procid
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,25 +15,25 @@ import (
 // be reaped. x/sys/unix does not export it.
 const darwinSZOMB = 5
 
-func captureProcess(pid int) (ProcessInfo, error) {
+func captureProcess(pid int) (Info, error) {
 	procs, err := unix.SysctlKinfoProcSlice("kern.proc.pid", pid)
 	if err != nil {
-		return ProcessInfo{}, sysctlError(pid, err)
+		return Info{}, sysctlError(pid, err)
 	}
 	// kern.proc.pid answers a missing pid with an empty result, not ESRCH.
 	if len(procs) == 0 {
-		return ProcessInfo{}, &CaptureError{Kind: ProcessGone, PID: pid}
+		return Info{}, &CaptureError{Kind: ProcessGone, PID: pid}
 	}
 	p := procs[0].Proc
 	if int(p.P_pid) != pid {
-		return ProcessInfo{}, &CaptureError{Kind: CaptureFailed, PID: pid,
+		return Info{}, &CaptureError{Kind: CaptureFailed, PID: pid,
 			Err: fmt.Errorf("kern.proc.pid answered for pid %d", p.P_pid)}
 	}
 	tv := p.P_starttime
 	if tv.Sec == 0 && tv.Usec == 0 {
-		return ProcessInfo{}, &CaptureError{Kind: CaptureFailed, PID: pid, Err: errors.New("zero start time")}
+		return Info{}, &CaptureError{Kind: CaptureFailed, PID: pid, Err: errors.New("zero start time")}
 	}
-	info := ProcessInfo{PID: pid, StartTime: fmt.Sprintf("%d.%06d", tv.Sec, tv.Usec)}
+	info := Info{PID: pid, StartTime: fmt.Sprintf("%d.%06d", tv.Sec, tv.Usec)}
 	// A zombie's arguments are gone (kern.procargs2 fails with EINVAL, as it
 	// does for a permission problem); like Linux, report an empty argv0.
 	if p.P_stat == darwinSZOMB {
@@ -43,11 +41,11 @@ func captureProcess(pid int) (ProcessInfo, error) {
 	}
 	args, err := unix.SysctlRaw("kern.procargs2", pid)
 	if err != nil {
-		return ProcessInfo{}, sysctlError(pid, err)
+		return Info{}, sysctlError(pid, err)
 	}
 	argv0, err := parseProcArgs2(args)
 	if err != nil {
-		return ProcessInfo{}, &CaptureError{Kind: CaptureFailed, PID: pid, Err: err}
+		return Info{}, &CaptureError{Kind: CaptureFailed, PID: pid, Err: err}
 	}
 	info.Argv0 = truncateArgv0(argv0)
 	return info, nil
@@ -79,13 +77,4 @@ func parseProcArgs2(buf []byte) (string, error) {
 	rest = bytes.TrimLeft(rest[end:], "\x00")
 	argv0, _, _ := bytes.Cut(rest, []byte{0})
 	return string(argv0), nil
-}
-
-// fileIdentity returns the device and inode numbers of a stat result.
-func fileIdentity(fi fs.FileInfo) (dev, ino uint64, ok bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0, false
-	}
-	return uint64(st.Dev), uint64(st.Ino), true
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package admission
+package procid
 
 import (
 	"strings"

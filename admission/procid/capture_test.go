@@ -1,4 +1,4 @@
-package admission
+package procid
 
 import (
 	"errors"
@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-func TestCaptureProcessInvalidPID(t *testing.T) {
+func TestCaptureInvalidPID(t *testing.T) {
 	for _, pid := range []int{0, -1, -12345} {
-		_, err := CaptureProcess(pid)
+		_, err := Capture(pid)
 		var ce *CaptureError
 		if !errors.As(err, &ce) || ce.Kind != InvalidPID || ce.PID != pid {
-			t.Errorf("CaptureProcess(%d) error = %v, want *CaptureError invalid_pid", pid, err)
+			t.Errorf("Capture(%d) error = %v, want *CaptureError invalid_pid", pid, err)
 		}
 	}
 }

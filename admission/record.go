@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/relay-host/relay-host/admission/procid"
 )
 
 // recordSize is the fixed size of every slot and waiter record. Records are
@@ -47,8 +49,8 @@ type record struct {
 	AcquiredMS int64 `json:"acquired_unix_ms,omitempty"`
 }
 
-func (r *record) holder() Holder {
-	return Holder{PID: r.PID, StartTime: r.StartTime, Argv0: r.Argv0, Hostname: r.Hostname, BootID: r.BootID}
+func (r *record) holder() procid.Holder {
+	return procid.Holder{PID: r.PID, StartTime: r.StartTime, Argv0: r.Argv0, Hostname: r.Hostname, BootID: r.BootID}
 }
 
 var errCorrupt = errors.New("corrupt slot record")

@@ -1,6 +1,6 @@
 //go:build !linux && !darwin
 
-package admission
+package procid
 
 // No boot id source here: BootID falls back to unknown-<hostname>.
 func platformBootIDSources() []bootIDSource { return nil }

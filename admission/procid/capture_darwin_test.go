@@ -1,6 +1,6 @@
 //go:build darwin
 
-package admission
+package procid
 
 import (
 	"encoding/binary"
@@ -37,12 +37,12 @@ func TestParseProcArgs2(t *testing.T) {
 	}
 }
 
-func TestCaptureProcessSelfDarwin(t *testing.T) {
-	a, err := CaptureProcess(os.Getpid())
+func TestCaptureSelfDarwin(t *testing.T) {
+	a, err := Capture(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := CaptureProcess(os.Getpid())
+	b, err := Capture(os.Getpid())
 	if err != nil || a != b || a.StartTime == "" || a.Argv0 != truncateArgv0(os.Args[0]) {
 		t.Errorf("captures %+v / %+v, %v; want equal, with argv0 %q", a, b, err, os.Args[0])
 	}

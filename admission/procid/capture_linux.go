@@ -1,6 +1,6 @@
 //go:build linux
 
-package admission
+package procid
 
 import (
 	"bytes"
@@ -17,23 +17,23 @@ import (
 // /proc/<pid>/cmdline (argv0). If the pid dies and is reused between the two
 // reads, the result pairs the old start time with the new argv0; that can only
 // mismatch a record, i.e. classify a holder that is in fact gone as dead.
-func captureProcess(pid int) (ProcessInfo, error) {
+func captureProcess(pid int) (Info, error) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	stat, err := os.ReadFile(dir + "/stat")
 	if err != nil {
-		return ProcessInfo{}, procReadError(pid, err)
+		return Info{}, procReadError(pid, err)
 	}
 	start, err := parseStatStartTime(stat)
 	if err != nil {
-		return ProcessInfo{}, &CaptureError{Kind: CaptureFailed, PID: pid, Err: err}
+		return Info{}, &CaptureError{Kind: CaptureFailed, PID: pid, Err: err}
 	}
 	cmdline, err := os.ReadFile(dir + "/cmdline")
 	if err != nil {
-		return ProcessInfo{}, procReadError(pid, err)
+		return Info{}, procReadError(pid, err)
 	}
 	// An empty cmdline (kernel thread, zombie) is a valid, empty argv0.
 	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-	return ProcessInfo{PID: pid, StartTime: start, Argv0: truncateArgv0(string(argv0))}, nil
+	return Info{PID: pid, StartTime: start, Argv0: truncateArgv0(string(argv0))}, nil
 }
 
 // procReadError maps a /proc read failure: only "no such process" proves the
@@ -43,7 +43,12 @@ func procReadError(pid int, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
 		kind = ProcessGone
 	}
-	return &CaptureError{Kind: kind, PID: pid, Err: withoutPath(err)}
+	// The cause alone: the path (/proc/<pid>/...) only repeats the pid.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &CaptureError{Kind: kind, PID: pid, Err: err}
 }
 
 // statStartTimeField is the 1-based field of /proc/<pid>/stat holding the
@@ -68,13 +73,4 @@ func parseStatStartTime(stat []byte) (string, error) {
 		return "", fmt.Errorf("malformed stat: start time %q is not a number", fields[idx])
 	}
 	return strconv.FormatUint(ticks, 10), nil
-}
-
-// fileIdentity returns the device and inode numbers of a stat result.
-func fileIdentity(fi fs.FileInfo) (dev, ino uint64, ok bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0, false
-	}
-	return uint64(st.Dev), uint64(st.Ino), true
 }

@@ -1,4 +1,4 @@
-package admission
+package procid
 
 import (
 	"os"
@@ -68,3 +68,15 @@ func bootIDFrom(getenv func(string) string, hostname func() (string, error), sou
 	}
 	return unknownBootIDPrefix + host, bootIDFallbackWarning
 }
+
+// SameBoot reports whether two boot ids prove one boot of one kernel: both
+// are real and equal. An empty or unknown-… id is a constant that says
+// nothing about which kernel wrote it.
+func SameBoot(recorded, current string) bool {
+	return recorded != "" && !IsFallbackBootID(recorded) && recorded == current
+}
+
+// IsFallbackBootID reports whether id is the unknown-<hostname> constant that
+// BootID falls back to. No reboot can make it differ, so a holder recorded
+// under it can never be proven gone by its boot id.
+func IsFallbackBootID(id string) bool { return strings.HasPrefix(id, unknownBootIDPrefix) }

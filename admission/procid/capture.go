@@ -1,4 +1,4 @@
-package admission
+package procid
 
 import (
 	"fmt"
@@ -12,9 +12,9 @@ import (
 // long argv0 still matches the live process that wrote it.
 const MaxArgv0 = 256
 
-// ProcessInfo identifies one process instance: a pid alone is reused by the
+// Info identifies one process instance: a pid alone is reused by the
 // kernel, pid + start time + argv0 is not (in practice).
-type ProcessInfo struct {
+type Info struct {
 	PID int
 	// StartTime is opaque and stable for the life of the process; compare it
 	// only for equality, and only with values captured on the same host.
@@ -37,7 +37,7 @@ const (
 	CaptureFailed CaptureErrorKind = "capture_error"
 )
 
-// CaptureError is the only error type CaptureProcess returns.
+// CaptureError is the only error type Capture returns.
 type CaptureError struct {
 	Kind CaptureErrorKind
 	PID  int
@@ -55,35 +55,35 @@ func (e *CaptureError) Error() string {
 
 func (e *CaptureError) Unwrap() error { return e.Err }
 
-// CaptureProcess reads the identity of process pid. Its errors are always
+// Capture reads the identity of process pid. Its errors are always
 // *CaptureError. Platforms without an implementation report CaptureFailed,
 // never ProcessGone: "cannot inspect" must not read as "proven gone".
-func CaptureProcess(pid int) (ProcessInfo, error) {
+func Capture(pid int) (Info, error) {
 	if pid <= 0 {
-		return ProcessInfo{}, &CaptureError{Kind: InvalidPID, PID: pid}
+		return Info{}, &CaptureError{Kind: InvalidPID, PID: pid}
 	}
 	return captureProcess(pid)
 }
 
-// currentProcess caches CurrentProcess after its first success: the calling
+// currentProcess caches Current after its first success: the calling
 // process's identity cannot change while it runs.
 var currentProcess struct {
 	sync.Mutex
-	info ProcessInfo
+	info Info
 	ok   bool
 }
 
-// CurrentProcess is CaptureProcess(os.Getpid()), cached after the first
+// Current is Capture(os.Getpid()), cached after the first
 // success (a failure is retried on the next call).
-func CurrentProcess() (ProcessInfo, error) {
+func Current() (Info, error) {
 	currentProcess.Lock()
 	defer currentProcess.Unlock()
 	if currentProcess.ok {
 		return currentProcess.info, nil
 	}
-	info, err := CaptureProcess(os.Getpid())
+	info, err := Capture(os.Getpid())
 	if err != nil {
-		return ProcessInfo{}, err
+		return Info{}, err
 	}
 	currentProcess.info, currentProcess.ok = info, true
 	return info, nil

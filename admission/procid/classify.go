@@ -1,4 +1,4 @@
-package admission
+package procid
 
 import (
 	"errors"
@@ -35,8 +35,8 @@ type Holder struct {
 type Observer struct {
 	Hostname string
 	BootID   string
-	// Capture is the capture seam; nil means CaptureProcess.
-	Capture func(pid int) (ProcessInfo, error)
+	// Capture is the capture seam; nil means Capture.
+	Capture func(pid int) (Info, error)
 }
 
 // ObserverNow describes this host now. A hostname that cannot be read is
@@ -65,7 +65,7 @@ func Classify(h Holder, o Observer) (HolderState, string) {
 	}
 	capture := o.Capture
 	if capture == nil {
-		capture = CaptureProcess
+		capture = Capture
 	}
 	info, err := capture(h.PID)
 	if err != nil {
@@ -77,7 +77,7 @@ func Classify(h Holder, o Observer) (HolderState, string) {
 		return Unverifiable, string(CaptureFailed)
 	}
 	// A record without a start time cannot be told apart from a reused pid;
-	// it was not written by CurrentProcess, so treat it like an uninspectable
+	// it was not written by Current, so treat it like an uninspectable
 	// holder rather than reclaim a process that may be the real one.
 	if h.StartTime == "" {
 		return Unverifiable, "incomplete_record"
@@ -111,7 +111,7 @@ func Reclaimable(state HolderState, h Holder, o Observer) bool {
 // from kern.bootsessionuuid to kern.boottime), which happens without a reboot.
 func bootIDProvesReboot(recorded, current string) bool {
 	for _, id := range [...]string{recorded, current} {
-		if id == "" || strings.HasPrefix(id, unknownBootIDPrefix) {
+		if id == "" || IsFallbackBootID(id) {
 			return false
 		}
 	}

@@ -25,42 +25,55 @@ const fallbackPoll = 100 * time.Millisecond
 // blocked thread until its holder lets go).
 const maxWakeSources = 8
 
-// acquire takes one slot of the key, waiting up to wait for it.
-func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) (*slotLease, error) {
-	if !ValidLimit(limit) {
-		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeKey, Capacity: Capacity{Limit: limit}}
-	}
-	s.mu.Lock()
-	if err := s.lockGate(ctx); err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	// One look serves both a newcomer and, when it must wait, the waiter it
-	// becomes: its ticket will be the newest, so every live waiter is ahead
-	// of it and the newest of them is the one to sleep on.
-	out, err := s.attempt(limit, noTicket, wait > 0)
-	if err != nil || out.lease != nil || wait <= 0 {
-		s.unlockGate()
-		s.mu.Unlock()
-		if err != nil {
-			return nil, err
+// queueView is what one pass over the waiter files saw.
+type queueView struct {
+	ahead  int          // live waiters with a lower ticket
+	pred   int          // the one of them with the highest ticket, or -1
+	free   []int        // waiter files nobody holds
+	pinned map[int]bool // waiter files some live waiter sleeps on
+}
+
+// queue looks at the live waiters with a ticket lower than ticket. It counts
+// them, stopping early once it has found enough (a newcomer only needs to
+// know whether the free slots are all promised).
+func (s *semaphore) queue(ticket uint64, enough int) (queueView, error) {
+	q := queueView{pred: -1, pinned: map[int]bool{}}
+	var predTicket uint64
+	for i := range s.waits {
+		if q.ahead >= enough {
+			break
 		}
-		if out.lease != nil {
-			return out.lease, nil
+		l := &s.waits[i]
+		t, sleep := l.tick, l.sleep
+		if !l.mine {
+			held, err := probe(l, s.dir)
+			if err != nil {
+				return q, err
+			}
+			if !held {
+				unix.Flock(l.fd, unix.LOCK_UN)
+				q.free = append(q.free, i)
+				continue
+			}
+			r, err := s.readRecord(l.fd)
+			// A live waiter whose record we cannot read counts as ahead:
+			// it leaves when it gives up, and skipping it could starve it.
+			t, sleep = 0, 0
+			if err == nil {
+				t, sleep = r.Ticket, r.SleepOn
+			}
 		}
-		return nil, out.blocked
+		if sleep > 0 {
+			q.pinned[sleep-1] = true
+		}
+		if t < ticket {
+			q.ahead++
+			if q.pred < 0 || t >= predTicket {
+				q.pred, predTicket = i, t
+			}
+		}
 	}
-	w, err := s.enqueue(out.q)
-	var sources []string
-	if err == nil {
-		sources = s.wakeSources(w, out)
-	}
-	s.unlockGate()
-	s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return s.wait(ctx, limit, time.Now().Add(wait), w, out, sources)
+	return q, nil
 }
 
 // enqueue registers a waiter under the gate: takes the next ticket and a

@@ -1,6 +1,6 @@
 //go:build linux
 
-package admission
+package procid
 
 import (
 	"bufio"
@@ -39,12 +39,12 @@ func TestParseStatStartTime(t *testing.T) {
 	}
 }
 
-func TestCaptureProcessSelfIsStable(t *testing.T) {
-	a, err := CaptureProcess(os.Getpid())
+func TestCaptureSelfIsStable(t *testing.T) {
+	a, err := Capture(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := CaptureProcess(os.Getpid())
+	b, err := Capture(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,21 +54,21 @@ func TestCaptureProcessSelfIsStable(t *testing.T) {
 	if a.PID != os.Getpid() || a.StartTime == "" || a.Argv0 != truncateArgv0(os.Args[0]) {
 		t.Errorf("capture = %+v, want pid %d, a start time, argv0 %q", a, os.Getpid(), os.Args[0])
 	}
-	cur, err := CurrentProcess()
+	cur, err := Current()
 	if err != nil || cur != a {
-		t.Errorf("CurrentProcess = %+v, %v; want %+v", cur, err, a)
+		t.Errorf("Current = %+v, %v; want %+v", cur, err, a)
 	}
 }
 
-func TestCaptureProcessReapedChildIsGone(t *testing.T) {
+func TestCaptureReapedChildIsGone(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := CaptureProcess(cmd.Process.Pid)
+	_, err := Capture(cmd.Process.Pid)
 	var ce *CaptureError
 	if !errors.As(err, &ce) || ce.Kind != ProcessGone {
-		t.Fatalf("CaptureProcess(reaped child) error = %v, want process_gone", err)
+		t.Fatalf("Capture(reaped child) error = %v, want process_gone", err)
 	}
 }
 
@@ -122,20 +122,20 @@ func startIdentityHelper(t *testing.T, argv0 string) (pid int, stop func()) {
 	return cmd.Process.Pid, stop
 }
 
-func TestCaptureProcessChildArgv0(t *testing.T) {
+func TestCaptureChildArgv0(t *testing.T) {
 	long := strings.Repeat("x", MaxArgv0+40)
 	tests := []struct{ name, argv0, want string }{
 		{"custom", "relay-argv0-probe with spaces", "relay-argv0-probe with spaces"},
 		{"long is truncated", long, long[:MaxArgv0]},
 	}
-	self, err := CurrentProcess()
+	self, err := Current()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pid, _ := startIdentityHelper(t, tt.argv0)
-			info, err := CaptureProcess(pid)
+			info, err := Capture(pid)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestCaptureProcessChildArgv0(t *testing.T) {
 // is alive, and after it is reaped the same record is dead.
 func TestClassifyRealProcess(t *testing.T) {
 	pid, stop := startIdentityHelper(t, "relay-classify-probe")
-	info, err := CaptureProcess(pid)
+	info, err := Capture(pid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package admission
+package procid
 
 import (
 	"errors"
@@ -8,9 +8,9 @@ import (
 
 func TestClassify(t *testing.T) {
 	const host, boot = "host-a", "boot-1"
-	live := ProcessInfo{PID: 100, StartTime: "5555", Argv0: "relay-host"}
-	capture := func(info ProcessInfo, err error) func(int) (ProcessInfo, error) {
-		return func(int) (ProcessInfo, error) { return info, err }
+	live := Info{PID: 100, StartTime: "5555", Argv0: "relay-host"}
+	capture := func(info Info, err error) func(int) (Info, error) {
+		return func(int) (Info, error) { return info, err }
 	}
 	alive := capture(live, nil)
 	holder := Holder{PID: 100, StartTime: "5555", Argv0: "relay-host", Hostname: host, BootID: boot}
@@ -22,24 +22,24 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		name       string
 		h          Holder
-		capture    func(int) (ProcessInfo, error)
+		capture    func(int) (Info, error)
 		wantState  HolderState
 		wantDetail string
 	}{
 		{"alive", holder, alive, Alive, "match"},
 		{"foreign host is never captured", with(func(h *Holder) { h.Hostname = "host-b" }),
-			func(int) (ProcessInfo, error) { panic("captured a foreign pid") }, Foreign, "other_host"},
+			func(int) (Info, error) { panic("captured a foreign pid") }, Foreign, "other_host"},
 		{"pid 0", with(func(h *Holder) { h.PID = 0 }), alive, Dead, "invalid_pid"},
 		{"pid -1", with(func(h *Holder) { h.PID = -1 }), alive, Dead, "invalid_pid"},
-		{"process gone", holder, capture(ProcessInfo{}, &CaptureError{Kind: ProcessGone, PID: 100}), Dead, "process_gone"},
-		{"capture says invalid pid", holder, capture(ProcessInfo{}, &CaptureError{Kind: InvalidPID, PID: 100}), Dead, "invalid_pid"},
-		{"wrapped process gone", holder, capture(ProcessInfo{}, wrapErr(&CaptureError{Kind: ProcessGone})), Dead, "process_gone"},
+		{"process gone", holder, capture(Info{}, &CaptureError{Kind: ProcessGone, PID: 100}), Dead, "process_gone"},
+		{"capture says invalid pid", holder, capture(Info{}, &CaptureError{Kind: InvalidPID, PID: 100}), Dead, "invalid_pid"},
+		{"wrapped process gone", holder, capture(Info{}, wrapErr(&CaptureError{Kind: ProcessGone})), Dead, "process_gone"},
 		{"starttime mismatch (pid reused)", with(func(h *Holder) { h.StartTime = "4444" }), alive, Dead, "starttime_mismatch"},
 		{"argv0 mismatch (pid reused)", with(func(h *Holder) { h.Argv0 = "bash" }), alive, Dead, "argv0_mismatch"},
 		{"long argv0 equal after truncation",
-			with(func(h *Holder) { h.Argv0 = longA }), capture(ProcessInfo{PID: 100, StartTime: "5555", Argv0: longB}, nil), Alive, "match"},
-		{"capture error", holder, capture(ProcessInfo{}, &CaptureError{Kind: CaptureFailed, PID: 100, Err: errors.New("permission denied")}), Unverifiable, "capture_error"},
-		{"untyped error", holder, capture(ProcessInfo{}, errors.New("boom")), Unverifiable, "capture_error"},
+			with(func(h *Holder) { h.Argv0 = longA }), capture(Info{PID: 100, StartTime: "5555", Argv0: longB}, nil), Alive, "match"},
+		{"capture error", holder, capture(Info{}, &CaptureError{Kind: CaptureFailed, PID: 100, Err: errors.New("permission denied")}), Unverifiable, "capture_error"},
+		{"untyped error", holder, capture(Info{}, errors.New("boom")), Unverifiable, "capture_error"},
 		{"record without start time", with(func(h *Holder) { h.StartTime = "" }), alive, Unverifiable, "incomplete_record"},
 	}
 	for _, tt := range tests {
