@@ -151,6 +151,24 @@ func (g *Globals) logs() (*hostlog.Logs, error) {
 	return l, nil
 }
 
+// open is the start of every command that reads the configuration and
+// logs: the layered relay.hcl, the named provider checked against it when
+// provider is not "", then the loggers (the caller closes them).
+func (g *Globals) open(provider string) (*config.Config, *hostlog.Logs, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if provider != "" && cfg.Provider(provider) == nil {
+		return nil, nil, exit(exitcode.Usage, "unknown provider %q: see relay-host providers", provider)
+	}
+	logs, err := g.logs()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, logs, nil
+}
+
 // loadConfig loads the layered relay.hcl, rendering diagnostics in full
 // and printing one warning line for each repository file it ignored.
 func (g *Globals) loadConfig() (*config.Config, error) {

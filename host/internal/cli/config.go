@@ -72,11 +72,7 @@ type configValue struct {
 }
 
 func runConfigShow(o *ConfigShowOptions) error {
-	cfg, err := o.g.loadConfig()
-	if err != nil {
-		return err
-	}
-	logs, err := o.g.logs()
+	cfg, logs, err := o.g.open("")
 	if err != nil {
 		return err
 	}

@@ -127,14 +127,7 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, err := o.g.loadConfig()
-	if err != nil {
-		return err
-	}
-	if o.Provider != "" && cfg.Provider(o.Provider) == nil {
-		return exit(exitcode.Usage, "unknown provider %q: see relay-host providers", o.Provider)
-	}
-	logs, err := o.g.logs()
+	cfg, logs, err := o.g.open(o.Provider)
 	if err != nil {
 		return err
 	}

@@ -49,11 +49,7 @@ func runProviders(ctx context.Context, o *ProvidersOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, err := o.g.loadConfig()
-	if err != nil {
-		return err
-	}
-	logs, err := o.g.logs()
+	cfg, logs, err := o.g.open("")
 	if err != nil {
 		return err
 	}
@@ -146,14 +142,7 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, err := o.g.loadConfig()
-	if err != nil {
-		return err
-	}
-	if o.Provider != "" && cfg.Provider(o.Provider) == nil {
-		return exit(exitcode.Usage, "unknown provider %q: see relay-host providers", o.Provider)
-	}
-	logs, err := o.g.logs()
+	cfg, logs, err := o.g.open(o.Provider)
 	if err != nil {
 		return err
 	}
