@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/host/internal/exitcode"
+	"github.com/relay-host/relay-host/host/internal/findings"
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
@@ -152,6 +154,9 @@ func runShow(o *ShowOptions) error {
 		return nil
 	}
 	fmt.Fprintf(out, "job:          %s\n", r.JobID)
+	if r.Kind == jobs.KindFanout {
+		return showFanout(o.g, st, r)
+	}
 	fmt.Fprintf(out, "provider:     %s/%s\n", r.Provider, dash(r.Route))
 	fmt.Fprintf(out, "status:       %s\n", r.Status)
 	fmt.Fprintf(out, "transmission: %s\n", r.Transmission)
@@ -214,4 +219,40 @@ func settleJobs(g *Globals) {
 	if err := st.SettleLocked(); err != nil {
 		fmt.Fprintf(g.IO.Err, "relay-host: warning: %v\n", err)
 	}
+}
+
+// showFanout shows a fan-out's parent: its reviewers' jobs, one line each,
+// then the merged findings as text.
+func showFanout(g *Globals, st *jobs.Store, r *jobs.Record) error {
+	out := g.IO.Out
+	fmt.Fprintf(out, "kind:         %s (%s)\n", r.Kind, r.Provider)
+	fmt.Fprintf(out, "status:       %s\n", r.Status)
+	fmt.Fprintf(out, "transmission: %s\n", r.Transmission)
+	if r.Verdict != "" {
+		fmt.Fprintf(out, "verdict:      %s\n", r.Verdict)
+	}
+	if r.ErrorCode != "" {
+		fmt.Fprintf(out, "error:        %s: %s\n", r.ErrorCode, r.ErrorMessage)
+	}
+	fmt.Fprintf(out, "started:      %s\n", r.StartedAt.Local().Format(time.DateTime))
+	for _, id := range r.Children {
+		c, err := st.Get(id)
+		if err == nil {
+			c, _ = st.Settle(c)
+		}
+		if err != nil || c == nil {
+			fmt.Fprintf(out, "reviewer:     %s (unreadable: %v)\n", id, err)
+			continue
+		}
+		fmt.Fprintf(out, "reviewer:     %s %s/%s %s\n", c.JobID, c.Provider, dash(c.Route), c.Status)
+	}
+	if len(r.Merged) == 0 {
+		return nil
+	}
+	var res findings.Result
+	if err := json.Unmarshal(r.Merged, &res); err != nil {
+		return exit(exitcode.Failure, "job %s: its merged findings cannot be read: %v", r.JobID, err)
+	}
+	fmt.Fprintln(out)
+	return findings.Write(out, &res, findings.FormatText, findings.WriteOptions{})
 }
