@@ -54,8 +54,8 @@ type ReviewOptions struct {
 	JSON       bool     `json:"-"`
 	Format     string   `json:"-"`
 	FailOn     []string `json:"-"`
-	format         findings.Format
-	failOn         []findings.FailOn
+	format     findings.Format
+	failOn     []findings.FailOn
 	jobID      string // set in a background worker, and while one is prepared
 	// prepare runs only the checks of a review (for --background, before
 	// detaching): the job is left queued for its worker.
