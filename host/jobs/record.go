@@ -82,8 +82,10 @@ type Record struct {
 	// Fingerprint stay empty (each child has its own, and the resend guard
 	// reads the children); Merged is the merged result.
 	Kind string `json:"kind,omitempty"`
-	// Children are a fan-out's reviewer jobs, in reviewer order.
+	// Children are a fan-out's reviewer jobs, in reviewer order; Parent
+	// is, in each of them, the fan-out's job.
 	Children []string `json:"children,omitempty"`
+	Parent   string   `json:"parent,omitempty"`
 	// Merged is a finished fan-out's merged findings (package findings'
 	// Result, as JSON).
 	Merged       json.RawMessage `json:"merged,omitempty"`

@@ -22,6 +22,7 @@ import (
 	"github.com/relay-host/relay-host/host/internal/fanout"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
+	"github.com/relay-host/relay-host/host/packet"
 )
 
 // workerCmd is the hidden command a background job runs in.
@@ -101,7 +102,22 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config, 
 		lock.Release()
 		return exit(exitcode.IOErr, "cannot save job: %v", err)
 	}
-	if !several {
+	if several {
+		// The children are made by the worker, which checks each route as
+		// the foreground does; the packet is checked here, so that a
+		// directory that is no repository, or a change with nothing to
+		// review, fails now and not in the background.
+		if _, err := review.Build(ctx, cfg, req.Dir, o.mode(), o.Base, o.Paths, maxPacketBytes); err != nil {
+			code := packet.CodeGitFailed
+			var pe *packet.Error
+			if errors.As(err, &pe) {
+				code = pe.Code
+			}
+			markFailed(st, rec.JobID, code, err.Error())
+			lock.Release()
+			return exit(exitcode.Usage, "%v", err)
+		}
+	} else {
 		check := *o
 		check.jobID, check.prepare, check.jobLock = rec.JobID, true, lock
 		if err := check.execute(ctx, cfg); err != nil {

@@ -158,6 +158,9 @@ func runShow(o *ShowOptions) error {
 		return showFanout(o.g, st, r)
 	}
 	fmt.Fprintf(out, "provider:     %s/%s\n", r.Provider, dash(r.Route))
+	if r.Parent != "" {
+		fmt.Fprintf(out, "fan-out:      %s\n", r.Parent)
+	}
 	fmt.Fprintf(out, "status:       %s\n", r.Status)
 	fmt.Fprintf(out, "transmission: %s\n", r.Transmission)
 	if r.Verdict != "" {

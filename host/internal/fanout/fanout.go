@@ -188,7 +188,7 @@ func Run(ctx context.Context, o Options) *Outcome {
 	}
 	kids := make([]child, len(o.Reviewers))
 	for i, rv := range o.Reviewers {
-		id, lk, err := queueChild(st, rv)
+		id, lk, err := queueChild(st, parent.JobID, rv)
 		if err != nil {
 			kids[i].err = err
 			continue
@@ -312,12 +312,12 @@ func openParent(st *jobs.Store, o Options) (*jobs.Record, *jobs.Lock, error) {
 
 // queueChild persists a reviewer's job as queued, its lock held by this
 // process (which `cancel` then signals).
-func queueChild(st *jobs.Store, rv Reviewer) (string, *jobs.Lock, error) {
+func queueChild(st *jobs.Store, parent string, rv Reviewer) (string, *jobs.Lock, error) {
 	id, lock, err := lockNew(st)
 	if err != nil {
 		return "", nil, err
 	}
-	rec := &jobs.Record{JobID: id, Provider: rv.Provider, Route: rv.Route,
+	rec := &jobs.Record{JobID: id, Parent: parent, Provider: rv.Provider, Route: rv.Route,
 		Status: jobs.StatusQueued, Transmission: jobs.NotSent, StartedAt: time.Now().UTC()}
 	if err := st.Put(rec); err != nil {
 		lock.Release()
@@ -342,14 +342,15 @@ func lockNew(st *jobs.Store) (string, *jobs.Lock, error) {
 }
 
 // failure is one line saying why a reviewer did not finish: its error code
-// and message as its record has them (a blocked one's counts only).
+// and message as its record has them (a blocked one's counts only), which
+// do not repeat the reviewer's name.
 func failure(rec *jobs.Record, err error) string {
 	var re *review.Error
 	switch {
-	case errors.As(err, &re):
-		return re.Msg
 	case rec != nil && rec.ErrorCode != "":
 		return rec.ErrorCode + ": " + rec.ErrorMessage
+	case errors.As(err, &re):
+		return re.Code + ": " + re.Msg
 	case err != nil:
 		return err.Error()
 	}
