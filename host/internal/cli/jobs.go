@@ -115,9 +115,10 @@ func dash(s string) string {
 
 // ShowOptions are `relay-host show`'s flags.
 type ShowOptions struct {
-	g    *Globals
-	ID   string
-	JSON bool
+	g      *Globals
+	ID     string
+	JSON   bool
+	Format string
 }
 
 func newShowCmd(g *Globals) *cobra.Command {
@@ -132,10 +133,20 @@ func newShowCmd(g *Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the job record as JSON")
+	cmd.Flags().StringVar(&o.Format, "format", "", "a fan-out's job: print its merged findings as `text`, json, markdown, sarif, rdjsonl or github")
+	cmd.MarkFlagsMutuallyExclusive("json", "format")
 	return cmd
 }
 
 func runShow(o *ShowOptions) error {
+	var format findings.Format
+	if o.Format != "" {
+		f, err := findings.ParseFormat(o.Format)
+		if err != nil {
+			return exit(exitcode.Usage, "%v", err)
+		}
+		format = f
+	}
 	st, err := openStore(o.g)
 	if err != nil {
 		return err
@@ -149,6 +160,16 @@ func runShow(o *ShowOptions) error {
 		fmt.Fprintf(o.g.IO.Err, "relay-host: warning: %v\n", err)
 	}
 	out := o.g.IO.Out
+	if format != "" {
+		res, err := merged(r)
+		if err != nil {
+			return err
+		}
+		if err := findings.Write(out, res, format, findings.WriteOptions{ToolVersion: o.g.Version}); err != nil {
+			return exit(exitcode.Failure, "cannot write the findings: %v", err)
+		}
+		return nil
+	}
 	if o.JSON {
 		printJSON(out, r)
 		return nil
@@ -252,10 +273,25 @@ func showFanout(g *Globals, st *jobs.Store, r *jobs.Record) error {
 	if len(r.Merged) == 0 {
 		return nil
 	}
-	var res findings.Result
-	if err := json.Unmarshal(r.Merged, &res); err != nil {
-		return exit(exitcode.Failure, "job %s: its merged findings cannot be read: %v", r.JobID, err)
+	res, err := merged(r)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(out)
-	return findings.Write(out, &res, findings.FormatText, findings.WriteOptions{})
+	return findings.Write(out, res, findings.FormatText, findings.WriteOptions{ToolVersion: g.Version})
+}
+
+// merged is a finished fan-out's merged findings.
+func merged(r *jobs.Record) (*findings.Result, error) {
+	if r.Kind != jobs.KindFanout {
+		return nil, exit(exitcode.Usage, "job %s is one review, not a fan-out: --format needs a fan-out's merged findings (relay-host review --format prints one review's)", r.JobID)
+	}
+	if len(r.Merged) == 0 {
+		return nil, exit(exitcode.Usage, "job %s is %s and has no merged findings", r.JobID, r.Status)
+	}
+	var res findings.Result
+	if err := json.Unmarshal(r.Merged, &res); err != nil {
+		return nil, exit(exitcode.Failure, "job %s: its merged findings cannot be read: %v", r.JobID, err)
+	}
+	return &res, nil
 }
