@@ -186,15 +186,21 @@ func Run(ctx context.Context, o Options) *Outcome {
 		rec  *jobs.Record
 		err  error
 	}
+	// Each record is its own file, synced on its own: write them together.
 	kids := make([]child, len(o.Reviewers))
+	var qg sync.WaitGroup
 	for i, rv := range o.Reviewers {
-		id, lk, err := queueChild(st, parent.JobID, rv)
-		if err != nil {
-			kids[i].err = err
-			continue
+		qg.Add(1)
+		go func() {
+			defer qg.Done()
+			kids[i].id, kids[i].lock, kids[i].err = queueChild(st, parent.JobID, rv)
+		}()
+	}
+	qg.Wait()
+	for _, k := range kids {
+		if k.lock != nil {
+			parent.Children = append(parent.Children, k.id)
 		}
-		kids[i].id, kids[i].lock = id, lk
-		parent.Children = append(parent.Children, id)
 	}
 	parent.Status = jobs.StatusRunning
 	if err := st.Put(parent); err != nil {
