@@ -30,6 +30,11 @@ type Config struct {
 	// layer (a later layer adds to them, never removes). None starts with
 	// "!": re-including a file is the repository's .relayignore's business.
 	Exclude []string
+	// Reviewers is the default set of `relay-host review` with no provider:
+	// "provider" or "provider/route" each, in the order given, no
+	// duplicates. Only the user's own layers set it: which providers the
+	// source goes to is never a repository's choice.
+	Reviewers []string
 	// Sources are the files Load considered, in layer order, with what it
 	// did with each; Warnings are one line each, for files it ignored.
 	Sources  []Source

@@ -216,6 +216,8 @@ func TestParseDiagnostics(t *testing.T) {
 		{"tilde user", "plugin_dirs = [\"/ok\",\n  \"~bob/plugins\"]", 2, `~user paths are not supported`},
 		{"plugin_dirs not a list", "plugin_dirs = \"/x\"", 1, `plugin_dirs must be a list of strings`},
 		{"plugin_dirs number", "plugin_dirs = [1]", 1, `plugin_dirs must be a string`},
+		{"reviewer not a name", "reviewers = [\"claude\",\n  \"a/b/c\"]", 2, `provider/route`},
+		{"reviewer twice", "reviewers = [\"claude\", \"claude\"]", 1, `"claude" is listed twice`},
 		{"relative plugin path", "provider \"a\" {\n  plugin = \"bin/relay-provider-a\"\n}", 2, `is relative`},
 		{"empty plugin", "provider \"a\" {\n  plugin = \"\"\n}", 2, `plugin must name a binary`},
 		{"bad checksum", "provider \"a\" {\n  checksum = \"md5:abc\"\n}", 2, `checksum must be "sha256:" followed by 64 hex digits`},

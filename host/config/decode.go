@@ -29,7 +29,7 @@ var (
 
 var (
 	rootSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "plugin_dirs"}, {Name: "exclude"}},
+		Attributes: []hcl.AttributeSchema{{Name: "plugin_dirs"}, {Name: "exclude"}, {Name: "reviewers"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "admission"},
 			{Type: "jobs"},
@@ -184,9 +184,9 @@ func (d *decoder) attrErr(at *hcl.Attribute, format string, args ...any) {
 // repoAllowed are the only attributes a repository's relay.hcl may set:
 // each can only narrow what the user's own layers allow (a limit, budget
 // or timeout is a cap there, max_total only lowers, exclude only adds).
-// Everything else (plugin, plugin_dirs, checksum, env, settings, the rest
-// of admission) would let a repository choose what runs, where the source
-// goes or which secrets go with it.
+// Everything else (plugin, plugin_dirs, checksum, env, settings, reviewers,
+// the rest of admission) would let a repository choose what runs, where the
+// source goes or which secrets go with it.
 var repoAllowed = map[string]bool{
 	"exclude": true, "admission.max_total": true,
 	"route.limit": true, "route.budget": true, "route.timeout": true,
@@ -213,6 +213,24 @@ func (d *decoder) root(body hcl.Body, blocks map[string]hcl.Range) *Config {
 		for i, v := range vals {
 			if p, ok := d.path(at, rngs[i], v); ok {
 				cfg.PluginDirs = append(cfg.PluginDirs, p)
+			}
+		}
+	}
+	if at := content.Attributes["reviewers"]; at != nil && d.allowed("reviewers", at) {
+		d.set("reviewers", at)
+		vals, rngs, _ := d.stringList(at)
+		seen := map[string]bool{}
+		for i, v := range vals {
+			prov, rt, hasRoute := strings.Cut(v, "/")
+			switch {
+			case !nameRE.MatchString(prov) || hasRoute && !nameRE.MatchString(rt):
+				d.errorf(rngs[i], at.Range.Ptr(), "Invalid reviewers",
+					"Each reviewer is a provider name, or provider/route (e.g. \"claude\" or \"apireviewer/deepseek\"), not %q.", v)
+			case seen[v]:
+				d.errorf(rngs[i], at.Range.Ptr(), "Invalid reviewers", "%q is listed twice; each reviewer reviews once.", v)
+			default:
+				seen[v] = true
+				cfg.Reviewers = append(cfg.Reviewers, v)
 			}
 		}
 	}

@@ -93,9 +93,11 @@ func TestLoadLayersMergePerAttribute(t *testing.T) {
 admission {
   max_total = 6
 }
+reviewers = ["claude"]
 `)
 	explicit := filepath.Join(e.root, "ci.hcl")
-	write(t, explicit, `provider "echo" {}
+	write(t, explicit, `reviewers = ["claude", "apireviewer/deepseek"]
+provider "echo" {}
 provider "apireviewer" {
   route "glm" { timeout = "2m" }
 }
@@ -118,12 +120,16 @@ admission { wait = "30s" }
 	if len(cfg.Provider("apireviewer").Env) == 0 {
 		t.Error("apireviewer lost the built-in env list")
 	}
+	if want := []string{"claude", "apireviewer/deepseek"}; !reflect.DeepEqual(cfg.Reviewers, want) {
+		t.Errorf("reviewers = %q, want the later layer's list whole, %q", cfg.Reviewers, want)
+	}
 	for path, want := range map[string]Origin{
 		"provider.apireviewer.route.deepseek.limit":          {e.userFile(), 3},
 		"provider.apireviewer.route.deepseek.settings.model": {e.userFile(), 4},
-		"provider.apireviewer.route.glm.timeout":             {explicit, 3},
+		"provider.apireviewer.route.glm.timeout":             {explicit, 4},
 		"admission.max_total":                                {e.userFile(), 8},
-		"admission.wait":                                     {explicit, 5},
+		"admission.wait":                                     {explicit, 6},
+		"reviewers":                                          {explicit, 1},
 		"admission.backend":                                  {EmbeddedPath, lineOf(t, string(relay.DefaultConfig), `backend = "local"`)},
 	} {
 		if got, ok := cfg.Origin(path); !ok || got != want {
@@ -182,6 +188,7 @@ const hostileRepo = `provider "apireviewer" {
 provider "claude" {
   plugin = "/tmp/evil"
 }
+reviewers = ["claude", "apireviewer/deepseek"]
 `
 
 // A repository's relay.hcl is not read until trusted, and a change makes
@@ -215,8 +222,8 @@ func TestLoadRepoFileNeedsTrust(t *testing.T) {
 		}
 		lines = append(lines, d.Subject.Start.Line)
 	}
-	if !reflect.DeepEqual(lines, []int{2, 4, 8}) {
-		t.Errorf("diagnostics at lines %v, want env, settings and plugin (2, 4, 8)", lines)
+	if !reflect.DeepEqual(lines, []int{2, 4, 8, 10}) {
+		t.Errorf("diagnostics at lines %v, want env, settings, plugin and reviewers (2, 4, 8, 10)", lines)
 	}
 
 	// A trusted narrowing file applies as caps; editing it untrusts it.

@@ -13,7 +13,8 @@ import (
 //   - Every attribute a later layer sets replaces the earlier value; what it
 //     does not set stays. A provider "x" or route "y" block merges by name
 //     with the earlier one; a new name adds a provider or route.
-//   - settings merge per key; env and plugin_dirs are replaced whole.
+//   - settings merge per key; env, plugin_dirs and reviewers are replaced
+//     whole.
 //   - Setting plugin without checksum drops an earlier checksum: it pinned
 //     a different binary.
 //   - exclude patterns add up across layers.
@@ -48,6 +49,7 @@ func (c *Config) merge(l *layer, diags *hcl.Diagnostics) {
 		return ok
 	}
 	pick(has("plugin_dirs"), &c.PluginDirs, src.PluginDirs)
+	pick(has("reviewers"), &c.Reviewers, src.Reviewers)
 	c.addExcludes(l)
 
 	if r, ok := l.blocks["admission"]; ok {

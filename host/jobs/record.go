@@ -17,7 +17,10 @@
 // Settle records it as failed/worker_lost.
 package jobs
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Status is a job's lifecycle state.
 type Status string
@@ -67,19 +70,35 @@ type Diagnostics struct {
 	RetryAfterS int64 `json:"retry_after_s,omitempty"`
 }
 
+// KindFanout is the Kind of a fan-out's parent record: several reviewers
+// of one packet, each its own ordinary job (Children).
+const KindFanout = "fanout"
+
 // Record is one review job as persisted in <dir>/<job_id>.json.
 type Record struct {
-	JobID        string       `json:"job_id"`
-	Provider     string       `json:"provider"`
-	Route        string       `json:"route"`
-	Status       Status       `json:"status"`
-	ErrorCode    string       `json:"error_code"`
-	ErrorMessage string       `json:"error_message"`
-	Transmission Transmission `json:"source_content_transmission"`
-	Verdict      string       `json:"verdict"` // approve|request_changes|missing, or "" before completion
-	Review       string       `json:"review"`
-	Model        string       `json:"model"`
-	Fingerprint  string       `json:"fingerprint"`
+	JobID string `json:"job_id"`
+	// Kind is "" for one review, KindFanout for a fan-out's parent: its
+	// Provider is the reviewers, comma-separated; Route, Review, Model and
+	// Fingerprint stay empty (each child has its own, and the resend guard
+	// reads the children); Merged is the merged result.
+	Kind string `json:"kind,omitempty"`
+	// Children are a fan-out's reviewer jobs, in reviewer order; Parent
+	// is, in each of them, the fan-out's job.
+	Children []string `json:"children,omitempty"`
+	Parent   string   `json:"parent,omitempty"`
+	// Merged is a finished fan-out's merged findings (package findings'
+	// Result, as JSON).
+	Merged       json.RawMessage `json:"merged,omitempty"`
+	Provider     string          `json:"provider"`
+	Route        string          `json:"route"`
+	Status       Status          `json:"status"`
+	ErrorCode    string          `json:"error_code"`
+	ErrorMessage string          `json:"error_message"`
+	Transmission Transmission    `json:"source_content_transmission"`
+	Verdict      string          `json:"verdict"` // approve|request_changes|missing, or "" before completion
+	Review       string          `json:"review"`
+	Model        string          `json:"model"`
+	Fingerprint  string          `json:"fingerprint"`
 	// SkippedFiles are the paths of Skipped. It is all that records written
 	// before Skipped existed hold, and it stays for the readers of those:
 	// older relay-host versions and scripts reading --json.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
+	"github.com/relay-host/relay-host/host/internal/fanout"
 	"github.com/relay-host/relay-host/host/internal/review"
 	"github.com/relay-host/relay-host/host/jobs"
+	"github.com/relay-host/relay-host/host/packet"
 )
 
 // workerCmd is the hidden command a background job runs in.
@@ -52,7 +55,10 @@ func openStore(g *Globals) (*jobs.Store, error) {
 // only known from the plugin's Describe, and a check without them would let
 // an unknown route or an oversized packet through. It costs one more plugin
 // start (milliseconds); the worker checks everything again on what it sends.
-func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) error {
+//
+// Several reviewers make a fan-out parent record instead; its worker makes
+// the children and records each reviewer's failure as the foreground would.
+func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config, rvs []fanout.Reviewer) error {
 	g := o.g
 	if g.IO.SelfExe == "" {
 		return exit(exitcode.Usage, "cannot locate the relay-host-core binary to start a background worker; run without --background")
@@ -62,10 +68,6 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 		return err
 	}
 	defer st.Close()
-	if cfg.Provider(o.Provider) == nil {
-		// The same one-line error the foreground gives, before any job exists.
-		return exit(exitcode.Usage, "%v", review.UnknownProvider(cfg, o.Provider))
-	}
 	req := *o
 	if req.Dir == "" {
 		if req.Dir, err = os.Getwd(); err != nil {
@@ -77,6 +79,17 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 
 	rec := &jobs.Record{JobID: jobs.NewID(), Provider: o.Provider, Route: o.Route,
 		Status: jobs.StatusQueued, Transmission: jobs.NotSent, StartedAt: time.Now().UTC()}
+	several := len(rvs) > 1
+	if several {
+		// The worker gets the reviewers as resolved here (--all and
+		// relay.hcl's list included), not a rule to resolve them again.
+		names := make([]string, len(rvs))
+		for i, rv := range rvs {
+			names[i] = rv.Name()
+		}
+		req.Provider, req.Route, req.All = strings.Join(names, ","), "", false
+		rec.Kind, rec.Provider, rec.Route = jobs.KindFanout, req.Provider, ""
+	}
 	// The job lock is taken before the queued record exists and handed to
 	// the worker as an inherited descriptor, so the job is never visible
 	// with its lock free (which reads as a dead worker).
@@ -89,10 +102,27 @@ func startBackground(ctx context.Context, o *ReviewOptions, cfg *config.Config) 
 		lock.Release()
 		return exit(exitcode.IOErr, "cannot save job: %v", err)
 	}
-	check := *o
-	check.jobID, check.prepare, check.jobLock = rec.JobID, true, lock
-	if err := check.execute(ctx, cfg); err != nil {
-		return err // the record says failed, as a foreground attempt's would
+	if several {
+		// The children are made by the worker, which checks each route as
+		// the foreground does; the packet is checked here, so that a
+		// directory that is no repository, or a change with nothing to
+		// review, fails now and not in the background.
+		if _, err := review.Build(ctx, cfg, req.Dir, o.mode(), o.Base, o.Paths, maxPacketBytes); err != nil {
+			code := packet.CodeGitFailed
+			var pe *packet.Error
+			if errors.As(err, &pe) {
+				code = pe.Code
+			}
+			markFailed(st, rec.JobID, code, err.Error())
+			lock.Release()
+			return exit(exitcode.Usage, "%v", err)
+		}
+	} else {
+		check := *o
+		check.jobID, check.prepare, check.jobLock = rec.JobID, true, lock
+		if err := check.execute(ctx, cfg); err != nil {
+			return err // the record says failed, as a foreground attempt's would
+		}
 	}
 	data, _ := json.Marshal(&req)
 	if err := writePrivate(filepath.Join(st.Dir(), rec.JobID+requestExt), data); err != nil {

@@ -154,6 +154,7 @@ func configValues(cfg *config.Config, sc *sanitize.Scrubber) []configValue {
 	add("admission.password_env", a.PasswordEnv, false)
 	add("jobs.keep", dur(cfg.Jobs.Keep), false)
 	add("plugin_dirs", cfg.PluginDirs, false)
+	add("reviewers", cfg.Reviewers, false)
 	for i, pat := range cfg.Exclude {
 		add("exclude."+strconv.Itoa(i), pat, true)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/host/internal/exitcode"
+	"github.com/relay-host/relay-host/host/internal/findings"
 	"github.com/relay-host/relay-host/host/jobs"
 )
 
@@ -113,9 +115,10 @@ func dash(s string) string {
 
 // ShowOptions are `relay-host show`'s flags.
 type ShowOptions struct {
-	g    *Globals
-	ID   string
-	JSON bool
+	g      *Globals
+	ID     string
+	JSON   bool
+	Format string
 }
 
 func newShowCmd(g *Globals) *cobra.Command {
@@ -130,10 +133,20 @@ func newShowCmd(g *Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the job record as JSON")
+	cmd.Flags().StringVar(&o.Format, "format", "", "a fan-out's job: print its merged findings as `text`, json, markdown, sarif, rdjsonl or github")
+	cmd.MarkFlagsMutuallyExclusive("json", "format")
 	return cmd
 }
 
 func runShow(o *ShowOptions) error {
+	var format findings.Format
+	if o.Format != "" {
+		f, err := findings.ParseFormat(o.Format)
+		if err != nil {
+			return exit(exitcode.Usage, "%v", err)
+		}
+		format = f
+	}
 	st, err := openStore(o.g)
 	if err != nil {
 		return err
@@ -147,12 +160,28 @@ func runShow(o *ShowOptions) error {
 		fmt.Fprintf(o.g.IO.Err, "relay-host: warning: %v\n", err)
 	}
 	out := o.g.IO.Out
+	if format != "" {
+		res, err := merged(r)
+		if err != nil {
+			return err
+		}
+		if err := findings.Write(out, res, format, findings.WriteOptions{ToolVersion: o.g.Version}); err != nil {
+			return exit(exitcode.Failure, "cannot write the findings: %v", err)
+		}
+		return nil
+	}
 	if o.JSON {
 		printJSON(out, r)
 		return nil
 	}
 	fmt.Fprintf(out, "job:          %s\n", r.JobID)
+	if r.Kind == jobs.KindFanout {
+		return showFanout(o.g, st, r)
+	}
 	fmt.Fprintf(out, "provider:     %s/%s\n", r.Provider, dash(r.Route))
+	if r.Parent != "" {
+		fmt.Fprintf(out, "fan-out:      %s\n", r.Parent)
+	}
 	fmt.Fprintf(out, "status:       %s\n", r.Status)
 	fmt.Fprintf(out, "transmission: %s\n", r.Transmission)
 	if r.Verdict != "" {
@@ -214,4 +243,55 @@ func settleJobs(g *Globals) {
 	if err := st.SettleLocked(); err != nil {
 		fmt.Fprintf(g.IO.Err, "relay-host: warning: %v\n", err)
 	}
+}
+
+// showFanout shows a fan-out's parent: its reviewers' jobs, one line each,
+// then the merged findings as text.
+func showFanout(g *Globals, st *jobs.Store, r *jobs.Record) error {
+	out := g.IO.Out
+	fmt.Fprintf(out, "kind:         %s (%s)\n", r.Kind, r.Provider)
+	fmt.Fprintf(out, "status:       %s\n", r.Status)
+	fmt.Fprintf(out, "transmission: %s\n", r.Transmission)
+	if r.Verdict != "" {
+		fmt.Fprintf(out, "verdict:      %s\n", r.Verdict)
+	}
+	if r.ErrorCode != "" {
+		fmt.Fprintf(out, "error:        %s: %s\n", r.ErrorCode, r.ErrorMessage)
+	}
+	fmt.Fprintf(out, "started:      %s\n", r.StartedAt.Local().Format(time.DateTime))
+	for _, id := range r.Children {
+		c, err := st.Get(id)
+		if err == nil {
+			c, _ = st.Settle(c)
+		}
+		if err != nil || c == nil {
+			fmt.Fprintf(out, "reviewer:     %s (unreadable: %v)\n", id, err)
+			continue
+		}
+		fmt.Fprintf(out, "reviewer:     %s %s/%s %s\n", c.JobID, c.Provider, dash(c.Route), c.Status)
+	}
+	if len(r.Merged) == 0 {
+		return nil
+	}
+	res, err := merged(r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	return findings.Write(out, res, findings.FormatText, findings.WriteOptions{ToolVersion: g.Version})
+}
+
+// merged is a finished fan-out's merged findings.
+func merged(r *jobs.Record) (*findings.Result, error) {
+	if r.Kind != jobs.KindFanout {
+		return nil, exit(exitcode.Usage, "job %s is one review, not a fan-out: --format needs a fan-out's merged findings (relay-host review --format prints one review's)", r.JobID)
+	}
+	if len(r.Merged) == 0 {
+		return nil, exit(exitcode.Usage, "job %s is %s and has no merged findings", r.JobID, r.Status)
+	}
+	var res findings.Result
+	if err := json.Unmarshal(r.Merged, &res); err != nil {
+		return nil, exit(exitcode.Failure, "job %s: its merged findings cannot be read: %v", r.JobID, err)
+	}
+	return &res, nil
 }

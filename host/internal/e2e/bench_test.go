@@ -47,6 +47,27 @@ func BenchmarkReviewEcho(b *testing.B) {
 	b.ReportMetric(float64(rss), "maxrss-KiB")
 }
 
+// BenchmarkFanoutEcho3 is BenchmarkReviewEcho with three instant
+// reviewers (the echo plugin under three names) in one `relay-host review
+// echo,echo2,echo3`: the packet is built once and the three plugin launches
+// overlap, so it should cost little more than one review (issue 13 asks
+// ≤ 1.3×; compare the two median-ms in one run).
+func BenchmarkFanoutEcho3(b *testing.B) {
+	e := newEnv(b)
+	e.config("provider \"echo\" {}\nprovider \"echo2\" {\n  plugin = \"relay-provider-echo\"\n}\nprovider \"echo3\" {\n  plugin = \"relay-provider-echo\"\n}\n")
+	var walls []time.Duration
+	for b.Loop() {
+		cmd := exec.Command(filepath.Join(binDir, "relay-host"), "review", "echo,echo2,echo3")
+		cmd.Dir, cmd.Env = e.repo, e.environ()
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		walls = append(walls, time.Since(start))
+	}
+	b.ReportMetric(float64(median(walls).Microseconds())/1000, "median-ms")
+}
+
 // BenchmarkLaunchFloor is the floor under BenchmarkReviewEcho: go-plugin
 // launch of the echo plugin, one Describe, kill, in-process.
 func BenchmarkLaunchFloor(b *testing.B) {

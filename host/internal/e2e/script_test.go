@@ -88,6 +88,40 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("fake %s received %d request(s), want %s", args[0], got, args[1])
 				}
 			},
+			// fakeset NAME reply FILE | fail STATUS | delay MS: what the
+			// fake at $NAME answers from now on.
+			"fakeset": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 || neg {
+					ts.Fatalf("usage: fakeset NAME reply FILE | fail STATUS | delay MS")
+				}
+				f := scriptFake(ts, args[0])
+				switch args[1] {
+				case "reply":
+					f.SetReply(ts.ReadFile(args[2]))
+				case "fail":
+					n, err := strconv.Atoi(args[2])
+					ts.Check(err)
+					f.FailWith(n, `{"error":{"message":"internal error"}}`)
+				case "delay":
+					n, err := strconv.Atoi(args[2])
+					ts.Check(err)
+					f.SetDelay(time.Duration(n) * time.Millisecond)
+				default:
+					ts.Fatalf("fakeset: unknown %q", args[1])
+				}
+			},
+			// fakeinflight NAME N: the fake at $NAME never answered more
+			// than N requests at once.
+			"fakeinflight": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 || neg {
+					ts.Fatalf("usage: fakeinflight NAME N")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				if got := scriptFake(ts, args[0]).MaxInFlight(); got > n {
+					ts.Fatalf("fake %s had %d requests in flight at once, want at most %d", args[0], got, n)
+				}
+			},
 			// waitfile PATH: wait (at most 30 s) for a non-empty file.
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				p := ts.MkAbs(args[0])
@@ -104,6 +138,14 @@ func TestScripts(t *testing.T) {
 
 // scriptFakes are the fake model servers scripts started, by URL.
 var scriptFakes sync.Map
+
+func scriptFake(ts *testscript.TestScript, name string) *modelFake {
+	v, ok := scriptFakes.Load(ts.Getenv(name))
+	if !ok {
+		ts.Fatalf("no fakemodel %s", name)
+	}
+	return v.(*modelFake)
+}
 
 // scriptT lets a modelFake fail a script.
 type scriptT struct{ ts *testscript.TestScript }

@@ -56,6 +56,12 @@ type Options struct {
 	Paths      []string
 	PromptFile string
 	Dir        string // repository directory; "" is the current one
+	// Packet, when set, is the packet to send, already built (by Build,
+	// with the same Mode, BaseRef, Paths and Dir): a fan-out builds it
+	// once for all its reviewers. Each review still checks it against its
+	// own route's budget and fingerprints it with its own route. Nil: the
+	// review builds it, while the plugin starts.
+	Packet *packet.Packet
 
 	Wait    time.Duration
 	WaitSet bool          // --wait given; else relay.hcl admission.wait
@@ -395,29 +401,8 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 	cfg := o.Config
 	scrub := o.Logs.Scrubber
 
-	// git builds the packet while the plugin starts: both take a few
-	// milliseconds and neither needs the other. The route's budget is only
-	// known after Describe, so the build runs under a memory cap and the
-	// budget is checked once it is known; errors keep their sequential order.
-	rc0 := prov.Route(o.Route)
-	capBytes := int64(maxBuildBytes)
-	if rc0 != nil && rc0.Budget > capBytes {
-		capBytes = rc0.Budget
-	}
 	bctx, stopBuild := context.WithCancel(ctx)
-	type built struct {
-		pk  *packet.Packet
-		err error
-	}
-	buildDone := make(chan built, 1)
-	go func() {
-		pk, err := packet.Build(bctx, packet.Options{Dir: o.Dir, Mode: o.Mode, BaseRef: o.BaseRef, Paths: o.Paths, Budget: capBytes, Exclude: cfg.Exclude})
-		buildDone <- built{pk, err}
-	}()
-	// A review that ends early (plugin failed, route unknown, cancelled)
-	// waits for the build it stopped: its git processes are gone before
-	// relay-host is, and nothing of this review outlives it.
-	var b built
+	buildDone := r.startBuild(bctx, prov)
 	gotBuild := false
 	defer func() {
 		stopBuild()
@@ -465,7 +450,8 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		budget = dr.Budget
 	}
 	budget = rc.CapBudget(budget)
-	b, gotBuild = <-buildDone, true
+	b := <-buildDone
+	gotBuild = true
 	pk, err := b.pk, b.err
 	if err == nil {
 		err = pk.CheckBudget(budget)
@@ -553,6 +539,46 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		maps.Copy(settings, rc.Settings)
 	}
 	return r.review(ctx, sdk.ReviewRequest{Route: rt.Name, Prompt: prompt, Packet: pk.Diff, Settings: settings, Timeout: timeout})
+}
+
+// built is a packet build's outcome.
+type built struct {
+	pk  *packet.Packet
+	err error
+}
+
+// startBuild starts building the packet, or hands over Options.Packet.
+//
+// git builds the packet while the plugin starts: both take a few
+// milliseconds and neither needs the other. The route's budget is only
+// known after Describe, so the build runs under a memory cap and the budget
+// is checked once it is known; errors keep their sequential order. A review
+// that ends early (plugin failed, route unknown, cancelled) ends ctx and
+// waits for the build it stopped: its git processes are gone before
+// relay-host is, and nothing of this review outlives it.
+func (r *run) startBuild(ctx context.Context, prov *config.Provider) <-chan built {
+	o := r.o
+	done := make(chan built, 1)
+	if o.Packet != nil {
+		done <- built{pk: o.Packet}
+		return done
+	}
+	rc0 := prov.Route(o.Route)
+	capBytes := int64(maxBuildBytes)
+	if rc0 != nil && rc0.Budget > capBytes {
+		capBytes = rc0.Budget
+	}
+	go func() {
+		pk, err := Build(ctx, o.Config, o.Dir, o.Mode, o.BaseRef, o.Paths, capBytes)
+		done <- built{pk, err}
+	}()
+	return done
+}
+
+// Build builds the source packet a review sends, under a memory cap of
+// capBytes (the route's budget is checked later, per review).
+func Build(ctx context.Context, cfg *config.Config, dir string, mode packet.Mode, baseRef string, paths []string, capBytes int64) (*packet.Packet, error) {
+	return packet.Build(ctx, packet.Options{Dir: dir, Mode: mode, BaseRef: baseRef, Paths: paths, Budget: capBytes, Exclude: cfg.Exclude})
 }
 
 // maxBuildBytes caps the memory of a packet built before the route's budget
