@@ -30,7 +30,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/relay-host/relay-host/admission"
+	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/findings"
 	"github.com/relay-host/relay-host/host/internal/review"
@@ -341,7 +341,7 @@ func lockNew(st *jobs.Store) (string, *jobs.Lock, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("cannot save job %s: %w", id, err)
 	}
-	if p, err := admission.CaptureProcess(os.Getpid()); err == nil {
+	if p, err := procid.Capture(os.Getpid()); err == nil {
 		lock.SetWorker(jobs.Worker{PID: p.PID, StartTime: p.StartTime, Argv0: p.Argv0})
 	}
 	return id, lock, nil
