@@ -166,13 +166,18 @@ func (k *sectionSink) finish() error {
 	return k.err
 }
 
-// headerPath is the path in "diff --git a/P b/P" as git writes it without
-// rename detection: both sides name the same file, C-quoted when it holds
-// a quote, backslash or control character (core.quotePath=false leaves
-// other bytes alone). The unquoted form is split by length, since P may
-// itself contain " b/".
+// headerPath is HeaderPath of a whole "diff --git " line.
 func headerPath(line []byte) (string, bool) {
-	rest := string(bytes.TrimSuffix(line[len("diff --git "):], []byte("\n")))
+	return HeaderPath(string(bytes.TrimSuffix(line[len("diff --git "):], []byte("\n"))))
+}
+
+// HeaderPath is P in "a/P b/P", the rest of a "diff --git" line as git
+// writes it without rename detection: both sides name the same file,
+// C-quoted when it holds a quote, backslash or control character
+// (core.quotePath=false leaves other bytes alone). The unquoted form is
+// split by length, since P may itself contain " b/". A header whose sides
+// differ (a rename) is not read.
+func HeaderPath(rest string) (string, bool) {
 	if rest != "" && rest[0] == '"' {
 		q, err := strconv.QuotedPrefix(rest)
 		if err != nil {

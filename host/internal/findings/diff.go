@@ -40,7 +40,7 @@ func ParseDiff(unified string, files []string) *Diff {
 		line = strings.TrimRight(line, "\r\n")
 		switch {
 		case strings.HasPrefix(line, "diff --git "):
-			cur, _ = headerPath(line[len("diff --git "):])
+			cur, _ = packet.HeaderPath(line[len("diff --git "):])
 			inHunks = false
 			if cur != "" {
 				if _, ok := d.hunks[cur]; !ok {
@@ -102,32 +102,6 @@ func (d *Diff) Files() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// headerPath is P in "a/P b/P" (the rest of a "diff --git" line), C-quoted
-// or not; the unquoted form is split by length since P may contain " b/".
-// A header whose sides differ (a rename) is not read here.
-func headerPath(rest string) (string, bool) {
-	if strings.HasPrefix(rest, `"`) {
-		q, err := strconv.QuotedPrefix(rest)
-		if err != nil {
-			return "", false
-		}
-		a, err := strconv.Unquote(q)
-		if err != nil || !strings.HasPrefix(a, "a/") {
-			return "", false
-		}
-		return a[2:], true
-	}
-	if len(rest) < 7 || (len(rest)-5)%2 != 0 || !strings.HasPrefix(rest, "a/") {
-		return "", false
-	}
-	n := (len(rest) - 5) / 2
-	p := rest[2 : 2+n]
-	if rest[2+n:5+n] != " b/" || rest[5+n:] != p {
-		return "", false
-	}
-	return p, true
 }
 
 // sidePath is the path of a "--- a/P" or "+++ b/P" line (without its
