@@ -1,5 +1,5 @@
 // Package fanout runs several reviewers on one packet at once and merges
-// what they found (SPEC §6, issue 13).
+// what they found.
 //
 // Each reviewer is a full review (package review) of the same packet, built
 // once here and fingerprinted per route by each review, under its own
