@@ -382,7 +382,7 @@ func withLE(l, le string) string {
 }
 
 // number formats a sample value: a count as a whole number.
-func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+func number(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // leBound formats a bucket bound in OpenMetrics' canonical form ("1.0",
 // not "1").
