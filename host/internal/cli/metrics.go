@@ -7,7 +7,8 @@ package cli
 // Invariants: every label is one of provider, route, status, code and
 // reason, and every value is a count, a limit, a duration or a timestamp:
 // no pid, host name, path, job id, fingerprint or user appears in the
-// output. A code or reason a record holds that is not a plain identifier
+// output. A label value that is not a plain name (what relay.hcl and the
+// SDK allow for provider and route names, and what codes and reasons are)
 // is shown as "other", so a record cannot carry identity into a label.
 // Like capacity, it creates nothing: a route whose admission key has no
 // directory yet is shown with nothing active, without opening the lock
@@ -159,7 +160,7 @@ func runMetrics(ctx context.Context, o *MetricsOptions) error {
 			routes = append(routes, rg)
 		}
 	}
-	writeMetrics(o.g.IO.Out, o.Format, routes, recs, time.Now())
+	writeMetrics(o.g.IO.Out, o.Format, routes, recs)
 	return nil
 }
 
@@ -204,8 +205,9 @@ func metricsRecords(g *Globals) ([]*jobs.Record, error) {
 // (30 min).
 var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800}
 
-// plainLabel is what a code or reason must look like to be a label value.
-var plainLabel = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+// plainLabel is what a label value must look like: a provider or route
+// name as relay.hcl and the SDK allow them, a status, a code or a reason.
+var plainLabel = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 func plain(s string) string {
 	if plainLabel.MatchString(s) {
@@ -223,7 +225,7 @@ type histogram struct {
 	sum     float64
 }
 
-func writeMetrics(w io.Writer, format string, routes []routeGauge, recs []*jobs.Record, now time.Time) {
+func writeMetrics(w io.Writer, format string, routes []routeGauge, recs []*jobs.Record) {
 	m := &metricWriter{w: w, format: format}
 
 	active, limit, waiting := series{}, series{}, series{}
@@ -247,17 +249,17 @@ func writeMetrics(w io.Writer, format string, routes []routeGauge, recs []*jobs.
 			oldest = r.StartedAt
 		}
 		if r.Live() {
-			live[labels("provider", r.Provider, "route", r.Route, "status", plain(string(r.Status)))]++
+			live[labels("provider", r.Provider, "route", r.Route, "status", string(r.Status))]++
 			continue
 		}
-		status := plain(string(r.Status))
-		finished[labels("provider", r.Provider, "route", r.Route, "status", status, "code", codeLabel(r.ErrorCode))]++
+		status := string(r.Status)
+		finished[labels("provider", r.Provider, "route", r.Route, "status", status, "code", r.ErrorCode)]++
 		if r.ErrorCode == review.CodeWorkloadBlocked {
 			reason := ""
 			if wl := r.Diagnostics.ProviderWorkload; wl != nil {
 				reason = wl.Reason
 			}
-			blocked[labels("provider", r.Provider, "route", r.Route, "reason", plain(reason))]++
+			blocked[labels("provider", r.Provider, "route", r.Route, "reason", reason)]++
 			continue // it never ran: it has no review duration
 		}
 		if r.FinishedAt.IsZero() || r.FinishedAt.Before(r.StartedAt) {
@@ -294,16 +296,9 @@ func writeMetrics(w io.Writer, format string, routes []routeGauge, recs []*jobs.
 	}
 }
 
-// codeLabel is a record's error code as the code label: absent for none.
-func codeLabel(code string) string {
-	if code == "" {
-		return ""
-	}
-	return plain(code)
-}
-
-// labels renders name/value pairs as `{a="x",b="y"}`, leaving out empty
-// values (which Prometheus treats as absent anyway).
+// labels renders name/value pairs as `{a="x",b="y"}`, each value through
+// plain (so none needs escaping), leaving out empty values (which Prometheus treats as absent
+// anyway).
 func labels(kv ...string) string {
 	var b strings.Builder
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -313,17 +308,13 @@ func labels(kv ...string) string {
 		if b.Len() > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(kv[i] + `="` + escapeLabel(kv[i+1]) + `"`)
+		b.WriteString(kv[i] + `="` + plain(kv[i+1]) + `"`)
 	}
 	if b.Len() == 0 {
 		return ""
 	}
 	return "{" + b.String() + "}"
 }
-
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
 
 // metricWriter writes families in one of the two text formats. They differ
 // in a counter's metadata: OpenMetrics names the family without _total

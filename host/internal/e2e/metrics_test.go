@@ -25,8 +25,8 @@ const (
 
 // TestMetricsCountsJobRecords: with a job store holding a completed review
 // (2 min), a failed usage_limited one (10 s), one blocked at_capacity, a
-// running one (its lock held by this process) and one whose code and reason
-// carry a host name and a path, metrics prints the expected counts and
+// running one (its lock held by this process) and ones whose code, reason
+// and route carry a host name and a path, metrics prints the expected counts and
 // histogram, passes the real parsers of both formats, and shows none of the
 // identity the records hold.
 func TestMetricsCountsJobRecords(t *testing.T) {
@@ -63,6 +63,8 @@ func TestMetricsCountsJobRecords(t *testing.T) {
 			Diagnostics: jobs.Diagnostics{ProviderWorkload: &jobs.Workload{Reason: plantedPath}}}),
 		put(jobs.Record{Provider: "kimi", Route: "subscription", Status: jobs.StatusFailed, ErrorCode: "host " + plantedHost, Transmission: jobs.Sent,
 			StartedAt: start.Add(4 * time.Hour), FinishedAt: start.Add(4*time.Hour + 3*time.Second)}),
+		put(jobs.Record{Provider: "claude", Route: plantedHost, Status: jobs.StatusCancelled, ErrorCode: "cancelled", Transmission: jobs.Sent,
+			StartedAt: start.Add(4 * time.Hour), FinishedAt: start.Add(4*time.Hour + time.Second)}),
 	}
 	// A running review: its worker (this process) holds the job's lock, so
 	// metrics does not settle it as worker_lost.
@@ -88,6 +90,7 @@ func TestMetricsCountsJobRecords(t *testing.T) {
 		`relay_reviews_total{provider="gemini",route="subscription",status="failed",code="usage_limited"} 1`,
 		`relay_reviews_total{provider="claude",route="subscription",status="failed",code="provider_workload_blocked"} 1`,
 		`relay_reviews_total{provider="kimi",route="subscription",status="failed",code="other"} 1`,
+		`relay_reviews_total{provider="claude",route="other",status="cancelled",code="cancelled"} 1`,
 		`relay_reviews_blocked_total{provider="claude",route="subscription",reason="at_capacity"} 1`,
 		`relay_reviews_blocked_total{provider="kimi",route="subscription",reason="other"} 1`,
 		`relay_reviews_in_progress{provider="claude",route="subscription",status="running"} 1`,
@@ -110,8 +113,8 @@ func TestMetricsCountsJobRecords(t *testing.T) {
 			t.Errorf("metrics has no line %q", want)
 		}
 	}
-	if n := strings.Count(om, `relay_review_duration_seconds_count{`); n != 3 {
-		t.Errorf("%d duration histograms, want 3 (completed, usage_limited, the kimi failure; not the blocked ones)", n)
+	if n := strings.Count(om, `relay_review_duration_seconds_count{`); n != 4 {
+		t.Errorf("%d duration histograms, want 4 (completed, usage_limited, the kimi failure, the cancelled one; not the blocked ones)", n)
 	}
 	if !strings.HasSuffix(om, "\n# EOF\n") {
 		t.Errorf("the OpenMetrics text does not end with # EOF")
