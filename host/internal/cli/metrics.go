@@ -76,6 +76,7 @@ relay.hcl.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runMetrics(cmd.Context(), o) },
 	}
 	cmd.Flags().StringVar(&o.Format, "format", formatOpenMetrics, "openmetrics or prometheus (text format 0.0.4, for node_exporter's textfile collector)")
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{formatOpenMetrics, formatPrometheus}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
