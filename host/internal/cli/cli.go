@@ -122,6 +122,7 @@ func NewRoot(g *Globals) *cobra.Command {
 		newProvidersCmd(g),
 		newDoctorCmd(g),
 		newCapacityCmd(g),
+		newMetricsCmd(g),
 		newJobsCmd(g),
 		newShowCmd(g),
 		newCancelCmd(g),
