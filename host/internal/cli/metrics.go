@@ -93,11 +93,7 @@ func runMetrics(ctx context.Context, o *MetricsOptions) error {
 	if o.Format != formatOpenMetrics && o.Format != formatPrometheus {
 		return exit(exitcode.Usage, "unknown --format %q: use openmetrics or prometheus", o.Format)
 	}
-	cfg, err := o.g.loadConfig()
-	if err != nil {
-		return err
-	}
-	logs, err := o.g.logs()
+	cfg, logs, err := o.g.open("")
 	if err != nil {
 		return err
 	}
