@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	case "plugin-with-cli":
 		Serve(cliProvider{})
+	case "example-greeter":
+		Serve(greeter{}) // ExampleServe's plugin
 	case "host":
 		runTestHost()
 	default:
