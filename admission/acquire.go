@@ -22,7 +22,8 @@ func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) 
 	// becomes: its ticket will be the newest, so every live waiter is ahead
 	// of it and the newest of them is the one to sleep on.
 	out, err := s.attempt(limit, noTicket, wait > 0)
-	if err != nil || out.lease != nil || wait <= 0 {
+	deadline := time.Now().Add(wait)
+	if err != nil || out.lease != nil || wait <= 0 || out.coolsPast(deadline) {
 		s.unlockGate()
 		s.mu.Unlock()
 		if err != nil {
@@ -43,7 +44,7 @@ func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	return s.wait(ctx, limit, time.Now().Add(wait), w, out, sources)
+	return s.wait(ctx, limit, deadline, w, out, sources)
 }
 
 const noTicket = ^uint64(0)
@@ -55,6 +56,14 @@ type outcome struct {
 	pred    int   // waiter file of the waiter just ahead, or -1
 	held    []int // slot files held by others
 	q       queueView
+	cool    Cooldown // the key's cooldown, when it refused
+}
+
+// coolsPast reports whether o was refused by a cooldown that lasts past
+// deadline (a corrupt one lasts until cleaned): waiting for it is futile.
+func (o outcome) coolsPast(deadline time.Time) bool {
+	return o.blocked != nil && o.blocked.Reason == ReasonCoolingDown &&
+		(o.cool.Reason == CooldownCorrupt || !o.cool.Until.Before(deadline))
 }
 
 // attempt runs one gated try for a slot on behalf of ticket (noTicket for a
@@ -92,6 +101,14 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 			return outcome{}, err
 		}
 	}
+	// A cooling key admits nobody, waiters included: they keep their
+	// place and look again when they wake.
+	now := time.Now()
+	if c := s.readCooldown(); c.Active(now) {
+		unlockFree()
+		return outcome{pred: q.pred, held: held, q: q, cool: c,
+			blocked: c.blocked(now, Capacity{ActiveCount: active, Limit: bound}, q.ahead)}, nil
+	}
 	if active+q.ahead >= bound {
 		unlockFree()
 		return outcome{pred: q.pred, held: held, q: q, blocked: &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
@@ -99,7 +116,7 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 	}
 	rec := s.self
 	rec.Limit = limit
-	rec.AcquiredMS = time.Now().UnixMilli()
+	rec.AcquiredMS = now.UnixMilli()
 	dirty := s.hdr.limit != uint64(limit)
 	if free < 0 {
 		free = len(s.slots)

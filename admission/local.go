@@ -55,6 +55,8 @@ type Local struct {
 
 var _ Backend = (*Local)(nil)
 
+var errEmptyKey = errors.New("admission: empty concurrency key")
+
 // OpenLocal prepares root (creating it 0700) and refuses one that another
 // user could tamper with.
 func OpenLocal(root string, opts Options) (*Local, error) {
@@ -103,7 +105,7 @@ func (l *Local) Acquire(ctx context.Context, req Request) (Lease, error) {
 		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeMaxTotal, Capacity: Capacity{Limit: req.MaxTotal}}
 	}
 	if req.Key == "" {
-		return nil, errors.New("admission: empty concurrency key")
+		return nil, errEmptyKey
 	}
 	start := time.Now()
 	lease := &localLease{}

@@ -228,7 +228,7 @@ func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w i
 			}
 			last, sources = out, s.wakeSources(w, out)
 		}
-		if cancelled != nil || !time.Now().Before(deadline) {
+		if cancelled != nil || !time.Now().Before(deadline) || last.coolsPast(deadline) {
 			s.dequeue(w)
 			s.unlockGate()
 			s.mu.Unlock()
@@ -236,7 +236,9 @@ func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w i
 				return nil, cancelled
 			}
 			b := *last.blocked
-			b.Reason = ReasonWaitTimeout
+			if b.Reason != ReasonCoolingDown {
+				b.Reason = ReasonWaitTimeout
+			}
 			return nil, &b
 		}
 		s.unlockGate()

@@ -216,7 +216,7 @@ func (b *Backend) KeyStatus(ctx context.Context, key string) (admission.KeyStatu
 		}
 		return admission.KeyStatus{}, b.fail(ctx, admission.ScopeKey, err)
 	}
-	return admission.KeyStatus{Slug: slug, Capacity: admission.Capacity{ActiveCount: v.holders, Limit: v.lowest}, Waiting: v.ahead}, nil
+	return admission.KeyStatus{Slug: slug, Capacity: admission.Capacity{ActiveCount: v.holders, Limit: v.lowest}, Waiting: v.ahead, Cooldown: v.cool}, nil
 }
 
 // Close closes the connection if Open made it. Leases still held stop being
@@ -246,5 +246,5 @@ func (b *Backend) opCtx(ctx context.Context) (context.Context, context.CancelFun
 
 func (b *Backend) sem(slug string) *semaphore {
 	dir := b.opts.prefix + "/" + slug
-	return &semaphore{b: b, holders: dir + "/holders/", queue: dir + "/queue/"}
+	return &semaphore{b: b, holders: dir + "/holders/", queue: dir + "/queue/", cooldown: dir + "/cooldown"}
 }
