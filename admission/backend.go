@@ -30,6 +30,9 @@ type Request struct {
 	// by the same rule as Limit. It is taken before the key's own slot and
 	// released after it.
 	MaxTotal int
+	// IgnoreCooldown admits while the key cools down (an operator's
+	// override: review --ignore-cooldown); the slots still count.
+	IgnoreCooldown bool
 }
 
 // Lease is the right to run one unit of work.

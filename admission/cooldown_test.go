@@ -31,6 +31,15 @@ func TestCooldownRefusesEveryProcess(t *testing.T) {
 	if err != nil || len(st) != 1 || !st[0].Cooldown.Active(time.Now()) {
 		t.Errorf("status %+v, %v; want the cooldown", st, err)
 	}
+	// An operator's override is admitted, and counted.
+	over, err := b.Acquire(ctx, Request{Key: "k", Limit: 3, IgnoreCooldown: true})
+	if err != nil {
+		t.Fatalf("IgnoreCooldown: %v", err)
+	}
+	if c, _ := a.Status(ctx, "k"); c.ActiveCount != 2 {
+		t.Errorf("status with the override held: %+v", c)
+	}
+	over.Release()
 	// Another key is not affected.
 	acquire(t, b, "other", 1).Release()
 	if err := a.ClearCooldown(ctx, "k"); err != nil {

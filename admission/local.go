@@ -114,7 +114,7 @@ func (l *Local) Acquire(ctx context.Context, req Request) (Lease, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, err := s.acquire(ctx, req.MaxTotal, req.Wait)
+		t, err := s.acquire(ctx, req.MaxTotal, req.Wait, false)
 		if err != nil {
 			if b, ok := IsBlocked(err); ok {
 				b.Scope = ScopeMaxTotal
@@ -130,7 +130,7 @@ func (l *Local) Acquire(ctx context.Context, req Request) (Lease, error) {
 			// One budget for both caps; with none left, one last try.
 			wait = max(wait-time.Since(start), time.Nanosecond)
 		}
-		lease.route, err = s.acquire(ctx, req.Limit, wait)
+		lease.route, err = s.acquire(ctx, req.Limit, wait, !req.IgnoreCooldown)
 	}
 	if err != nil {
 		if lease.total != nil {

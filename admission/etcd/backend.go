@@ -119,12 +119,12 @@ func (b *Backend) Acquire(ctx context.Context, req admission.Request) (admission
 func (b *Backend) acquire(ctx context.Context, sess *concurrency.Session, req admission.Request, deadline time.Time) (*Lease, admission.Scope, error) {
 	l := newLease(b, sess, fmt.Sprintf("%x-%x", int64(sess.Lease()), b.seq.Add(1)))
 	if req.MaxTotal > 0 {
-		if err := l.take(ctx, b.sem(totalSlug), req.MaxTotal, deadline); err != nil {
+		if err := l.take(ctx, b.sem(totalSlug), req.MaxTotal, deadline, false); err != nil {
 			l.abandon()
 			return nil, admission.ScopeMaxTotal, err
 		}
 	}
-	if err := l.take(ctx, b.sem(admission.KeySlug(req.Key)), req.Limit, deadline); err != nil {
+	if err := l.take(ctx, b.sem(admission.KeySlug(req.Key)), req.Limit, deadline, !req.IgnoreCooldown); err != nil {
 		l.abandon()
 		return nil, admission.ScopeKey, err
 	}

@@ -26,6 +26,11 @@ func TestCooldownSharedAcrossHosts(t *testing.T) {
 	// A wait shorter than the cooldown is refused at once, not at its end.
 	_, err = b.Acquire(ctx, admission.Request{Key: "k", Limit: 2, Wait: time.Second})
 	blocked(t, err, admission.ReasonCoolingDown)
+	over, err := b.Acquire(ctx, admission.Request{Key: "k", Limit: 2, IgnoreCooldown: true})
+	if err != nil {
+		t.Fatalf("IgnoreCooldown: %v", err)
+	}
+	over.Release()
 	st, err := b.KeyStatus(ctx, "k")
 	if err != nil || st.Cooldown.Strikes != 2 || !st.Cooldown.Active(time.Now()) {
 		t.Errorf("status %+v, %v", st, err)

@@ -143,8 +143,9 @@ func (s *semaphore) look(ctx context.Context, myRev int64, myQueue string) (view
 
 // acquire puts the holder key <holders>id bound to sess's lease, waiting in
 // the queue (as <queue>id) until deadline (zero: no waiting). id is unique
-// per acquire, as many acquires share the lease.
-func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id string, limit int, deadline time.Time) error {
+// per acquire, as many acquires share the lease. With obey it is not
+// admitted while the key's cooldown is active.
+func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id string, limit int, deadline time.Time, obey bool) error {
 	holderKey, queueKey := s.holders+id, s.queue+id
 	val, _ := json.Marshal(record{Limit: limit, AcquiredMS: time.Now().UnixMilli()})
 	warned := false
@@ -157,7 +158,14 @@ func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id s
 	}
 
 	// A newcomer: every current waiter is ahead of it.
-	v, err := s.look(ctx, 0, "")
+	look := func(myRev int64, myQueue string) (view, error) {
+		v, err := s.look(ctx, myRev, myQueue)
+		if !obey {
+			v.cool = admission.Cooldown{}
+		}
+		return v, err
+	}
+	v, err := look(0, "")
 	if err != nil {
 		return err
 	}
@@ -167,7 +175,7 @@ func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id s
 		if err != nil || ok {
 			return err
 		}
-		if v, err = s.look(ctx, 0, ""); err != nil {
+		if v, err = look(0, ""); err != nil {
 			return err
 		}
 	}
@@ -184,7 +192,7 @@ func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id s
 		return err
 	}
 	for {
-		v, err := s.look(ctx, myRev, queueKey)
+		v, err := look(myRev, queueKey)
 		if err != nil {
 			return err
 		}
