@@ -527,14 +527,7 @@ func orWriter(f *os.File, w io.Writer) io.Writer {
 	return w
 }
 
-// displayKey hides identity hashes: a 64-hex slug is a shared-state key
-// (sha256 of an account's state dir or identity), shown shortened.
-func displayKey(slug string) string {
-	if len(slug) == 64 && strings.Trim(slug, "0123456789abcdef") == "" {
-		return "shared-state:" + slug[:8]
-	}
-	return slug
-}
+func displayKey(slug string) string { return blocked.Key(slug) }
 
 func status(args []string, io IO, core Core) exitcode.Code {
 	fs := newFlags("status", io)
