@@ -168,6 +168,14 @@ func (l *Local) Status(ctx context.Context, key string) (Capacity, error) {
 	return st.Capacity, err
 }
 
+// KeyStatus is Status plus the key's waiters and cooldown, for
+// `relay-host capacity`.
+func (l *Local) KeyStatus(ctx context.Context, key string) (KeyStatus, error) {
+	st, _, err := l.inspect(ctx, KeySlug(key), false)
+	st.Slots = nil
+	return st, err
+}
+
 // Close releases the open files of every key. Leases still held are lost.
 func (l *Local) Close() error {
 	l.mu.Lock()
