@@ -181,8 +181,11 @@ func TestCooldownEscalates(t *testing.T) {
 		if r.code != 3 {
 			t.Fatalf("review %d: exit %d\n%s", i+1, r.code, r.stderr)
 		}
-		_, after, _ := strings.Cut(r.stderr, "cools down for ")
-		got = append(got, strings.Fields(after+" ")[0])
+		_, after, ok := strings.Cut(r.stderr, "cools down for ")
+		if !ok {
+			t.Fatalf("review %d set no cooldown:\n%s", i+1, r.stderr)
+		}
+		got = append(got, strings.Fields(after)[0])
 	}
 	if want := []string{"10s", "20s", "25s"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("cooldowns %v, want %v", got, want)
