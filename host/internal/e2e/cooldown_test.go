@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,4 +254,33 @@ func TestCooldownEtcdSharedAcrossMachines(t *testing.T) {
 		t.Errorf("machine 2's capacity: %+v", c)
 	}
 	checkAbsent(t, map[string]string{"blocked stderr": r.stderr}, []string{"/e2e-cool", ep})
+}
+
+// `capacity --json` counts the reviews queued for a slot: one review holds
+// the only slot, three wait.
+func TestCapacityShowsWaiters(t *testing.T) {
+	t.Parallel()
+	fake := startModelFake(t)
+	fake.Hold()
+	e := apiEnv(t, fake, "limit = 1")
+	var seen capacityRow
+	res := apiBurst(e, 4, []string{"--wait", "2m"}, func(*atomic.Int32) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			seen = capacityOf(t, e, "deepseek")
+			if seen.ActiveCount == 1 && seen.Waiting == 3 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		fake.Release()
+	})
+	if seen.ActiveCount != 1 || seen.Waiting != 3 {
+		t.Errorf("capacity while 1 holds and 3 wait: %+v", seen)
+	}
+	for i, r := range res {
+		if r.code != 0 {
+			t.Errorf("review %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+	}
 }
