@@ -90,3 +90,15 @@ func nextCooldown(prev admission.Cooldown, code sdk.ErrorCode, retryAfter, base,
 	}
 	return c
 }
+
+// waitLabel is what the progress line says while a review waits for its
+// slot: when the route's cooldown ends, if it cools down (one extra read of
+// it, paid only by a review that may wait), else that it waits for a slot.
+func waitLabel(ctx context.Context, b admission.Backend, key string, ignore bool) string {
+	if !ignore {
+		if c, err := b.Cooldown(ctx, key); err == nil && c.Active(time.Now()) && c.Reason != admission.CooldownCorrupt {
+			return fmt.Sprintf("cooling down after %s until %s", c.Reason.Words(), c.Until.Format("15:04:05"))
+		}
+	}
+	return "waiting for a slot"
+}

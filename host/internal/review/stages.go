@@ -149,7 +149,7 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 		wait = r.o.Wait
 	}
 	if wait > 0 {
-		r.o.Status("waiting for a slot")
+		r.o.Status(waitLabel(ctx, backend, res.Key, r.o.IgnoreCooldown))
 	}
 	r.cool = cooldownKey{backend: backend, key: res.Key}
 	lease, err := backend.Acquire(ctx, admission.Request{Key: res.Key, Limit: res.Limit, Wait: wait, MaxTotal: cfg.Admission.MaxTotal, IgnoreCooldown: r.o.IgnoreCooldown})
