@@ -1,6 +1,7 @@
 package review
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -49,5 +50,28 @@ func TestNextCooldown(t *testing.T) {
 	long := admission.Cooldown{Reason: admission.CooldownInsufficientBalance, Until: now.Add(time.Hour), Strikes: 1}
 	if c := nextCooldown(long, sdk.CodeUsageLimited, 20*time.Second, base, ceiling, now); !c.Until.Equal(long.Until) {
 		t.Errorf("a 20s rate limit shortened a 1h cooldown to %s", c.Until.Sub(now))
+	}
+}
+
+// A review that waits on a cooling route says until when.
+func TestWaitLabel(t *testing.T) {
+	b, err := admission.OpenLocal(t.TempDir(), admission.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if got := waitLabel(ctx, b, "p.r", false); got != "waiting for a slot" {
+		t.Errorf("no cooldown: %q", got)
+	}
+	until := time.Now().Add(time.Minute)
+	if err := b.SetCooldown(ctx, "p.r", admission.Cooldown{Until: until, Reason: admission.CooldownRateLimited, Strikes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := waitLabel(ctx, b, "p.r", false), "cooling down after a rate limit until "+until.Format("15:04:05"); got != want {
+		t.Errorf("cooling: %q, want %q", got, want)
+	}
+	if got := waitLabel(ctx, b, "p.r", true); got != "waiting for a slot" {
+		t.Errorf("--ignore-cooldown: %q", got)
 	}
 }
