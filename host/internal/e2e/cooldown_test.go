@@ -125,7 +125,9 @@ func TestCooldownWaitThenSend(t *testing.T) {
 	// The cooldown was set after start: it ends no sooner than this.
 	ends := start.Add(retryAfter)
 	done := make(chan result, 1)
-	go func() { done <- e.run("review", "apireviewer", "--route", "deepseek", "--confirm-resend", "--wait", "40s") }()
+	go func() {
+		done <- e.run("review", "apireviewer", "--route", "deepseek", "--confirm-resend", "--wait", "40s")
+	}()
 	for time.Until(ends) > 300*time.Millisecond {
 		if n := len(fake.Requests()); n != 1 {
 			t.Fatalf("%d requests at the fake %s before the cooldown ends; want 1", n, time.Until(ends))
