@@ -8,8 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// acquire takes one slot of the key, waiting up to wait for it.
-func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) (*slotLease, error) {
+// acquire takes one slot of the key, waiting up to wait for it; with obey,
+// not while the key's cooldown is active.
+func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration, obey bool) (*slotLease, error) {
 	if limit < 1 {
 		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeKey, Capacity: Capacity{Limit: limit}}
 	}
@@ -21,8 +22,9 @@ func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) 
 	// One look serves both a newcomer and, when it must wait, the waiter it
 	// becomes: its ticket will be the newest, so every live waiter is ahead
 	// of it and the newest of them is the one to sleep on.
-	out, err := s.attempt(limit, noTicket, wait > 0)
-	if err != nil || out.lease != nil || wait <= 0 {
+	out, err := s.attempt(limit, noTicket, wait > 0, obey)
+	deadline := time.Now().Add(wait)
+	if err != nil || out.lease != nil || wait <= 0 || out.coolsPast(deadline) {
 		s.unlockGate()
 		s.mu.Unlock()
 		if err != nil {
@@ -43,7 +45,7 @@ func (s *semaphore) acquire(ctx context.Context, limit int, wait time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	return s.wait(ctx, limit, time.Now().Add(wait), w, out, sources)
+	return s.wait(ctx, limit, obey, deadline, w, out, sources)
 }
 
 const noTicket = ^uint64(0)
@@ -55,13 +57,21 @@ type outcome struct {
 	pred    int   // waiter file of the waiter just ahead, or -1
 	held    []int // slot files held by others
 	q       queueView
+	cool    Cooldown // the key's cooldown, when it refused
+}
+
+// coolsPast reports whether o was refused by a cooldown that lasts past
+// deadline (a corrupt one lasts until cleaned): waiting for it is futile.
+func (o outcome) coolsPast(deadline time.Time) bool {
+	return o.blocked != nil && o.blocked.Reason == ReasonCoolingDown &&
+		(o.cool.Reason == CooldownCorrupt || !o.cool.Until.Before(deadline))
 }
 
 // attempt runs one gated try for a slot on behalf of ticket (noTicket for a
 // newcomer, which every live waiter is ahead of). With full it looks at the
-// whole queue, as a waiter (or a newcomer about to queue) must. The gate
-// must be held.
-func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error) {
+// whole queue, as a waiter (or a newcomer about to queue) must; with obey
+// it refuses while the key's cooldown is active. The gate must be held.
+func (s *semaphore) attempt(limit int, ticket uint64, full, obey bool) (outcome, error) {
 	if err := s.refresh(); err != nil {
 		return outcome{}, err
 	}
@@ -92,6 +102,14 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 			return outcome{}, err
 		}
 	}
+	// A cooling key admits nobody, waiters included: they keep their
+	// place and look again when they wake.
+	now := time.Now()
+	if c := s.readCooldown(); obey && c.Active(now) {
+		unlockFree()
+		return outcome{pred: q.pred, held: held, q: q, cool: c,
+			blocked: c.blocked(now, Capacity{ActiveCount: active, Limit: bound}, q.ahead)}, nil
+	}
 	if active+q.ahead >= bound {
 		unlockFree()
 		return outcome{pred: q.pred, held: held, q: q, blocked: &BlockedError{Reason: ReasonAtCapacity, Scope: ScopeKey,
@@ -99,7 +117,7 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 	}
 	rec := s.self
 	rec.Limit = limit
-	rec.AcquiredMS = time.Now().UnixMilli()
+	rec.AcquiredMS = now.UnixMilli()
 	dirty := s.hdr.limit != uint64(limit)
 	if free < 0 {
 		free = len(s.slots)
@@ -109,7 +127,7 @@ func (s *semaphore) attempt(limit int, ticket uint64, full bool) (outcome, error
 			// The header under-counted; count again with the file in view.
 			s.slots = append(s.slots, l)
 			s.hdr.slots = uint64(len(s.slots))
-			return s.attempt(limit, ticket, full)
+			return s.attempt(limit, ticket, full, obey)
 		}
 		if err != nil {
 			return outcome{}, err

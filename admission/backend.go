@@ -30,6 +30,9 @@ type Request struct {
 	// by the same rule as Limit. It is taken before the key's own slot and
 	// released after it.
 	MaxTotal int
+	// IgnoreCooldown admits while the key cools down (an operator's
+	// override: review --ignore-cooldown); the slots still count.
+	IgnoreCooldown bool
 }
 
 // Lease is the right to run one unit of work.
@@ -78,7 +81,18 @@ type LossNotifier interface {
 //   - ReasonWaitTimeout: Wait passed first; one budget covers both caps;
 //   - ReasonGateTimeout (local): a stopped process holds the key's gate;
 //   - ReasonBackendUnavailable (etcd): the store did not answer. Both fail
-//     closed: no backend ever admits on a doubt.
+//     closed: no backend ever admits on a doubt;
+//   - ReasonCoolingDown: the key's cooldown is active (Cooldown.Active),
+//     with Cooldown and RetryAfterS set. With Wait, the caller waits for
+//     it to end, in the queue, as for a slot; one that lasts past Wait (or
+//     a corrupt record, which lasts until cleaned) refuses at once.
+//
+// A cooldown is a key's refusal of every acquire until a time, shared
+// through the same store as the slots, so that one process's "429, retry
+// after 20 s" keeps every process and machine from sending into it. The
+// backend stores it; the caller decides when to set one and for how long.
+// A cooldown that has ended refuses nothing, whether or not it is still
+// stored.
 //
 // Waiters are served in FIFO order: a slot that frees goes to the oldest
 // live waiter, and a newcomer never passes a waiter. When ctx is done
@@ -94,6 +108,16 @@ type Backend interface {
 	// limit a live holder recorded; with no holders, the limit of the most
 	// recent acquire on the key where the backend keeps one (local), else 0.
 	Status(ctx context.Context, key string) (Capacity, error)
+	// Cooldown returns key's cooldown as stored, ended or not (the zero
+	// Cooldown when there is none); a record the backend cannot read is
+	// CooldownCorrupt and refuses acquires (local: until `admission clean`).
+	Cooldown(ctx context.Context, key string) (Cooldown, error)
+	// SetCooldown replaces key's cooldown with c (see Cooldown.Validate),
+	// at once for every process that shares the backend. It does not
+	// touch leases already held.
+	SetCooldown(ctx context.Context, key string, c Cooldown) error
+	// ClearCooldown ends key's cooldown, a corrupt record included.
+	ClearCooldown(ctx context.Context, key string) error
 	// Close releases what the backend keeps open. Leases still held end:
 	// at once for the local backend (the kernel drops their locks), within
 	// the lease TTL for etcd.

@@ -29,8 +29,9 @@
 // its gate and the gate's header, files.go its slot and waiter files and
 // record.go what they hold; acquire.go is one try under the gate, queue.go
 // the FIFO waiters, reclaim.go the decision whether a slot may be reused,
-// lease.go a held slot, inspect.go status and clean, root.go the lock
-// root's safety checks.
+// lease.go a held slot, inspect.go status and clean, cooldown.go a key's
+// cooldown (the record every acquire reads under the gate), root.go the
+// lock root's safety checks.
 //
 // The package knows no provider by name and imports only the standard library,
 // golang.org/x/sys and its own procid, so binaries that link it start quickly.

@@ -21,6 +21,9 @@ const (
 	ReasonInvalidLimit Reason = "invalid_limit"
 	// ReasonBackendUnavailable: the backend could not be reached. Fails closed.
 	ReasonBackendUnavailable Reason = "backend_unavailable"
+	// ReasonCoolingDown: the key cools down after a provider's refusal (see
+	// Cooldown); BlockedError.Cooldown says why, RetryAfterS for how long.
+	ReasonCoolingDown Reason = "cooling_down"
 )
 
 // Scope names the cap that blocked: the route's own key or the global
@@ -45,6 +48,11 @@ type BlockedError struct {
 	Scope    Scope    `json:"scope"`
 	Capacity Capacity `json:"capacity"`
 	Waiting  int      `json:"waiting,omitempty"` // live waiters that are ahead of the caller
+	// Cooldown and RetryAfterS, for ReasonCoolingDown only: why the key
+	// cools down, and the whole seconds left (0 for a corrupt record,
+	// which cools down until cleaned).
+	Cooldown    CooldownReason `json:"cooldown,omitempty"`
+	RetryAfterS int64          `json:"retry_after_s,omitempty"`
 }
 
 func (e *BlockedError) Error() string {
@@ -61,6 +69,11 @@ func (e *BlockedError) Error() string {
 		return "admission blocked: the admission backend is unavailable"
 	case ReasonWaitTimeout:
 		return fmt.Sprintf("admission blocked: waited for a slot of %s and timed out (%s)", what, e.counts())
+	case ReasonCoolingDown:
+		if e.Cooldown == CooldownCorrupt {
+			return "admission blocked: the route's cooldown record is unreadable (fails closed); run `relay-host admission clean`"
+		}
+		return fmt.Sprintf("admission blocked: the route is cooling down after %s (retry in %ds)", e.Cooldown.Words(), e.RetryAfterS)
 	default:
 		return fmt.Sprintf("admission blocked: %s is at capacity (%s)", what, e.counts())
 	}

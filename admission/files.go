@@ -62,7 +62,16 @@ func (s *semaphore) openOrCreate(prefix string, i int) (lockFile, error) {
 // is then hard-linked into place. A SIGKILL at any instant leaves either no
 // slot file or a complete one; at worst a stray temp file that nothing reads.
 func (s *semaphore) create(prefix string, i int, r *record, locked bool) (lockFile, error) {
-	name := fileName(prefix, i)
+	b, err := encodeRecord(r, s.buf[:])
+	if err != nil {
+		return lockFile{}, err
+	}
+	return s.createFile(fileName(prefix, i), b, locked)
+}
+
+// createFile makes name appear in the key dir already holding b (and
+// locked by us with locked), as create does.
+func (s *semaphore) createFile(name string, b []byte, locked bool) (lockFile, error) {
 	tmp := ".tmp-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64(), 36)
 	fd, err := unix.Openat(s.dirfd, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -77,10 +86,6 @@ func (s *semaphore) create(prefix string, i int, r *record, locked bool) (lockFi
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			return fail(lockErr(s.dir, err))
 		}
-	}
-	b, err := encodeRecord(r, s.buf[:])
-	if err != nil {
-		return fail(err)
 	}
 	if _, err := unix.Pwrite(fd, b, 0); err != nil {
 		return fail(fmt.Errorf("admission: write %s: %w", name, err))

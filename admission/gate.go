@@ -68,6 +68,12 @@ func (s *semaphore) open(root, slug string) error {
 	}
 	s.dirfd, s.gfd = dirfd, fd
 	s.gate = os.NewFile(uintptr(fd), filepath.Join(s.dir, "gate"))
+	if err := s.openCooldown(); err != nil {
+		s.gate.Close()
+		unix.Close(dirfd)
+		s.gate, s.dirfd = nil, -1
+		return err
+	}
 	return nil
 }
 

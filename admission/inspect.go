@@ -16,7 +16,11 @@ import (
 type KeyStatus struct {
 	Slug     string `json:"key"`
 	Capacity `json:"capacity"`
-	Waiting  int        `json:"waiting"`
+	Waiting  int `json:"waiting"`
+	// Cooldown is the key's cooldown record as stored (see
+	// Cooldown.Active); status shows its reason and what remains, clean
+	// resets a corrupt one.
+	Cooldown Cooldown   `json:"-"`
 	Slots    []SlotInfo `json:"-"`
 }
 
@@ -61,7 +65,9 @@ func (l *Local) StatusAll(ctx context.Context, withSlots bool) ([]KeyStatus, err
 
 // Clean resets slots that fail closed and that no live process holds:
 // corrupt records and unverifiable holders whose boot id cannot prove a
-// reboot. With dryRun it only reports them. key "" means every key.
+// reboot; and a corrupt cooldown record, which it clears (a key it reports
+// for that alone has no Slots and Cooldown.Reason CooldownCorrupt). With
+// dryRun it only reports them. key "" means every key.
 func (l *Local) Clean(ctx context.Context, key string, dryRun bool) ([]KeyStatus, error) {
 	var slugs []string
 	if key != "" {
@@ -82,7 +88,7 @@ func (l *Local) Clean(ctx context.Context, key string, dryRun bool) ([]KeyStatus
 		for _, i := range stuck {
 			bad = append(bad, st.Slots[i])
 		}
-		if len(bad) > 0 {
+		if len(bad) > 0 || st.Cooldown.Reason == CooldownCorrupt {
 			st.Slots = bad
 			out = append(out, st)
 		}
@@ -181,6 +187,12 @@ func (s *semaphore) inspect(ctx context.Context, reset bool) (st KeyStatus, stuc
 		}
 		if held {
 			st.Waiting++
+		}
+	}
+	st.Cooldown = s.readCooldown()
+	if reset && st.Cooldown.Reason == CooldownCorrupt {
+		if err := s.writeCooldown(Cooldown{}); err != nil {
+			return st, nil, err
 		}
 	}
 	if reset {

@@ -55,6 +55,8 @@ type Local struct {
 
 var _ Backend = (*Local)(nil)
 
+var errEmptyKey = errors.New("admission: empty concurrency key")
+
 // OpenLocal prepares root (creating it 0700) and refuses one that another
 // user could tamper with.
 func OpenLocal(root string, opts Options) (*Local, error) {
@@ -103,7 +105,7 @@ func (l *Local) Acquire(ctx context.Context, req Request) (Lease, error) {
 		return nil, &BlockedError{Reason: ReasonInvalidLimit, Scope: ScopeMaxTotal, Capacity: Capacity{Limit: req.MaxTotal}}
 	}
 	if req.Key == "" {
-		return nil, errors.New("admission: empty concurrency key")
+		return nil, errEmptyKey
 	}
 	start := time.Now()
 	lease := &localLease{}
@@ -112,7 +114,7 @@ func (l *Local) Acquire(ctx context.Context, req Request) (Lease, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, err := s.acquire(ctx, req.MaxTotal, req.Wait)
+		t, err := s.acquire(ctx, req.MaxTotal, req.Wait, false)
 		if err != nil {
 			if b, ok := IsBlocked(err); ok {
 				b.Scope = ScopeMaxTotal
@@ -128,7 +130,7 @@ func (l *Local) Acquire(ctx context.Context, req Request) (Lease, error) {
 			// One budget for both caps; with none left, one last try.
 			wait = max(wait-time.Since(start), time.Nanosecond)
 		}
-		lease.route, err = s.acquire(ctx, req.Limit, wait)
+		lease.route, err = s.acquire(ctx, req.Limit, wait, !req.IgnoreCooldown)
 	}
 	if err != nil {
 		if lease.total != nil {
@@ -164,6 +166,14 @@ func (l *localLease) Files() []*os.File {
 func (l *Local) Status(ctx context.Context, key string) (Capacity, error) {
 	st, _, err := l.inspect(ctx, KeySlug(key), false)
 	return st.Capacity, err
+}
+
+// KeyStatus is Status plus the key's waiters and cooldown, for
+// `relay-host capacity`.
+func (l *Local) KeyStatus(ctx context.Context, key string) (KeyStatus, error) {
+	st, _, err := l.inspect(ctx, KeySlug(key), false)
+	st.Slots = nil
+	return st, err
 }
 
 // Close releases the open files of every key. Leases still held are lost.

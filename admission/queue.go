@@ -199,7 +199,7 @@ func (s *semaphore) wake(names []string) <-chan struct{} {
 // tries again under the gate, as waiter w, until it gets a slot, the deadline
 // passes or ctx is done. Leaving the queue on the way out is done under the
 // gate, with a fresh context, so a cancelled waiter still tidies up.
-func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w int, last outcome, sources []string) (*slotLease, error) {
+func (s *semaphore) wait(ctx context.Context, limit int, obey bool, deadline time.Time, w int, last outcome, sources []string) (*slotLease, error) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -219,7 +219,7 @@ func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w i
 			return nil, err
 		}
 		if cancelled == nil {
-			out, err := s.attempt(limit, s.waits[w].tick, true)
+			out, err := s.attempt(limit, s.waits[w].tick, true, obey)
 			if err != nil || out.lease != nil {
 				s.dequeue(w)
 				s.unlockGate()
@@ -228,7 +228,7 @@ func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w i
 			}
 			last, sources = out, s.wakeSources(w, out)
 		}
-		if cancelled != nil || !time.Now().Before(deadline) {
+		if cancelled != nil || !time.Now().Before(deadline) || last.coolsPast(deadline) {
 			s.dequeue(w)
 			s.unlockGate()
 			s.mu.Unlock()
@@ -236,7 +236,9 @@ func (s *semaphore) wait(ctx context.Context, limit int, deadline time.Time, w i
 				return nil, cancelled
 			}
 			b := *last.blocked
-			b.Reason = ReasonWaitTimeout
+			if b.Reason != ReasonCoolingDown {
+				b.Reason = ReasonWaitTimeout
+			}
 			return nil, &b
 		}
 		s.unlockGate()

@@ -24,7 +24,9 @@ type semaphore struct {
 	gateFD int
 	slots  []lockFile
 	waits  []lockFile
-	hdr    header
+	// cooldown is the key's cooldown file (see cooldown.go).
+	cooldown lockFile
+	hdr      header
 	// limits are the holders' limits (hdrLimits) as read under the gate
 	// this time; limitsAll says every entry the file has was read.
 	limits    []uint64
@@ -57,6 +59,10 @@ func (s *semaphore) closeFiles() {
 		l.f.Close()
 	}
 	s.slots, s.waits = nil, nil
+	if s.cooldown.f != nil {
+		s.cooldown.f.Close()
+		s.cooldown = lockFile{}
+	}
 	if s.gate != nil {
 		s.gate.Close()
 		s.gate = nil

@@ -119,12 +119,12 @@ func (b *Backend) Acquire(ctx context.Context, req admission.Request) (admission
 func (b *Backend) acquire(ctx context.Context, sess *concurrency.Session, req admission.Request, deadline time.Time) (*Lease, admission.Scope, error) {
 	l := newLease(b, sess, fmt.Sprintf("%x-%x", int64(sess.Lease()), b.seq.Add(1)))
 	if req.MaxTotal > 0 {
-		if err := l.take(ctx, b.sem(totalSlug), req.MaxTotal, deadline); err != nil {
+		if err := l.take(ctx, b.sem(totalSlug), req.MaxTotal, deadline, false); err != nil {
 			l.abandon()
 			return nil, admission.ScopeMaxTotal, err
 		}
 	}
-	if err := l.take(ctx, b.sem(admission.KeySlug(req.Key)), req.Limit, deadline); err != nil {
+	if err := l.take(ctx, b.sem(admission.KeySlug(req.Key)), req.Limit, deadline, !req.IgnoreCooldown); err != nil {
 		l.abandon()
 		return nil, admission.ScopeKey, err
 	}
@@ -216,7 +216,7 @@ func (b *Backend) KeyStatus(ctx context.Context, key string) (admission.KeyStatu
 		}
 		return admission.KeyStatus{}, b.fail(ctx, admission.ScopeKey, err)
 	}
-	return admission.KeyStatus{Slug: slug, Capacity: admission.Capacity{ActiveCount: v.holders, Limit: v.lowest}, Waiting: v.ahead}, nil
+	return admission.KeyStatus{Slug: slug, Capacity: admission.Capacity{ActiveCount: v.holders, Limit: v.lowest}, Waiting: v.ahead, Cooldown: v.cool}, nil
 }
 
 // Close closes the connection if Open made it. Leases still held stop being
@@ -246,5 +246,5 @@ func (b *Backend) opCtx(ctx context.Context) (context.Context, context.CancelFun
 
 func (b *Backend) sem(slug string) *semaphore {
 	dir := b.opts.prefix + "/" + slug
-	return &semaphore{b: b, holders: dir + "/holders/", queue: dir + "/queue/"}
+	return &semaphore{b: b, holders: dir + "/holders/", queue: dir + "/queue/", cooldown: dir + "/cooldown"}
 }

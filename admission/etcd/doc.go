@@ -6,6 +6,7 @@
 //
 //	<prefix>/<key-slug>/holders/<lease-id>-<seq>  one per lease, value {"limit","acquired_unix_ms"}
 //	<prefix>/<key-slug>/queue/<lease-id>-<seq>    one per waiter; its create revision is its ticket
+//	<prefix>/<key-slug>/cooldown                  the key's cooldown, if any, on a lease of its own (cooldown.go)
 //	<prefix>/_total/...                           the same for the global max_total cap
 //
 // One Backend binds all its keys to one etcd lease with keep-alive (a

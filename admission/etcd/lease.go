@@ -39,9 +39,9 @@ func newLease(b *Backend, sess *concurrency.Session, id string) *Lease {
 
 // take acquires a slot of s under this lease's id and session, recording
 // its keys first so that abandon and Release remove them.
-func (l *Lease) take(ctx context.Context, s *semaphore, limit int, deadline time.Time) error {
+func (l *Lease) take(ctx context.Context, s *semaphore, limit int, deadline time.Time, obey bool) error {
 	l.keys = append(l.keys, s.holders+l.id, s.queue+l.id)
-	return s.acquire(ctx, l.sess, l.id, limit, deadline)
+	return s.acquire(ctx, l.sess, l.id, limit, deadline, obey)
 }
 
 // watch closes lost when the shared session's keep-alive ends (the lease

@@ -32,9 +32,10 @@ import (
 // own (as concurrency.Mutex's waitDeletes), so a release wakes one process,
 // which on admission deletes its queue key and wakes the next.
 type semaphore struct {
-	b       *Backend
-	holders string // "<prefix>/<slug>/holders/"
-	queue   string // "<prefix>/<slug>/queue/"
+	b        *Backend
+	holders  string // "<prefix>/<slug>/holders/"
+	queue    string // "<prefix>/<slug>/queue/"
+	cooldown string // "<prefix>/<slug>/cooldown" (see cooldown.go)
 }
 
 // record is the value of a holder or waiter key.
@@ -59,6 +60,22 @@ type view struct {
 	pred    string // queue key just ahead of the caller; "" at the head
 	lowest  int    // lowest limit recorded by a holder; 0 with no holders
 	differ  bool   // holders' limits (or theirs and the caller's) differ
+	cool    admission.Cooldown
+}
+
+// cooling reports whether the key's cooldown refuses an acquire now.
+func (v view) cooling() bool { return v.cool.Active(time.Now()) }
+
+// coolsPast reports whether the cooldown lasts past deadline (a corrupt one
+// lasts until cleared): waiting for it is futile.
+func (v view) coolsPast(deadline time.Time) bool {
+	return v.cool.Reason == admission.CooldownCorrupt || !v.cool.Until.Before(deadline)
+}
+
+func (v view) coolBlocked(limit int) *admission.BlockedError {
+	return &admission.BlockedError{Reason: admission.ReasonCoolingDown, Scope: admission.ScopeKey,
+		Capacity: admission.Capacity{ActiveCount: v.holders, Limit: v.bound(limit)}, Waiting: v.ahead,
+		Cooldown: v.cool.Reason, RetryAfterS: int64(v.cool.Remaining(time.Now()) / time.Second)}
 }
 
 func (v view) bound(limit int) int {
@@ -82,6 +99,7 @@ func (s *semaphore) look(ctx context.Context, myRev int64, myQueue string) (view
 	resp, err := s.b.cli.Txn(octx).Then(
 		clientv3.OpGet(s.holders, clientv3.WithPrefix()),
 		clientv3.OpGet(s.queue, clientv3.WithPrefix(), clientv3.WithKeysOnly()),
+		clientv3.OpGet(s.cooldown),
 	).Commit()
 	if err != nil {
 		return view{}, err
@@ -100,6 +118,9 @@ func (s *semaphore) look(ctx context.Context, myRev int64, myQueue string) (view
 		if v.lowest == 0 || r.Limit < v.lowest {
 			v.lowest = r.Limit
 		}
+	}
+	if kvs := resp.Responses[2].GetResponseRange().Kvs; len(kvs) > 0 {
+		v.cool = parseCooldown(kvs[0].Value)
 	}
 	var predRev int64
 	found := myQueue == ""
@@ -122,8 +143,9 @@ func (s *semaphore) look(ctx context.Context, myRev int64, myQueue string) (view
 
 // acquire puts the holder key <holders>id bound to sess's lease, waiting in
 // the queue (as <queue>id) until deadline (zero: no waiting). id is unique
-// per acquire, as many acquires share the lease.
-func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id string, limit int, deadline time.Time) error {
+// per acquire, as many acquires share the lease. With obey it is not
+// admitted while the key's cooldown is active.
+func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id string, limit int, deadline time.Time, obey bool) error {
 	holderKey, queueKey := s.holders+id, s.queue+id
 	val, _ := json.Marshal(record{Limit: limit, AcquiredMS: time.Now().UnixMilli()})
 	warned := false
@@ -136,21 +158,31 @@ func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id s
 	}
 
 	// A newcomer: every current waiter is ahead of it.
-	v, err := s.look(ctx, 0, "")
+	look := func(myRev int64, myQueue string) (view, error) {
+		v, err := s.look(ctx, myRev, myQueue)
+		if !obey {
+			v.cool = admission.Cooldown{}
+		}
+		return v, err
+	}
+	v, err := look(0, "")
 	if err != nil {
 		return err
 	}
-	for v.holders+v.ahead < v.bound(limit) {
+	for !v.cooling() && v.holders+v.ahead < v.bound(limit) {
 		warn(v)
 		ok, err := s.admit(ctx, sess, v.rev, holderKey, val, "", 0)
 		if err != nil || ok {
 			return err
 		}
-		if v, err = s.look(ctx, 0, ""); err != nil {
+		if v, err = look(0, ""); err != nil {
 			return err
 		}
 	}
 	warn(v)
+	if v.cooling() && (deadline.IsZero() || v.coolsPast(deadline)) {
+		return v.coolBlocked(limit)
+	}
 	if deadline.IsZero() || !time.Now().Before(deadline) {
 		return v.blocked(limit, admission.ReasonAtCapacity)
 	}
@@ -160,11 +192,22 @@ func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id s
 		return err
 	}
 	for {
-		v, err := s.look(ctx, myRev, queueKey)
+		v, err := look(myRev, queueKey)
 		if err != nil {
 			return err
 		}
 		warn(v)
+		if v.cooling() {
+			// Waiters keep their place while the key cools down.
+			if v.coolsPast(deadline) {
+				s.leave(queueKey)
+				return v.coolBlocked(limit)
+			}
+			if err := s.pause(ctx, sess, v.cool.Until); err != nil {
+				return err
+			}
+			continue
+		}
 		if v.holders+v.ahead < v.bound(limit) {
 			ok, err := s.admit(ctx, sess, v.rev, holderKey, val, queueKey, myRev)
 			if err != nil || ok {
@@ -173,16 +216,36 @@ func (s *semaphore) acquire(ctx context.Context, sess *concurrency.Session, id s
 			continue // a holder came in since the read: look again
 		}
 		if !time.Now().Before(deadline) {
-			// Leaving the queue wakes the waiter behind us. Best effort: the
-			// caller deletes the key again, and the lease TTL bounds it.
-			dctx, cancel := s.b.opCtx(context.Background())
-			s.b.cli.Delete(dctx, queueKey)
-			cancel()
+			s.leave(queueKey)
 			return v.blocked(limit, admission.ReasonWaitTimeout)
 		}
 		if err := s.sleep(ctx, sess, v, deadline); err != nil {
 			return err
 		}
+	}
+}
+
+// leave deletes the caller's queue key, which wakes the waiter behind it.
+// Best effort: the caller deletes the key again, and the lease TTL bounds it.
+func (s *semaphore) leave(queueKey string) {
+	dctx, cancel := s.b.opCtx(context.Background())
+	s.b.cli.Delete(dctx, queueKey)
+	cancel()
+}
+
+// pause sleeps until the cooldown that ends at until is over, looking again
+// at least every fallbackPoll (a cleared cooldown ends sooner). It fails
+// when the caller's own lease is lost.
+func (s *semaphore) pause(ctx context.Context, sess *concurrency.Session, until time.Time) error {
+	t := time.NewTimer(min(time.Until(until), fallbackPoll))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-sess.Done():
+		return errQueueGone
 	}
 }
 
@@ -210,6 +273,8 @@ func (s *semaphore) admit(ctx context.Context, sess *concurrency.Session, rev in
 	cmps := []clientv3.Cmp{
 		clientv3.Compare(clientv3.ModRevision(s.holders), "<", rev+1).WithPrefix(),
 		clientv3.Compare(clientv3.CreateRevision(holderKey), "=", 0),
+		// No cooldown was set (or changed) since the read.
+		clientv3.Compare(clientv3.ModRevision(s.cooldown), "<", rev+1),
 	}
 	ops := []clientv3.Op{clientv3.OpPut(holderKey, string(val), clientv3.WithLease(sess.Lease()))}
 	if queueKey != "" {

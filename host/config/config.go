@@ -116,18 +116,43 @@ func (c *Config) Name() string {
 // Admission is the admission block. Zero values mean "not set"; the host
 // applies its defaults (lock root, gate timeout, etcd prefix and TTL).
 type Admission struct {
-	Backend   string // "local" (the default when unset) or "etcd"
-	LockRoot  string // local only; absolute, ~ and $HOME expanded
-	MaxTotal  int    // cap across all routes; 0 = no cap
-	Wait      time.Duration
-	Endpoints []string      // etcd only; required for etcd
-	Prefix    string        // etcd only
-	TTL       time.Duration // etcd only; whole seconds
+	Backend  string // "local" (the default when unset) or "etcd"
+	LockRoot string // local only; absolute, ~ and $HOME expanded
+	MaxTotal int    // cap across all routes; 0 = no cap
+	Wait     time.Duration
+	// Cooldown is how long a route's key cools down after a rate limit
+	// that named no retry-after, doubled for each one in a row up to
+	// CooldownMax; CooldownMax is also what insufficient_balance gets.
+	// 0 = not set (DefaultCooldown, DefaultCooldownMax); see
+	// EffectiveCooldown.
+	Cooldown, CooldownMax time.Duration
+	Endpoints             []string      // etcd only; required for etcd
+	Prefix                string        // etcd only
+	TTL                   time.Duration // etcd only; whole seconds
 	// etcd TLS and authentication (etcd only). Files are absolute paths;
 	// the password is never in the file: PasswordEnv names the variable of
 	// relay-host's environment that holds it.
 	CAFile, CertFile, KeyFile string
 	Username, PasswordEnv     string
+}
+
+// Defaults of the admission block's cooldowns.
+const (
+	DefaultCooldown    = 30 * time.Second
+	DefaultCooldownMax = 10 * time.Minute
+)
+
+// EffectiveCooldown is the cooldown and its cap in force: the configured
+// values, else the defaults; the cap is never below the cooldown.
+func (a Admission) EffectiveCooldown() (base, ceiling time.Duration) {
+	base, ceiling = a.Cooldown, a.CooldownMax
+	if base <= 0 {
+		base = DefaultCooldown
+	}
+	if ceiling <= 0 {
+		ceiling = DefaultCooldownMax
+	}
+	return base, max(base, ceiling)
 }
 
 // Jobs is the jobs block: the job store's retention.

@@ -42,6 +42,7 @@ var (
 	admissionSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "backend"}, {Name: "lock_root"}, {Name: "max_total"}, {Name: "wait"},
+			{Name: "cooldown"}, {Name: "cooldown_max"},
 			{Name: "endpoints"}, {Name: "prefix"}, {Name: "ttl"},
 			{Name: "ca_file"}, {Name: "cert_file"}, {Name: "key_file"}, {Name: "username"}, {Name: "password_env"},
 		},
@@ -183,12 +184,14 @@ func (d *decoder) attrErr(at *hcl.Attribute, format string, args ...any) {
 
 // repoAllowed are the only attributes a repository's relay.hcl may set:
 // each can only narrow what the user's own layers allow (a limit, budget
-// or timeout is a cap there, max_total only lowers, exclude only adds).
+// or timeout is a cap there, max_total only lowers, cooldown and
+// cooldown_max only lengthen, exclude only adds).
 // Everything else (plugin, plugin_dirs, checksum, env, settings, reviewers,
 // the rest of admission) would let a repository choose what runs, where the
 // source goes or which secrets go with it.
 var repoAllowed = map[string]bool{
 	"exclude": true, "admission.max_total": true,
+	"admission.cooldown": true, "admission.cooldown_max": true,
 	"route.limit": true, "route.budget": true, "route.timeout": true,
 }
 
@@ -199,7 +202,7 @@ func (d *decoder) allowed(kind string, at *hcl.Attribute) bool {
 		return true
 	}
 	d.errorf(at.NameRange, at.Range.Ptr(), "Not allowed in a repository's relay.hcl",
-		"A repository's configuration may only narrow yours (lower limit, budget, timeout or max_total; add exclude patterns); %s can only be set in your own ~/.config/relay/relay.hcl or --config file.", at.Name)
+		"A repository's configuration may only narrow yours (lower limit, budget, timeout or max_total; lengthen cooldown or cooldown_max; add exclude patterns); %s can only be set in your own ~/.config/relay/relay.hcl or --config file.", at.Name)
 	return false
 }
 
@@ -353,6 +356,17 @@ func (d *decoder) admission(b *hcl.Block) Admission {
 				d.attrErr(at, "wait must not be negative; use \"0s\" to fail at once when no slot is free.")
 			} else {
 				a.Wait = v
+			}
+		}
+	}
+	for name, dst := range map[string]*time.Duration{"cooldown": &a.Cooldown, "cooldown_max": &a.CooldownMax} {
+		if at := attrs[name]; at != nil {
+			if v, ok := d.duration(at); ok {
+				if v < time.Second {
+					d.attrErr(at, "%s must be at least 1s: it is how long a route waits after a rate limit before anyone sends to it again; got %q.", name, v.String())
+				} else {
+					*dst = v
+				}
 			}
 		}
 	}

@@ -67,7 +67,8 @@ var (
 
 // repoLayerOnlyNarrows merges src as a trusted repository layer over the
 // built-in default and checks that whatever it says, the result either is
-// refused or changes nothing but caps, a lower max_total and exclusions.
+// refused or changes nothing but caps, a lower max_total, longer cooldowns
+// and exclusions.
 func repoLayerOnlyNarrows(t *testing.T, src []byte) {
 	embeddedOnce.Do(func() {
 		embeddedLayer, embeddedErr = decodeLayer(relay.DefaultConfig, EmbeddedPath, "/h", LayerEmbedded)
@@ -99,6 +100,11 @@ func repoLayerOnlyNarrows(t *testing.T, src []byte) {
 		!reflect.DeepEqual(got.Admission.Endpoints, want.Admission.Endpoints) || len(got.Providers) != len(want.Providers) ||
 		got.Jobs != want.Jobs {
 		t.Fatalf("a repository layer changed more than it may: %+v", got.Admission)
+	}
+	gb, gc := got.Admission.EffectiveCooldown()
+	wb, wc := want.Admission.EffectiveCooldown()
+	if gb < wb || gc < wc {
+		t.Fatalf("a repository layer shortened the cooldowns: %s/%s, was %s/%s", gb, gc, wb, wc)
 	}
 	for i, p := range got.Providers {
 		w := want.Providers[i]

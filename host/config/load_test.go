@@ -411,3 +411,26 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("warnings = %q", cfg.Warnings)
 	}
 }
+
+// A repository layer may lengthen the cooldowns (it sends less), never
+// shorten them: a shorter value has no effect and says so.
+func TestLoadRepoLayerOnlyLengthensCooldowns(t *testing.T) {
+	e := newLoadEnv(t)
+	write(t, e.userFile(), "admission { cooldown = \"1m\" }\n")
+	repoFile := filepath.Join(e.repo, ".relay.hcl")
+	write(t, repoFile, "admission {\n  cooldown = \"2m\"\n  cooldown_max = \"5m\"\n}\n")
+	trustFile(t, e, repoFile)
+	cfg := e.load(t, "")
+	if base, ceiling := cfg.Admission.EffectiveCooldown(); base != 2*time.Minute || ceiling != 10*time.Minute || len(cfg.Warnings) != 1 {
+		t.Errorf("cooldown %s max %s, warnings %q; want 2m, the 10m default kept, one warning", base, ceiling, cfg.Warnings)
+	}
+	write(t, repoFile, "admission { cooldown = \"10s\" }\n")
+	trustFile(t, e, repoFile)
+	cfg = e.load(t, "")
+	if base, _ := cfg.Admission.EffectiveCooldown(); base != time.Minute || len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "does not lengthen") {
+		t.Errorf("cooldown %s, warnings %q; want the user's 1m kept", base, cfg.Warnings)
+	}
+	if _, err := Parse([]byte("admission { cooldown = \"0s\" }\n"), "x.hcl"); err == nil || !strings.Contains(err.Error(), "cooldown must be at least 1s") {
+		t.Errorf("cooldown = 0s: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -20,8 +21,9 @@ import (
 //   - exclude patterns add up across layers.
 //   - A repository layer only narrows: its limit, budget and timeout are
 //     caps (the lower of the cap and what would apply anyway), its
-//     max_total applies only if lower, its exclude patterns add up, and it
-//     may name only providers an earlier layer declares.
+//     max_total applies only if lower, its cooldown and cooldown_max only
+//     if longer, its exclude patterns add up, and it may name only
+//     providers an earlier layer declares.
 
 func newConfig() *Config {
 	return &Config{files: map[string]*hcl.File{}, origins: map[string]origin{}}
@@ -60,6 +62,8 @@ func (c *Config) merge(l *layer, diags *hcl.Diagnostics) {
 	pick(has("admission.lock_root"), &a.LockRoot, s.LockRoot)
 	pick(has("admission.max_total"), &a.MaxTotal, s.MaxTotal)
 	pick(has("admission.wait"), &a.Wait, s.Wait)
+	pick(has("admission.cooldown"), &a.Cooldown, s.Cooldown)
+	pick(has("admission.cooldown_max"), &a.CooldownMax, s.CooldownMax)
 	pick(has("admission.endpoints"), &a.Endpoints, s.Endpoints)
 	pick(has("admission.prefix"), &a.Prefix, s.Prefix)
 	pick(has("admission.ttl"), &a.TTL, s.TTL)
@@ -150,6 +154,27 @@ func (c *Config) narrow(l *layer, diags *hcl.Diagnostics) {
 			c.origins["admission.max_total"] = o
 		} else {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: max_total = %d does not lower max_total = %d and has no effect (a repository's config may only narrow)", pos(o.all), n, c.Admission.MaxTotal))
+		}
+	}
+	// A longer cooldown sends less: it narrows.
+	base, ceiling := c.Admission.EffectiveCooldown()
+	for _, at := range []struct {
+		path     string
+		dst      *time.Duration
+		v, floor time.Duration
+	}{
+		{"admission.cooldown", &c.Admission.Cooldown, src.Admission.Cooldown, base},
+		{"admission.cooldown_max", &c.Admission.CooldownMax, src.Admission.CooldownMax, ceiling},
+	} {
+		o, ok := l.origins[at.path]
+		if !ok {
+			continue
+		}
+		if at.v > at.floor {
+			*at.dst = at.v
+			c.origins[at.path] = o
+		} else {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s = %s does not lengthen %s and has no effect (a repository's config may only narrow)", pos(o.all), at.path[len("admission."):], at.v, at.floor))
 		}
 	}
 	for _, sp := range src.Providers {

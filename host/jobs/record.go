@@ -58,6 +58,10 @@ type Capacity struct {
 type Workload struct {
 	Reason   string   `json:"reason"`
 	Capacity Capacity `json:"capacity"`
+	// Cooldown and RetryAfterS, for reason cooling_down: why the route
+	// cools down and the whole seconds that were left.
+	Cooldown    string `json:"cooldown,omitempty"`
+	RetryAfterS int64  `json:"retry_after_s,omitempty"`
 }
 
 // Diagnostics are the non-secret details of a job's outcome.

@@ -62,6 +62,7 @@ func StdIO() IO {
 const usage = `usage: relay-host admission run --key K --limit N [--wait DUR] [--max-total M] [--lock-root DIR] -- CMD [ARGS...]
        relay-host admission status [--json] [--holders] [--lock-root DIR]
        relay-host admission clean [--key K] [--yes] [--lock-root DIR]
+       relay-host admission cooldown clear --key K [--lock-root DIR | --backend etcd --endpoints A,B [--prefix P]]
        relay-host admission run --backend etcd --endpoints A,B [--prefix P] [--ttl DUR] --key K --limit N [--wait DUR] [--max-total M] -- CMD [ARGS...]
        relay-host admission status --backend etcd --endpoints A,B [--prefix P] --key K [--json]`
 
@@ -183,6 +184,8 @@ func MainWith(args []string, io IO, core Core) exitcode.Code {
 		return status(args[1:], io, core)
 	case "clean":
 		return clean(args[1:], io, core)
+	case "cooldown":
+		return cooldown(args[1:], io, core)
 	case "-h", "--help", "help":
 		fmt.Fprintln(io.Out, usage)
 		return exitcode.OK
@@ -527,14 +530,7 @@ func orWriter(f *os.File, w io.Writer) io.Writer {
 	return w
 }
 
-// displayKey hides identity hashes: a 64-hex slug is a shared-state key
-// (sha256 of an account's state dir or identity), shown shortened.
-func displayKey(slug string) string {
-	if len(slug) == 64 && strings.Trim(slug, "0123456789abcdef") == "" {
-		return "shared-state:" + slug[:8]
-	}
-	return slug
-}
+func displayKey(slug string) string { return blocked.Key(slug) }
 
 func status(args []string, io IO, core Core) exitcode.Code {
 	fs := newFlags("status", io)
@@ -593,16 +589,20 @@ func status(args []string, io IO, core Core) exitcode.Code {
 }
 
 func printStatus(io IO, sts []admission.KeyStatus, asJSON bool) exitcode.Code {
+	now := time.Now()
 	if asJSON {
 		type row struct {
 			Key         string `json:"key"`
 			ActiveCount int    `json:"active_count"`
 			Limit       int    `json:"limit"`
 			Waiting     int    `json:"waiting"`
+			CooldownS   int64  `json:"cooldown_s"`
+			Cooldown    string `json:"cooldown,omitempty"`
 		}
 		rows := []row{}
 		for _, s := range sts {
-			rows = append(rows, row{displayKey(s.Slug), s.ActiveCount, s.Limit, s.Waiting})
+			secs, reason := CooldownView(s.Cooldown, now)
+			rows = append(rows, row{displayKey(s.Slug), s.ActiveCount, s.Limit, s.Waiting, secs, reason})
 		}
 		enc := json.NewEncoder(io.Out)
 		enc.SetIndent("", "  ")
@@ -614,13 +614,13 @@ func printStatus(io IO, sts []admission.KeyStatus, asJSON bool) exitcode.Code {
 		return exitcode.OK
 	}
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tACTIVE\tLIMIT\tWAITING")
+	fmt.Fprintln(tw, "KEY\tACTIVE\tLIMIT\tWAITING\tCOOLDOWN")
 	for _, s := range sts {
 		limit := "-"
 		if s.Limit > 0 {
 			limit = strconv.Itoa(s.Limit)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", displayKey(s.Slug), s.ActiveCount, limit, s.Waiting)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", displayKey(s.Slug), s.ActiveCount, limit, s.Waiting, CooldownText(s.Cooldown, now))
 		for _, si := range s.Slots {
 			fmt.Fprintf(tw, "  slot %d\t%s\t%s\n", si.Index, si.State, holderText(si))
 		}
@@ -669,8 +669,11 @@ func clean(args []string, io IO, core Core) exitcode.Code {
 		fmt.Fprintln(io.Out, "nothing to clean: no slot fails closed")
 		return exitcode.OK
 	}
-	fmt.Fprintln(io.Out, "slots that fail closed and will be reset to free:")
+	fmt.Fprintln(io.Out, "slots and cooldown records that fail closed and will be reset:")
 	for _, st := range found {
+		if st.Cooldown.Reason == admission.CooldownCorrupt {
+			fmt.Fprintf(io.Out, "  %s cooldown: corrupt\n", displayKey(st.Slug))
+		}
 		for _, si := range st.Slots {
 			who := ""
 			if io.OutTerminal {
@@ -699,10 +702,138 @@ func clean(args []string, io IO, core Core) exitcode.Code {
 	if err != nil {
 		return fail(io, exitcode.Failure, "%v", err)
 	}
-	n := 0
+	n, cools := 0, 0
 	for _, st := range done {
 		n += len(st.Slots)
+		if st.Cooldown.Reason == admission.CooldownCorrupt {
+			cools++
+		}
 	}
-	fmt.Fprintf(io.Out, "reset %d slot(s)\n", n)
+	if cools > 0 {
+		fmt.Fprintf(io.Out, "reset %d slot(s) and %d cooldown record(s)\n", n, cools)
+	} else {
+		fmt.Fprintf(io.Out, "reset %d slot(s)\n", n)
+	}
 	return exitcode.OK
+}
+
+// CooldownView is a cooldown as status and capacity show it: the whole
+// seconds left and the reason, or 0 and "" when none refuses now (a
+// corrupt record: 0 and "corrupt", as it has no end).
+func CooldownView(c admission.Cooldown, now time.Time) (seconds int64, reason string) {
+	if !c.Active(now) {
+		return 0, ""
+	}
+	return int64(c.Remaining(now) / time.Second), string(c.Reason)
+}
+
+// CooldownText is CooldownView for a table cell: "-", "23s rate_limited",
+// or "corrupt (run admission clean)".
+func CooldownText(c admission.Cooldown, now time.Time) string {
+	secs, reason := CooldownView(c, now)
+	switch {
+	case reason == "":
+		return "-"
+	case c.Reason == admission.CooldownCorrupt:
+		return "corrupt (run admission clean)"
+	}
+	return fmt.Sprintf("%ds %s", secs, reason)
+}
+
+// cooldown is `admission cooldown clear --key K`: an operator ends a key's
+// cooldown (a corrupt local record included) on the backend relay.hcl or
+// the flags name. K is the key as the user knows it (provider.route), or
+// as status shows a shared-state one (shared-state:1a2b3c4d).
+func cooldown(args []string, io IO, core Core) exitcode.Code {
+	if len(args) == 0 || args[0] != "clear" {
+		return fail(io, exitcode.Usage, "admission cooldown takes one command, clear\n%s", usage)
+	}
+	fs := newFlags("cooldown clear", io)
+	ff := addFleetFlags(fs)
+	key := fs.String("key", "", "the key whose cooldown ends (as admission status shows it)")
+	c := addCommon(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitcode.Usage
+	}
+	if *key == "" || fs.NArg() > 0 {
+		return fail(io, exitcode.Usage, "admission cooldown clear needs --key K and nothing else\n%s", usage)
+	}
+	if code := c.load(io, core); code != exitcode.OK {
+		return code
+	}
+	fleet, code := ff.open(fs, c.cfg, io, core.Open)
+	if code != exitcode.OK {
+		return code
+	}
+	var b admission.Backend = fleet
+	k := *key
+	if fleet == nil {
+		local, exists, err := c.openBackend(io, false)
+		if err != nil {
+			return fail(io, exitcode.Usage, "%v", err)
+		}
+		if !exists {
+			fmt.Fprintf(io.Out, "no cooldown on %s\n", k)
+			return exitcode.OK
+		}
+		if k, err = c.resolveShared(io, k); err != nil {
+			local.Close()
+			return fail(io, exitcode.Usage, "%v", err)
+		}
+		// A key without a directory has no cooldown; looking must not
+		// create one.
+		if root, err := c.root(io); err == nil {
+			if _, err := os.Lstat(filepath.Join(root, admission.KeySlug(k))); errors.Is(err, os.ErrNotExist) {
+				local.Close()
+				fmt.Fprintf(io.Out, "no cooldown on %s\n", *key)
+				return exitcode.OK
+			}
+		}
+		b = local
+	}
+	defer b.Close()
+	ctx := context.Background()
+	prev, err := b.Cooldown(ctx, k)
+	if err == nil {
+		err = b.ClearCooldown(ctx, k)
+	}
+	if err != nil {
+		if bl, ok := admission.IsBlocked(err); ok {
+			return fail(io, exitcode.Blocked, "%s", bl.Error())
+		}
+		return fail(io, exitcode.Failure, "%v", err)
+	}
+	if !prev.Active(time.Now()) {
+		fmt.Fprintf(io.Out, "no cooldown on %s\n", *key)
+		return exitcode.OK
+	}
+	fmt.Fprintf(io.Out, "cleared the cooldown on %s (%s)\n", *key, CooldownText(prev, time.Now()))
+	return exitcode.OK
+}
+
+// resolveShared turns "shared-state:<8 hex>" into the one key of the lock
+// root it names; any other key is returned as it is.
+func (c *common) resolveShared(io IO, key string) (string, error) {
+	short, ok := strings.CutPrefix(key, "shared-state:")
+	if !ok {
+		return key, nil
+	}
+	root, err := c.root(io)
+	if err != nil {
+		return "", err
+	}
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return "", fmt.Errorf("cannot list the lock root: %w", err)
+	}
+	var found []string
+	for _, e := range ents {
+		if e.IsDir() && blocked.IsIdentityKey(e.Name()) && strings.HasPrefix(e.Name(), short) {
+			found = append(found, e.Name())
+		}
+	}
+	if len(found) != 1 {
+		return "", fmt.Errorf("%s names %d keys in the lock root, not one: copy the key from `relay-host admission status`", key, len(found))
+	}
+	return found[0], nil
 }

@@ -120,7 +120,7 @@ func TestRunBlockedExits75WithCountsOnly(t *testing.T) {
 	if err := json.Unmarshal([]byte(st.stdout), &rows); err != nil || len(rows) != 1 {
 		t.Fatalf("status --json: %q %v", st.stdout, err)
 	}
-	if rows[0]["active_count"] != 1.0 || rows[0]["limit"] != 1.0 || len(rows[0]) != 4 {
+	if rows[0]["active_count"] != 1.0 || rows[0]["limit"] != 1.0 || rows[0]["cooldown_s"] != 0.0 || len(rows[0]) != 5 {
 		t.Fatalf("status row %v", rows[0])
 	}
 }

@@ -16,6 +16,10 @@ func TestLines(t *testing.T) {
 	waited := &admission.BlockedError{Reason: admission.ReasonWaitTimeout, Scope: admission.ScopeMaxTotal, Capacity: admission.Capacity{ActiveCount: 1, Limit: 1}}
 	down := &admission.BlockedError{Reason: admission.ReasonBackendUnavailable, Scope: admission.ScopeKey}
 	gate := &admission.BlockedError{Reason: admission.ReasonGateTimeout, Scope: admission.ScopeKey}
+	cool := &admission.BlockedError{Reason: admission.ReasonCoolingDown, Scope: admission.ScopeKey, Capacity: admission.Capacity{ActiveCount: 0, Limit: 4},
+		Cooldown: admission.CooldownRateLimited, RetryAfterS: 23}
+	broke := &admission.BlockedError{Reason: admission.ReasonCoolingDown, Scope: admission.ScopeKey, Capacity: admission.Capacity{Limit: 1}, Cooldown: admission.CooldownInsufficientBalance, RetryAfterS: 600}
+	corrupt := &admission.BlockedError{Reason: admission.ReasonCoolingDown, Scope: admission.ScopeKey, Capacity: admission.Capacity{Limit: 1}, Cooldown: admission.CooldownCorrupt}
 	tests := []struct {
 		name, got, want string
 	}{
@@ -32,6 +36,12 @@ func TestLines(t *testing.T) {
 		{"run backend down", Run("api.route", 0, down),
 			"admission blocked: the admission backend is unavailable (backend_unavailable); nothing was run; check that the etcd endpoints are reachable and retry"},
 		{"gate timeout", Run("api.route", 0, gate), gate.Error()},
+		{"review cooling down", Review("apireviewer", "deepseek", 0, cool),
+			"admission blocked: apireviewer/deepseek is cooling down after a rate limit (retry in 23s); 0/4 in use; nothing was sent: pass --wait to wait for it, or --ignore-cooldown to send anyway"},
+		{"review cooling down, no balance", Review("apireviewer", "glm", 0, broke),
+			"admission blocked: apireviewer/glm is cooling down after an insufficient balance (retry in 600s); 0/1 in use; nothing was sent: pass --wait to wait for it, or --ignore-cooldown to send anyway"},
+		{"run corrupt cooldown", Run("api.route", 0, corrupt),
+			"admission blocked: the cooldown record of api.route is unreadable, so it fails closed (0/1 in use); run `relay-host admission clean`"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -43,7 +43,7 @@ Secrets are never shown: only the names of environment variables.`,
 so relay-host reads it when run in that directory. Read the file first:
 any later change makes it untrusted again. Even trusted, a repository's
 file may only narrow your configuration: lower limits, budgets, timeouts
-and max_total, and add exclude patterns.`,
+and max_total, lengthen cooldowns, and add exclude patterns.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -144,6 +144,9 @@ func configValues(cfg *config.Config, sc *sanitize.Scrubber) []configValue {
 	add("admission.lock_root", a.LockRoot, false)
 	add("admission.max_total", a.MaxTotal, false)
 	add("admission.wait", dur(a.Wait), false)
+	base, ceiling := a.EffectiveCooldown()
+	add("admission.cooldown", dur(base), true)
+	add("admission.cooldown_max", dur(ceiling), true)
 	add("admission.endpoints", a.Endpoints, false)
 	add("admission.prefix", a.Prefix, false)
 	add("admission.ttl", dur(a.TTL), false)

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/relay-host/relay-host/admission"
 	etcdadm "github.com/relay-host/relay-host/admission/etcd"
 	"github.com/relay-host/relay-host/host/config"
+	"github.com/relay-host/relay-host/host/internal/admissioncmd"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/review"
 )
@@ -116,7 +118,7 @@ func newCapacityCmd(g *Globals) *cobra.Command {
 	o := &CapacityOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "capacity [provider]",
-		Short: "Show reviews in flight and the limit of each route (counts only)",
+		Short: "Show reviews in flight, waiting, the limit and any cooldown of each route (counts only)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -136,6 +138,18 @@ type capacityRow struct {
 	Limit       int    `json:"limit"`
 	Backend     string `json:"backend"`
 	WouldCreate bool   `json:"would_create,omitempty"`
+	// Waiting counts the reviews queued for a slot; CooldownS and
+	// Cooldown are the seconds left of the route's cooldown and why (see
+	// admissioncmd.CooldownView). Counts only.
+	Waiting   int    `json:"waiting"`
+	CooldownS int64  `json:"cooldown_s"`
+	Cooldown  string `json:"cooldown,omitempty"`
+	cool      admission.Cooldown
+}
+
+// keyStatuser is what capacity reads of a key on either backend.
+type keyStatuser interface {
+	KeyStatus(ctx context.Context, key string) (admission.KeyStatus, error)
 }
 
 func runCapacity(ctx context.Context, o *CapacityOptions) error {
@@ -166,14 +180,14 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 			}
 			if r.WouldCreate {
 				// No directory, so no key and no lease on it.
-				rows = append(rows, capacityRow{v.Provider, r.Route, 0, r.Limit, r.Backend, true})
+				rows = append(rows, capacityRow{Provider: v.Provider, Route: r.Route, Limit: r.Limit, Backend: r.Backend, WouldCreate: true})
 				continue
 			}
 			if r.Backend != "etcd" && !keyDirExists(r.lockRoot, r.key) {
-				rows = append(rows, capacityRow{v.Provider, r.Route, 0, r.Limit, r.Backend, false})
+				rows = append(rows, capacityRow{Provider: v.Provider, Route: r.Route, Limit: r.Limit, Backend: r.Backend})
 				continue
 			}
-			var b admission.Backend
+			var b keyStatuser
 			if r.Backend == "etcd" {
 				if etcdB == nil {
 					if etcdB, err = review.OpenEtcd(cfg, o.g.IO.Getenv, logs.Host); err != nil {
@@ -193,12 +207,14 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 				}
 				b = lb
 			}
-			c, err := b.Status(ctx, r.key)
+			st, err := b.KeyStatus(ctx, r.key)
 			if err != nil {
 				fmt.Fprintf(o.g.IO.Err, "relay-host: %s/%s: cannot read its slots: %s\n", v.Provider, r.Route, logs.Scrubber.Message(err.Error()))
 				continue
 			}
-			rows = append(rows, capacityRow{v.Provider, r.Route, c.ActiveCount, r.Limit, r.Backend, false})
+			row := capacityRow{Provider: v.Provider, Route: r.Route, ActiveCount: st.ActiveCount, Limit: r.Limit, Backend: r.Backend, Waiting: st.Waiting, cool: st.Cooldown}
+			row.CooldownS, row.Cooldown = admissioncmd.CooldownView(st.Cooldown, time.Now())
+			rows = append(rows, row)
 		}
 	}
 	if o.JSON {
@@ -206,16 +222,18 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 	} else {
 		tw := tabwriter.NewWriter(o.g.IO.Out, 0, 4, 2, ' ', 0)
 		withBackend := fleetBackend(cfg)
+		now := time.Now()
 		if withBackend {
-			fmt.Fprintln(tw, "PROVIDER\tROUTE\tACTIVE\tLIMIT\tBACKEND")
+			fmt.Fprintln(tw, "PROVIDER\tROUTE\tACTIVE\tLIMIT\tWAITING\tCOOLDOWN\tBACKEND")
 		} else {
-			fmt.Fprintln(tw, "PROVIDER\tROUTE\tACTIVE\tLIMIT")
+			fmt.Fprintln(tw, "PROVIDER\tROUTE\tACTIVE\tLIMIT\tWAITING\tCOOLDOWN")
 		}
 		for _, r := range rows {
+			cool := admissioncmd.CooldownText(r.cool, now)
 			if withBackend {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, r.Backend, wouldCreateNote(r.WouldCreate))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, r.Waiting, cool, r.Backend, wouldCreateNote(r.WouldCreate))
 			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, wouldCreateNote(r.WouldCreate))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s%s\n", r.Provider, r.Route, r.ActiveCount, r.Limit, r.Waiting, cool, wouldCreateNote(r.WouldCreate))
 			}
 		}
 		tw.Flush()

@@ -37,9 +37,11 @@ type ReviewOptions struct {
 	WaitSet       bool          `json:"wait_set,omitempty"`
 	Timeout       time.Duration `json:"timeout,omitempty"`
 	ConfirmResend bool          `json:"confirm_resend,omitempty"`
-	Config        string        `json:"config,omitempty"`
-	LogFile       string        `json:"log_file,omitempty"`
-	Dir           string        `json:"dir,omitempty"`
+	// IgnoreCooldown sends while the route cools down after a rate limit.
+	IgnoreCooldown bool   `json:"ignore_cooldown,omitempty"`
+	Config         string `json:"config,omitempty"`
+	LogFile        string `json:"log_file,omitempty"`
+	Dir            string `json:"dir,omitempty"`
 
 	// All reviews with every usable route (resolved before a background
 	// worker starts: it gets the list in Provider).
@@ -85,7 +87,7 @@ Exit codes: 0 ok; 1 --fail-on triggered; 2 usage or configuration error;
 3 provider failure (several reviewers: one did not finish, unless
 --allow-partial and one did); 74 the job record could not be saved (the
 review is still printed); 75 admission blocked (every reviewer: the route is
-at its limit: retry, or pass --wait).`,
+at its limit, or cools down after a rate limit: retry, or pass --wait).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -106,6 +108,7 @@ at its limit: retry, or pass --wait).`,
 	f.DurationVar(&o.Timeout, "timeout", 0, "give up on the review after `DUR` (default: the route's timeout, else 10m)")
 	f.BoolVar(&o.Background, "background", false, "run the review in a detached worker and print its job id")
 	f.BoolVar(&o.ConfirmResend, "confirm-resend", false, "send even though an earlier attempt may already have sent this packet")
+	f.BoolVar(&o.IgnoreCooldown, "ignore-cooldown", false, "send even though the route cools down after a rate limit")
 	f.BoolVar(&o.JSON, "json", false, "print the job record as JSON")
 	f.StringArrayVar(&o.FailOn, "fail-on", nil, "exit 1 on the verdict `request_changes`, or a finding at high, medium or low or above (repeatable)")
 	f.StringVar(&o.Format, "format", "", "print the findings as `text`, json, markdown, sarif, rdjsonl or github (default: one reviewer's review as it is; several: text)")
@@ -273,7 +276,8 @@ func (o *ReviewOptions) execute(ctx context.Context, cfg *config.Config) error {
 		Mode: o.mode(), BaseRef: o.Base, Paths: o.Paths, PromptFile: o.PromptFile, Dir: o.Dir, Packet: pk,
 		Wait: o.Wait, WaitSet: o.WaitSet, Timeout: o.Timeout,
 		ConfirmResend: o.ConfirmResend, JobID: o.jobID, Prepare: o.prepare, Lock: o.jobLock,
-		Getenv: g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir, Logs: logs,
+		IgnoreCooldown: o.IgnoreCooldown,
+		Getenv:         g.IO.Getenv, Environ: g.IO.Environ(), SelfDir: g.IO.SelfDir, Logs: logs,
 		Status:      prog.set,
 		FallbackDir: fallback,
 		Skipped: func(jobID string, s []packet.Skipped) {

@@ -250,7 +250,7 @@ func TestEtcdBackend(t *testing.T) {
 			}
 		}
 		r = e.run("capacity")
-		for _, re := range []string{`(?m)^fault\s+default\s+0\s+1\s+etcd$`, `(?m)^fault\s+shared\s+0\s+1\s+local\b`} {
+		for _, re := range []string{`(?m)^fault\s+default\s+0\s+1\s+0\s+-\s+etcd$`, `(?m)^fault\s+shared\s+0\s+1\s+0\s+-\s+local\b`} {
 			if !regexp.MustCompile(re).MatchString(r.stdout) {
 				t.Errorf("capacity table does not match %s:\n%s%s", re, r.stdout, r.stderr)
 			}

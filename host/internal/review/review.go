@@ -68,6 +68,9 @@ type Options struct {
 	Timeout time.Duration // 0: the route's timeout, else DefaultTimeout
 
 	ConfirmResend bool
+	// IgnoreCooldown admits the review while its route cools down
+	// (review --ignore-cooldown).
+	IgnoreCooldown bool
 	// JobID continues a record already persisted as queued (a background
 	// worker); "" makes a new one.
 	JobID string
@@ -121,6 +124,9 @@ type run struct {
 	// reserved is a file that holds room in the job store for a short
 	// terminal record while the review runs (see reserve).
 	reserved string
+	// cool is the route's admission key, once acquire opened its backend:
+	// where a rate limit records the route's cooldown (see coolDown).
+	cool cooldownKey
 }
 
 // Run runs one review and returns its record. The record is returned with

@@ -149,9 +149,10 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 		wait = r.o.Wait
 	}
 	if wait > 0 {
-		r.o.Status("waiting for a slot")
+		r.o.Status(waitLabel(ctx, backend, res.Key, r.o.IgnoreCooldown))
 	}
-	lease, err := backend.Acquire(ctx, admission.Request{Key: res.Key, Limit: res.Limit, Wait: wait, MaxTotal: cfg.Admission.MaxTotal})
+	r.cool = cooldownKey{backend: backend, key: res.Key}
+	lease, err := backend.Acquire(ctx, admission.Request{Key: res.Key, Limit: res.Limit, Wait: wait, MaxTotal: cfg.Admission.MaxTotal, IgnoreCooldown: r.o.IgnoreCooldown})
 	if err == nil {
 		// Before the Review call: the plugin holds the slot's lock too, so
 		// a SIGKILLed host's slot stays held until the plugin has killed
@@ -167,6 +168,7 @@ func (r *run) acquire(ctx context.Context, provider string, rt route.Route) (adm
 		r.rec.Diagnostics.ProviderWorkload = &jobs.Workload{
 			Reason:   string(b.Reason),
 			Capacity: jobs.Capacity{ActiveCount: b.Capacity.ActiveCount, Limit: b.Capacity.Limit},
+			Cooldown: string(b.Cooldown), RetryAfterS: b.RetryAfterS,
 		}
 		return nil, r.fail(errorf(CodeWorkloadBlocked, exitcode.Blocked, "%s", blocked.Review(provider, rt.Name, wait, b)))
 	}
@@ -248,6 +250,7 @@ func (r *run) review(ctx context.Context, req sdk.ReviewRequest) error {
 		r.rec.Diagnostics.RetryAfterS = retryAfterSeconds(se.RetryAfter)
 		e := errorf(string(code), exitcode.Provider, "%s/%s failed (%s): %s", r.rec.Provider, r.rec.Route, code, msg)
 		r.finish(jobs.StatusFailed, e.Code, msg, tr)
+		e.Msg += r.coolDown(code, se.RetryAfter)
 		return e
 	}
 	sent := map[bool]string{true: "was sent", false: "may have been sent"}[transmitted]
