@@ -84,6 +84,7 @@ relay.hcl.`,
 type routeGauge struct {
 	provider, route        string
 	active, limit, waiting int
+	cooldown               time.Duration // left of the key's cooldown; 0 when none
 }
 
 func runMetrics(ctx context.Context, o *MetricsOptions) error {
@@ -134,7 +135,7 @@ func runMetrics(ctx context.Context, o *MetricsOptions) error {
 					fmt.Fprintf(o.g.IO.Err, "relay-host: %s/%s: cannot read its slots: %s\n", v.Provider, r.Route, logs.Scrubber.Message(err.Error()))
 					continue
 				}
-				rg.active, rg.waiting = st.ActiveCount, st.Waiting
+				rg.active, rg.waiting, rg.cooldown = st.ActiveCount, st.Waiting, st.Cooldown.Remaining(time.Now())
 			case keyDirExists(r.lockRoot, r.key):
 				// The key's directory exists, so its lock root does too:
 				// opening the backend creates nothing.
@@ -147,13 +148,8 @@ func runMetrics(ctx context.Context, o *MetricsOptions) error {
 					statuses[r.lockRoot] = byKey
 				}
 				st := byKey[admission.KeySlug(r.key)]
-				rg.active, rg.waiting = st.ActiveCount, st.Waiting
+				rg.active, rg.waiting, rg.cooldown = st.ActiveCount, st.Waiting, st.Cooldown.Remaining(time.Now())
 			}
-			// A per-route cooldown gauge (relay_route_cooldown_seconds, with
-			// its reason) is filled here from the admission backend once
-			// it records cooldowns (issue 15); until then the family is
-			// not printed, rather than printed as a 0 that would claim
-			// the route is known not to be cooling down.
 			routes = append(routes, rg)
 		}
 	}
@@ -225,14 +221,16 @@ type histogram struct {
 func writeMetrics(w io.Writer, format string, routes []routeGauge, recs []*jobs.Record) {
 	m := &metricWriter{w: w, format: format}
 
-	active, limit, waiting := series{}, series{}, series{}
+	active, limit, waiting, cooling := series{}, series{}, series{}, series{}
 	for _, r := range routes {
 		l := labels("provider", r.provider, "route", r.route)
 		active[l], limit[l], waiting[l] = float64(r.active), float64(r.limit), float64(r.waiting)
+		cooling[l] = math.Ceil(r.cooldown.Seconds())
 	}
 	m.family("relay_route_active_reviews", "gauge", "", "Reviews holding an admission slot on the route now.", active)
 	m.family("relay_route_limit", "gauge", "", "Reviews the route admits at once (its effective limit).", limit)
 	m.family("relay_route_waiting_reviews", "gauge", "", "Reviews waiting in the route's admission queue now (relay-host review --wait).", waiting)
+	m.family("relay_route_cooldown_seconds", "gauge", "seconds", "Seconds left of the route's cooldown after a rate limit or an empty balance (0: not cooling down).", cooling)
 
 	finished, live, blocked, corrupt := series{}, series{}, series{}, series{"": 0}
 	durations := map[string]*histogram{}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -290,4 +291,41 @@ func missingTool(t *testing.T, what string) {
 		t.Fatalf("%s is not installed: %s", what, how)
 	}
 	t.Skipf("%s is not installed, so the metrics are not checked with it: %s", what, how)
+}
+
+// TestMetricsShowsACooldown: a route that answered a rate limit cools down,
+// and metrics says for how long (0 on every route that does not).
+func TestMetricsShowsACooldown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.config(`
+admission {
+  cooldown = "40s"
+}
+provider "fault" {
+  route "default" {
+    settings = { mode = "error", code = "usage_limited" }
+  }
+}
+`)
+	if r := e.run("review", "fault"); r.code != 3 {
+		t.Fatalf("rate-limited review: exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	r := e.run("metrics", "--format", "prometheus")
+	if r.code != 0 {
+		t.Fatalf("metrics: exit %d\n%s", r.code, r.stderr)
+	}
+	var left float64 = -1
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if v, ok := strings.CutPrefix(line, `relay_route_cooldown_seconds{provider="fault",route="default"} `); ok {
+			fmt.Sscan(v, &left)
+		}
+	}
+	if left < 30 || left > 40 {
+		t.Errorf("fault/default cooldown %v s, want about 40:\n%s", left, r.stdout)
+	}
+	if !strings.Contains(r.stdout, `relay_route_cooldown_seconds{provider="claude",route="subscription"} 0`+"\n") {
+		t.Errorf("a route that never rate-limited shows no 0 cooldown:\n%s", r.stdout)
+	}
+	checkPrometheusText(t, r.stdout)
 }
