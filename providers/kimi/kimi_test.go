@@ -105,11 +105,11 @@ func TestKimiCheckSettings(t *testing.T) {
 }
 
 func TestKimiArgsAndEnv(t *testing.T) {
-	a := args(settings{}, "/tmp/scratch")
-	if want := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", "/tmp/scratch"}; !slices.Equal(a, want) {
+	a := args(settings{}, "/tmp/scratch", "/tmp/agent/agent.yaml")
+	if want := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", "/tmp/scratch", "--agent-file", "/tmp/agent/agent.yaml"}; !slices.Equal(a, want) {
 		t.Errorf("args = %q, want %q", a, want)
 	}
-	a = args(settings{model: "kimi-k2"}, "/tmp/s")
+	a = args(settings{model: "kimi-k2"}, "/tmp/s", "/tmp/a.yaml")
 	if !slices.Equal(a[len(a)-2:], []string{"-m", "kimi-k2"}) {
 		t.Errorf("args = %q: want -m kimi-k2", a)
 	}

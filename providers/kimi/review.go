@@ -23,13 +23,24 @@ func input(req sdk.ReviewRequest) string {
 // args is kimi's argv after the binary. The prompt is not in it.
 // --max-retries-per-step 1 is one attempt at each model call (kimi's
 // loop_control default is 3, each resending the source).
-func args(s settings, workDir string) []string {
-	a := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", workDir}
+func args(s settings, workDir, agentFile string) []string {
+	a := []string{"--print", "--output-format", "stream-json", "--max-retries-per-step", "1", "-w", workDir, "--agent-file", agentFile}
 	if s.model != "" {
 		a = append(a, "-m", s.model)
 	}
 	return a
 }
+
+// noToolsAgent is a kimi-cli agent spec (version 1, as --agent-file reads
+// it): the built-in default agent, whose system prompt it keeps, with its
+// tools and subagents replaced by none. An explicit empty list overrides
+// what extend inherits; only an absent key inherits.
+const noToolsAgent = `version: 1
+agent:
+  extend: default
+  tools: []
+  subagents: {}
+`
 
 // childEnv is the plugin's environment (already reduced by the host to its
 // allowlist and the provider block's env) plus kimi's quiet switches, with
@@ -143,7 +154,21 @@ func (p provider) Review(ctx context.Context, req sdk.ReviewRequest, ev sdk.Even
 		}
 	}()
 
-	cmd := sdk.Command(ctx, bin, args(s, scratch)...)
+	// The agent the CLI runs: its default one (system prompt included)
+	// with no tools and no subagents. Print mode approves every tool call
+	// by itself, so the model gets nothing to call. Outside the work dir:
+	// kimi lists the work dir in its system prompt.
+	agentDir, err := os.MkdirTemp("", "relay-kimi-agent-")
+	if err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeConfigInvalid, "cannot create a scratch directory: %v; check TMPDIR", errors.Unwrap(err))
+	}
+	defer os.RemoveAll(agentDir)
+	agentFile := filepath.Join(agentDir, "agent.yaml")
+	if err := os.WriteFile(agentFile, []byte(noToolsAgent), 0o600); err != nil {
+		return sdk.Result{}, sdk.Errorf(sdk.CodeInternal, "writing kimi's agent file: %v", err)
+	}
+
+	cmd := sdk.Command(ctx, bin, args(s, scratch, agentFile)...)
 	cmd.Dir = scratch
 	cmd.Env = childEnv(os.Environ(), shareAbs, strings.TrimSpace(os.Getenv("KIMI_SHARE_DIR")) != "")
 	ev.Progress("starting kimi")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -146,6 +147,14 @@ func TestKimiReview(t *testing.T) {
 	reqs := ke.fm.Requests()
 	if len(reqs) != 1 || reqs[0].Model != "kimi-k2-e2e" || !strings.Contains(reqs[0].Prompt, `println("hi")`) || !strings.Contains(reqs[0].Prompt, "Verdict: APPROVE") {
 		t.Fatalf("the model did not get prompt and diff: %d requests", len(reqs))
+	}
+	// The agent kimi runs has no tools (the plugin's --agent-file), so the
+	// model is offered none; print mode would approve any call by itself.
+	var offer struct {
+		Tools []json.RawMessage `json:"tools"`
+	}
+	if err := json.Unmarshal(reqs[0].Body, &offer); err != nil || len(offer.Tools) != 0 {
+		t.Errorf("the model was offered %d tool(s) (%v)", len(offer.Tools), err)
 	}
 	if _, err := os.Stat(filepath.Join(ke.share, "logs", "kimi.log")); err != nil {
 		t.Errorf("kimi did not run on the configured share dir: %v", err)

@@ -9,7 +9,10 @@
 //     -p/--prompt/-c/--command, --yolo, --config (accepted, ignored),
 //     --max-retries-per-step N (N ≥ 1, default 3: the attempts at each
 //     model call, as kimi-cli's loop_control; the stand-in retries a 429,
-//     5xx or connection error that many times in all, as kimi does).
+//     5xx or connection error that many times in all, as kimi does),
+//     --agent-file PATH (an agent spec; one whose tools are "[]" makes the
+//     model calls offer no tools, which they otherwise do: the default
+//     agent's tool names).
 //     Anything else: click's "No such option" and exit 2. Without
 //     --print/--quiet it refuses (no interactive shell here).
 //   - the prompt comes from -p, else stdin (read to EOF, stripped).
@@ -61,6 +64,7 @@ type options struct {
 	prompt           string
 	promptSet        bool
 	attempts         int
+	noTools          bool // --agent-file names an agent with tools: []
 }
 
 func parse(argv []string) (options, int) {
@@ -116,6 +120,16 @@ func parse(argv []string) (options, int) {
 			o.promptSet = true
 		case "--config", "--config-file":
 			_, ok = get()
+		case "--agent-file":
+			var path string
+			if path, ok = get(); ok {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "Error: Invalid value for '--agent-file': File '%s' does not exist.\n", path)
+					return o, 2
+				}
+				o.noTools = agentHasNoTools(string(data))
+			}
 		case "--max-retries-per-step":
 			var v string
 			if v, ok = get(); ok {
@@ -221,7 +235,7 @@ func run() int {
 	}
 	for attempt := 1; ; attempt++ {
 		var errLine string
-		reply, code, errLine = chat(base, key, model, prompt)
+		reply, code, errLine = chat(base, key, model, prompt, o.noTools)
 		if code != 75 || attempt >= o.attempts {
 			if errLine != "" {
 				fmt.Println(errLine)
@@ -261,8 +275,18 @@ func run() int {
 
 // chat is one non-streaming chat completion. It returns the answer, or
 // the error line print mode shows and its exit code.
-func chat(base, key, model, prompt string) (string, int, string) {
-	body, _ := json.Marshal(map[string]any{"model": model, "messages": []any{map[string]any{"role": "user", "content": prompt}}})
+func chat(base, key, model, prompt string, noTools bool) (string, int, string) {
+	call := map[string]any{"model": model, "messages": []any{map[string]any{"role": "user", "content": prompt}}}
+	if !noTools {
+		// The default agent's tools, as the real CLI offers them with
+		// every call (names only: enough for a test to see the offer).
+		var tools []any
+		for _, name := range defaultAgentTools {
+			tools = append(tools, map[string]any{"type": "function", "function": map[string]any{"name": name, "parameters": map[string]any{"type": "object"}}})
+		}
+		call["tools"] = tools
+	}
+	body, _ := json.Marshal(call)
 	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/chat/completions", bytes.NewReader(body))
 	if err != nil {
 		return "", 75, "Connection error."
@@ -330,4 +354,20 @@ func must(err error) {
 		fmt.Fprintln(os.Stderr, "kimi stand-in:", err)
 		os.Exit(1)
 	}
+}
+
+// defaultAgentTools are the tools of kimi-cli's built-in default agent.
+var defaultAgentTools = []string{"Task", "SetTodoList", "Shell", "ReadFile", "Glob", "Grep", "WriteFile", "StrReplaceFile", "SearchWeb", "FetchURL"}
+
+// agentHasNoTools reports whether an agent spec (kimi-cli's agent.yaml,
+// version 1) leaves the agent without tools: an explicit "tools: []". The
+// real CLI reads the YAML; this stand-in only recognises that line, which
+// is all the plugin writes.
+func agentHasNoTools(spec string) bool {
+	for _, line := range strings.Split(spec, "\n") {
+		if strings.TrimSpace(line) == "tools: []" {
+			return true
+		}
+	}
+	return false
 }
