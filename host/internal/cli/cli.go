@@ -130,6 +130,7 @@ func NewRoot(g *Globals) *cobra.Command {
 		newConfigCmd(g),
 		newVersionCmd(g),
 		newWorkerCmd(g),
+		newMCPCmd(g),
 	)
 	addCompletions(root, g)
 	return root
