@@ -330,7 +330,7 @@ func TestMCPOverHTTP(t *testing.T) {
 		t.Errorf("review_result over HTTP: %+v %s", r.Result, r.text())
 	}
 	if lines := runClient(t, client, map[string]any{"url": url, "token": "wrong", "steps": steps}); len(lines) != 1 || lines[0].Error == "" {
-		t.Errorf("a client with the wrong token was served: %+v", lines)
+		t.Errorf("a client with the wrong token was served (%d steps)", len(lines))
 	}
 
 	for _, args := range [][]string{{"--http", "0.0.0.0:0"}, {"--http", "0.0.0.0:0", "--listen-any"}} {
@@ -351,6 +351,7 @@ func TestMCPTwoServersOneSharedRoute(t *testing.T) {
 	e.extra = append(e.extra, "FAULT_STATE_DIR="+filepath.Join(e.root, "fault-state"))
 	e.config(fmt.Sprintf(`
 provider "fault" {
+  env = ["FAULT_STATE_DIR"]
   route "shared" {
     settings = { delay = "60s", pidfile = %q }
   }
@@ -385,4 +386,32 @@ provider "fault" {
 		t.Errorf("first session's cancel: %+v %s", r.Result, r.text())
 	}
 	requireGone(t, readPids(t, pidfile), 20*time.Second)
+}
+
+// TestMCPServerExitCancelsItsReviews: a review still running when its
+// client goes away (stdin closed) is cancelled and recorded, its plugin
+// stopped and its slot released: no work outlives the server.
+func TestMCPServerExitCancelsItsReviews(t *testing.T) {
+	t.Parallel()
+	client := requireMCPClient(t)
+	e := newEnv(t)
+	pidfile := filepath.Join(e.root, "pids")
+	e.config(mcpConfig(pidfile))
+	lines := runClient(t, client, e.stdioPlan([]map[string]any{
+		{"tool": "review", "args": map[string]any{"providers": []string{"fault"}, "wait_seconds": 0}},
+		{"waitfile": pidfile},
+	}))
+	id := lines[2].str("job_id")
+	if id == "" {
+		t.Fatalf("review: %+v %s", lines[2].Result, lines[2].text())
+	}
+	requireGone(t, readPids(t, pidfile), 20*time.Second)
+	// The server records the outcome before it exits; the client does not
+	// wait for it, so follow the job's lock.
+	if w := e.run("jobs", "wait", id, "--timeout", "20s"); w.code != 130 {
+		t.Errorf("jobs wait on the review its server left: exit %d, want 130 (cancelled)\n%s", w.code, w.stderr)
+	}
+	if n := e.active("fault", "default"); n != 0 {
+		t.Errorf("%d reviews still hold a slot after the server exited", n)
+	}
 }
