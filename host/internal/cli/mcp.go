@@ -107,7 +107,7 @@ func runMCP(ctx context.Context, o *MCPOptions) error {
 	}
 	b := &mcpBackend{g: g, cfg: cfg, logs: logs, dir: dir}
 	srv := mcpserver.New(mcpserver.Backend{
-		Name: "relay-host", Version: g.Version, AllowResend: o.AllowResend,
+		Name: "relay-host", Version: g.Version, Dir: dir, AllowResend: o.AllowResend,
 		Start: b.start, Record: b.record, Wait: b.wait, Capacity: b.capacity, Providers: b.providers,
 		Scrub: logs.Scrubber.Review,
 	})
@@ -175,6 +175,10 @@ func (b *mcpBackend) start(ctx context.Context, r mcpserver.ReviewRequest) (*mcp
 			return nil, err
 		}
 	}
+	dir := b.dir
+	if r.Dir != "" {
+		dir = r.Dir
+	}
 	o := &ReviewOptions{g: b.g, Provider: strings.Join(r.Providers, ","), Base: r.Base, Staged: r.Staged, Paths: r.Paths}
 	rvs, err := o.targets(ctx, b.cfg)
 	if err != nil {
@@ -199,7 +203,7 @@ func (b *mcpBackend) start(ctx context.Context, r mcpserver.ReviewRequest) (*mcp
 		lock.Release()
 		return nil, fmt.Errorf("cannot save job: %v", err)
 	}
-	if _, err := review.Build(ctx, b.cfg, b.dir, o.mode(), r.Base, r.Paths, maxPacketBytes); err != nil {
+	if _, err := review.Build(ctx, b.cfg, dir, o.mode(), r.Base, r.Paths, maxPacketBytes); err != nil {
 		code := packet.CodeGitFailed
 		var pe *packet.Error
 		if errors.As(err, &pe) {
@@ -210,7 +214,7 @@ func (b *mcpBackend) start(ctx context.Context, r mcpserver.ReviewRequest) (*mcp
 		return nil, err
 	}
 	ro := review.Options{
-		Config: b.cfg, Mode: o.mode(), BaseRef: r.Base, Paths: r.Paths, Prompt: r.Prompt, Dir: b.dir,
+		Config: b.cfg, Mode: o.mode(), BaseRef: r.Base, Paths: r.Paths, Prompt: r.Prompt, Dir: dir,
 		ConfirmResend: r.ConfirmResend,
 		Getenv:        b.g.IO.Getenv, Environ: b.g.IO.Environ(), SelfDir: b.g.IO.SelfDir, Logs: b.logs,
 	}

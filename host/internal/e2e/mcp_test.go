@@ -415,3 +415,24 @@ func TestMCPServerExitCancelsItsReviews(t *testing.T) {
 		t.Errorf("%d reviews still hold a slot after the server exited", n)
 	}
 }
+
+// TestMCPReviewsTheClientsRoot: a server started outside any repository
+// reviews the one root its client declared, and without roots says the
+// directory is not a repository.
+func TestMCPReviewsTheClientsRoot(t *testing.T) {
+	t.Parallel()
+	client := requireMCPClient(t)
+	e := newEnv(t)
+	e.config(mcpConfig(filepath.Join(e.root, "pids")))
+	steps := []map[string]any{{"tool": "review", "args": map[string]any{"providers": []string{"echo"}}}}
+	plan := e.stdioPlan(steps)
+	plan["cwd"] = e.home // not a repository
+	plan["roots"] = []string{e.repo}
+	if r := runClient(t, client, plan)[2]; r.Result == nil || r.Result.IsError || r.str("status") != "completed" {
+		t.Errorf("review of the client's root: %+v %s", r.Result, r.text())
+	}
+	delete(plan, "roots")
+	if r := runClient(t, client, plan)[2]; r.Result == nil || !r.Result.IsError || !strings.Contains(r.text(), "not inside a git work tree") {
+		t.Errorf("review outside a repository without roots: %+v %s", r.Result, r.text())
+	}
+}

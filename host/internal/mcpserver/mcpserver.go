@@ -27,6 +27,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -47,6 +49,9 @@ const maxWait = 10 * time.Minute
 
 // ReviewRequest is a review as the tool asked for it, after its checks.
 type ReviewRequest struct {
+	// Dir is the repository: the client's one root, or "" for the
+	// server's working directory.
+	Dir           string
 	Providers     []string
 	Base          string
 	Staged        bool
@@ -66,6 +71,9 @@ type Started struct {
 // pipeline, the fan-out and the job store.
 type Backend struct {
 	Name, Version string
+	// Dir is the server's working directory, where reviews run unless the
+	// client declared one root elsewhere.
+	Dir string
 	// AllowResend lets a tool call pass confirm_resend (--allow-resend).
 	AllowResend bool
 	// Start checks a review and records its job (queued, its lock held);
@@ -296,13 +304,54 @@ func (s *Server) review(ctx context.Context, req *mcp.CallToolRequest, in Review
 	if in.Staged && in.Base != "" {
 		return nil, nil, s.toolError("staged and base exclude each other: pass one")
 	}
-	st, err := s.b.Start(ctx, ReviewRequest{Providers: in.Providers, Base: in.Base, Staged: in.Staged,
+	dir, err := s.repository(ctx, req)
+	if err != nil {
+		return nil, nil, s.toolError("%v", err)
+	}
+	st, err := s.b.Start(ctx, ReviewRequest{Dir: dir, Providers: in.Providers, Base: in.Base, Staged: in.Staged,
 		Paths: in.Paths, Prompt: in.Prompt, ConfirmResend: in.ConfirmResend})
 	if err != nil {
 		return nil, nil, s.toolError("%v", err)
 	}
 	j := s.run(st)
 	return s.await(ctx, req, j, wait)
+}
+
+// repository is where a review runs: the server's working directory,
+// unless the client declared roots (its workspace, configured by the user,
+// not a tool argument) and the working directory is in none of them; then
+// the one root that is a local directory. Several such roots are an
+// error: which one to review would be a guess.
+func (s *Server) repository(ctx context.Context, req *mcp.CallToolRequest) (string, error) {
+	p := req.Session.InitializeParams()
+	if p == nil || p.Capabilities == nil || p.Capabilities.RootsV2 == nil {
+		return "", nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := req.Session.ListRoots(lctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("cannot list the client's roots: %v", err)
+	}
+	var dirs []string
+	for _, r := range res.Roots {
+		u, err := url.Parse(r.URI)
+		if err != nil || u.Scheme != "file" || u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(u.Path) {
+			continue
+		}
+		d := filepath.Clean(u.Path)
+		if rel, err := filepath.Rel(d, s.b.Dir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return "", nil // the working directory is in the client's workspace
+		}
+		dirs = append(dirs, d)
+	}
+	switch len(dirs) {
+	case 0:
+		return "", nil
+	case 1:
+		return dirs[0], nil
+	}
+	return "", fmt.Errorf("the client declared %d roots and relay-host reviews one repository: start relay-host mcp in the one to review", len(dirs))
 }
 
 // run starts a job's review under the server's context.

@@ -4,16 +4,19 @@
 // It reads a plan as JSON on stdin:
 //   {"command", "args", "env", "cwd"}  start the server over stdio, or
 //   {"url", "token"}                   connect over Streamable HTTP;
+//   "roots": [dir…]                    declare these roots (else none);
 //   "steps": [{"tool", "args"} | {"waitfile": path}]
 // and prints one JSON line per step: initialize, tools/list, then each tool
 // call's result (or error) with the progress messages it received. "$job"
 // in a step's args is the last job_id a result carried. The SDK client
 // checks every structured result against the tool's outputSchema.
 import { readFileSync, existsSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const plan = JSON.parse(readFileSync(0, "utf8"));
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -25,7 +28,10 @@ if (plan.url) {
 } else {
   transport = new StdioClientTransport({ command: plan.command, args: plan.args, env: plan.env, cwd: plan.cwd, stderr: "inherit" });
 }
-const client = new Client({ name: "relay-e2e", version: "1.0.0" });
+const client = new Client({ name: "relay-e2e", version: "1.0.0" }, plan.roots ? { capabilities: { roots: {} } } : {});
+if (plan.roots) {
+  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: plan.roots.map((d) => ({ uri: pathToFileURL(d).href })) }));
+}
 try {
   await client.connect(transport);
 } catch (e) {
