@@ -44,6 +44,10 @@ import (
 // return a job id: under the ~60 s most clients allow a tool call.
 const DefaultWait = 50 * time.Second
 
+// rootsDeprecated is the first protocol version without roots/list
+// during a request (versions are dates, so they compare as strings).
+const rootsDeprecated = "2026-07-28"
+
 // maxWait bounds wait_seconds: a longer call would be cut by the client.
 const maxWait = 10 * time.Minute
 
@@ -325,6 +329,12 @@ func (s *Server) review(ctx context.Context, req *mcp.CallToolRequest, in Review
 func (s *Server) repository(ctx context.Context, req *mcp.CallToolRequest) (string, error) {
 	p := req.Session.InitializeParams()
 	if p == nil || p.Capabilities == nil || p.Capabilities.RootsV2 == nil {
+		return "", nil
+	}
+	// From protocol 2026-07-28 roots are deprecated and a server may not
+	// ask for them while it serves a call (SEP-2322): the working
+	// directory is the repository.
+	if req.ProtocolVersion() >= rootsDeprecated {
 		return "", nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
