@@ -138,6 +138,7 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 	var host []doctorItem
 	if o.Provider == "" {
 		host = append(host, configItems(cfg, home)...)
+		host = append(host, mcpClientItems(o.g, home)...)
 	}
 	// What review scrubs from a plugin's words, doctor scrubs too: the job
 	// store and the lock roots (each route's shared_state directory is

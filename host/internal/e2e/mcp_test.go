@@ -436,3 +436,44 @@ func TestMCPReviewsTheClientsRoot(t *testing.T) {
 		t.Errorf("review outside a repository without roots: %+v %s", r.Result, r.text())
 	}
 }
+
+// TestDoctorMCPClients: doctor says which MCP clients' configurations run
+// this relay-host's mcp (Claude Code by path, Codex through PATH), which run
+// another (Gemini CLI here), names only, and needs none of them.
+func TestDoctorMCPClients(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.config("provider \"echo\" {}\n")
+	e.extra = append(e.extra, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	write := func(rel, content string) {
+		p := filepath.Join(e.home, rel)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(".claude.json", fmt.Sprintf(`{"mcpServers": {"relay": {"command": %q, "args": ["mcp"], "env": {"DEEPSEEK_API_KEY": "sk-planted-in-claude-json"}}}}`, filepath.Join(binDir, "relay-host")))
+	write(".codex/config.toml", "model = \"o4\"\n\n[mcp_servers.relay]\ncommand = \"relay-host\"\nargs = [\"mcp\"]\n\n[mcp_servers.relay.env]\nX = \"1\"\n")
+	write(".gemini/settings.json", `{"mcpServers": {"review": {"command": "/opt/old/relay-host", "args": ["mcp"]}}}`)
+	r, rep := e.doctor()
+	if r.code != 0 {
+		t.Errorf("doctor: exit %d, want 0 (no MCP client is needed)\n%s", r.code, r.stderr)
+	}
+	got := map[string]bool{}
+	for _, it := range rep.Items {
+		if it.Check != "mcp_client" {
+			continue
+		}
+		client, _, _ := strings.Cut(it.Detail, " (")
+		got[client] = it.OK
+		if it.Needed || strings.Contains(it.Detail+it.Fix, "sk-planted") {
+			t.Errorf("mcp_client item: %+v", it)
+		}
+		if client == "Gemini CLI" && !strings.Contains(it.Detail, "review runs /opt/old/relay-host, not this relay-host") {
+			t.Errorf("Gemini CLI item: %+v", it)
+		}
+	}
+	if want := map[string]bool{"Claude Code": true, "Codex": true, "Gemini CLI": false}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("mcp_client items: %v, want %v", got, want)
+	}
+}
