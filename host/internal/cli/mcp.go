@@ -258,7 +258,6 @@ func (b *mcpBackend) record(id string) (*mcpserver.ReviewOutput, bool, error) {
 	if rec.Kind != jobs.KindFanout {
 		out.Reviewers = []mcpserver.ReviewerStatus{reviewerStatus(rec)}
 		out.Review = rec.Review
-		out.Blocked = recordExit(rec) == exitcode.Blocked && !rec.Live()
 		return out, !rec.Live(), nil
 	}
 	for _, cid := range rec.Children {
@@ -274,15 +273,6 @@ func (b *mcpBackend) record(id string) (*mcpserver.ReviewOutput, bool, error) {
 		if json.Unmarshal(rec.Merged, &res) == nil {
 			out.Findings = &res
 		}
-	}
-	if rec.ErrorCode == review.CodeWorkloadBlocked {
-		// Every reviewer was refused a slot: their lines are counts only.
-		out.Blocked = true
-		var lines []string
-		for _, rs := range out.Reviewers {
-			lines = append(lines, rs.Reviewer+": "+rs.Error)
-		}
-		out.Error = strings.Join(lines, "; ")
 	}
 	return out, !rec.Live(), nil
 }

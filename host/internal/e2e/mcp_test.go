@@ -161,6 +161,12 @@ provider "fault" {
     settings = { delay = "60s", pidfile = %q }
   }
 }
+provider "broken" {
+  plugin = "relay-provider-fault"
+  route "default" {
+    settings = { mode = "error", code = "quota_exceeded" }
+  }
+}
 `, pidfile)
 }
 
@@ -211,6 +217,7 @@ func TestMCPOverStdio(t *testing.T) {
 		{"tool": "review_cancel", "args": map[string]any{"job_id": "$job"}},
 		{"tool": "capacity"},
 		{"tool": "providers"},
+		{"tool": "review", "args": map[string]any{"providers": []string{"broken"}}},
 	}
 	lines := runClient(t, client, e.stdioPlan(steps))
 	if len(lines) != 2+len(steps) {
@@ -269,6 +276,9 @@ func TestMCPOverStdio(t *testing.T) {
 	}
 	if r := l[12]; r.Result == nil || r.Result.IsError || !strings.Contains(r.text(), `"provider":"echo"`) {
 		t.Errorf("providers: %+v %s", r.Result, r.text())
+	}
+	if r := l[13]; r.Result == nil || !r.Result.IsError || !strings.Contains(r.text(), "broken/default: plugin sent unknown error code") || strings.Contains(r.text(), "\n") {
+		t.Errorf("a review whose only reviewer failed: %+v %q; want a one-line isError naming it", r.Result, r.text())
 	}
 }
 

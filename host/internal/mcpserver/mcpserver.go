@@ -141,7 +141,6 @@ type ReviewOutput struct {
 	Reviewers    []ReviewerStatus `json:"reviewers,omitempty"`
 	Findings     *findings.Result `json:"findings,omitempty" jsonschema:"the merged findings, with attribution"`
 	Review       string           `json:"review,omitempty" jsonschema:"a single review's text when it has no merged findings"`
-	Blocked      bool             `json:"blocked,omitempty"`
 }
 
 // CancelOutput is what review_cancel did.
@@ -406,15 +405,25 @@ func (s *Server) await(ctx context.Context, req *mcp.CallToolRequest, j *job, wa
 	return nil, s.scrubbed(&ReviewOutput{JobID: j.id, Status: "running", State: state}), nil
 }
 
-// finished is a finished review's result: blocked (every reviewer was
-// refused a slot) is an isError result, counts only; the rest is the
-// outcome, whatever it was, as structured content.
+// finished is a finished review's result. One that no reviewer finished
+// (blocked, failed, cancelled) is an isError result of one line, naming
+// each reviewer's reason (a blocked one's is counts only); one that some
+// reviewer finished is structured content, its failures listed in it.
 func (s *Server) finished(out *ReviewOutput) (*mcp.CallToolResult, *ReviewOutput, error) {
 	out = s.scrubbed(out)
-	if out.Blocked {
-		return nil, nil, s.toolError("job %s: %s", out.JobID, out.Error)
+	if out.Status == "completed" || out.Findings != nil && len(out.Findings.Reviewers) > 0 {
+		return nil, out, nil
 	}
-	return nil, out, nil
+	var why []string
+	for _, r := range out.Reviewers {
+		if r.Error != "" {
+			why = append(why, r.Reviewer+": "+r.Error)
+		}
+	}
+	if len(why) == 0 {
+		why = append(why, out.Error)
+	}
+	return nil, nil, s.toolError("job %s %s: %s", out.JobID, out.Status, strings.Join(why, "; "))
 }
 
 // progress returns a function that sends each state as a progress
