@@ -352,7 +352,8 @@ func TestMCPOverHTTP(t *testing.T) {
 
 // TestMCPTwoServersOneSharedRoute: two agent sessions, each with its own
 // `relay-host mcp`, review on one shared_state route at once: one runs, the
-// other is refused a slot (counts only) — never both.
+// other waits for a slot (saying so in its progress) and is refused one
+// (counts only) — never both run.
 func TestMCPTwoServersOneSharedRoute(t *testing.T) {
 	t.Parallel()
 	client := requireMCPClient(t)
@@ -360,6 +361,9 @@ func TestMCPTwoServersOneSharedRoute(t *testing.T) {
 	pidfile := filepath.Join(e.root, "pids")
 	e.extra = append(e.extra, "FAULT_STATE_DIR="+filepath.Join(e.root, "fault-state"))
 	e.config(fmt.Sprintf(`
+admission {
+  wait = "2s"
+}
 provider "fault" {
   env = ["FAULT_STATE_DIR"]
   route "shared" {
@@ -386,6 +390,8 @@ provider "fault" {
 	}))
 	if r := other[2]; r.Result == nil || !r.Result.IsError || !strings.Contains(r.text(), "admission blocked") {
 		t.Errorf("second session's review on the busy shared route: %+v %s; want an isError blocked line", r.Result, r.text())
+	} else if !contains(r.Progress, "waiting for a slot") {
+		t.Errorf("second session's review waited without saying so: progress %v", r.Progress)
 	}
 	if n := e.active("fault", "shared"); n != 1 {
 		t.Errorf("shared route: %d reviews in flight, want 1", n)
