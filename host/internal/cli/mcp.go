@@ -125,7 +125,10 @@ func runMCP(ctx context.Context, o *MCPOptions) error {
 	}
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.MCP() }, nil)
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", bearer(token, h))
+	// A web page the user visits can reach a loopback port: requests a
+	// browser sends cross-origin are refused (the SDK already refuses a
+	// loopback request whose Host is not loopback: DNS rebinding).
+	mux.Handle("/mcp", bearer(token, http.NewCrossOriginProtection().Handler(h)))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(g.IO.Err, "relay-host: MCP server on http://%s/mcp\n", ln.Addr())
 	go func() {

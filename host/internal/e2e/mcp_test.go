@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -341,6 +342,19 @@ func TestMCPOverHTTP(t *testing.T) {
 	}
 	if lines := runClient(t, client, map[string]any{"url": url, "token": "wrong", "steps": steps}); len(lines) != 1 || lines[0].Error == "" {
 		t.Errorf("a client with the wrong token was served (%d steps)", len(lines))
+	}
+
+	// What a web page's fetch to the port looks like: refused.
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	req.Header.Set("Authorization", "Bearer s3cret-token-for-the-test")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-origin request: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	for _, args := range [][]string{{"--http", "0.0.0.0:0"}, {"--http", "0.0.0.0:0", "--listen-any"}} {

@@ -12,12 +12,13 @@
 //   - A review runs in this server process, in a goroutine that outlives
 //     the tool call but not the server: when the server stops (the client
 //     closed stdio, or a signal), every review it runs is cancelled, its
-//     plugin stopped and its lease released before Serve returns. No work
-//     outlives its lease, and no job is orphaned with its lock free.
+//     plugin stopped and its lease released before Shutdown returns. No
+//     work outlives its lease, and no job is orphaned with its lock free.
 //   - Tool inputs name nothing but reviewers, git refs, pathspecs and
 //     prompt text: no config file, plugin path, lock root, endpoint or
 //     environment variable (every input schema has additionalProperties
-//     false). The repository is the server's working directory.
+//     false). The repository is the server's working directory, or the
+//     one root the client declared (see repository).
 //   - Everything a tool returns has passed the scrubber (Backend.Scrub),
 //     and an error is an isError result of one line.
 package mcpserver
