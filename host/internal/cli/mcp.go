@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/relay-host/relay-host/admission/procid"
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
 	"github.com/relay-host/relay-host/host/internal/fanout"
@@ -201,6 +202,12 @@ func (b *mcpBackend) start(ctx context.Context, r mcpserver.ReviewRequest) (*mcp
 	lock, err := st.Lock(rec.JobID)
 	if err != nil {
 		return nil, fmt.Errorf("cannot save job: %v", err)
+	}
+	// This process runs the job, as a foreground fan-out does its own:
+	// `relay-host cancel` signals it, and the server stops, cancelling
+	// every review it runs first (review_cancel stops just one).
+	if p, err := procid.Capture(os.Getpid()); err == nil {
+		lock.SetWorker(jobs.Worker{PID: p.PID, StartTime: p.StartTime, Argv0: p.Argv0})
 	}
 	if err := st.Put(rec); err != nil {
 		lock.Release()

@@ -507,3 +507,32 @@ func TestDoctorMCPClients(t *testing.T) {
 		t.Errorf("mcp_client items: %v, want %v", got, want)
 	}
 }
+
+// TestMCPCancelFromTheCLI: `relay-host cancel` on a review an MCP server
+// runs signals that server, as it would a foreground review: the review is
+// recorded cancelled and no plugin process is left.
+func TestMCPCancelFromTheCLI(t *testing.T) {
+	t.Parallel()
+	client := requireMCPClient(t)
+	e := newEnv(t)
+	pidfile := filepath.Join(e.root, "pids")
+	e.config(mcpConfig(pidfile))
+	_, sc := startClient(t, client, e.stdioPlan([]map[string]any{
+		{"tool": "review", "args": map[string]any{"providers": []string{"fault"}, "wait_seconds": 0}},
+		{"waitfile": filepath.Join(e.root, "never")},
+	}))
+	next(t, sc)
+	next(t, sc)
+	id := next(t, sc).str("job_id")
+	if id == "" {
+		t.Fatal("review returned no job id")
+	}
+	waitForFile(t, pidfile, 30*time.Second)
+	if r := e.run("cancel", id); r.code != 0 || !strings.Contains(r.stdout, "cancelled") {
+		t.Errorf("relay-host cancel %s: exit %d\n%s%s", id, r.code, r.stdout, r.stderr)
+	}
+	requireGone(t, readPids(t, pidfile), 20*time.Second)
+	if rec := e.job(id); rec == nil || rec.Status != "cancelled" {
+		t.Errorf("the record after relay-host cancel: %+v", rec)
+	}
+}
