@@ -328,6 +328,7 @@ func (s *Server) review(ctx context.Context, req *mcp.CallToolRequest, in Review
 // error: which one to review would be a guess.
 func (s *Server) repository(ctx context.Context, req *mcp.CallToolRequest) (string, error) {
 	p := req.Session.InitializeParams()
+	//lint:ignore SA1019 roots are how clients before protocol 2026-07-28 (all of today's agents) name their workspace
 	if p == nil || p.Capabilities == nil || p.Capabilities.RootsV2 == nil {
 		return "", nil
 	}
@@ -339,6 +340,7 @@ func (s *Server) repository(ctx context.Context, req *mcp.CallToolRequest) (stri
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	//lint:ignore SA1019 as above: only asked of clients on a protocol that has roots
 	res, err := req.Session.ListRoots(lctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("cannot list the client's roots: %v", err)
