@@ -292,10 +292,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// startHTTP starts `relay-host mcp --http 127.0.0.1:0 args…` and returns its URL.
-func startHTTP(t *testing.T, e *env, args ...string) string {
+// startHTTP starts `relay-host mcp --http addr args…` and returns its URL
+// on 127.0.0.1.
+func startHTTP(t *testing.T, e *env, addr string, args ...string) string {
 	t.Helper()
-	cmd := e.command(append([]string{"mcp", "--http", "127.0.0.1:0"}, args...)...)
+	cmd := e.command(append([]string{"mcp", "--http", addr}, args...)...)
 	errp, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +309,8 @@ func startHTTP(t *testing.T, e *env, args ...string) string {
 	for sc.Scan() {
 		if _, url, ok := strings.Cut(sc.Text(), "MCP server on "); ok {
 			go io.Copy(io.Discard, errp)
-			return url
+			// Listening on any address, the server prints it as such.
+			return strings.NewReplacer("[::]", "127.0.0.1", "0.0.0.0", "127.0.0.1").Replace(url)
 		}
 		t.Logf("mcp stderr: %s", sc.Text())
 	}
@@ -324,7 +326,7 @@ func TestMCPOverHTTP(t *testing.T) {
 	e := newEnv(t)
 	e.config(mcpConfig(filepath.Join(e.root, "pids")))
 	e.extra = append(e.extra, "RELAY_MCP_TOKEN=s3cret-token-for-the-test")
-	url := startHTTP(t, e, "--token-env", "RELAY_MCP_TOKEN")
+	url := startHTTP(t, e, "127.0.0.1:0", "--token-env", "RELAY_MCP_TOKEN")
 	steps := []map[string]any{
 		{"tool": "review", "args": map[string]any{"providers": []string{"slowecho"}, "wait_seconds": 1}},
 		{"tool": "review_result", "args": map[string]any{"job_id": "$job", "wait_seconds": 300}},
@@ -357,6 +359,11 @@ func TestMCPOverHTTP(t *testing.T) {
 		resp.Body.Close()
 	}
 
+	// Any address, with the token: served.
+	anyURL := startHTTP(t, e, "0.0.0.0:0", "--listen-any", "--token-env", "RELAY_MCP_TOKEN")
+	if lines := runClient(t, client, map[string]any{"url": anyURL, "token": "s3cret-token-for-the-test", "steps": []map[string]any{{"tool": "capacity"}}}); len(lines) != 3 || lines[2].Result == nil || lines[2].Result.IsError {
+		t.Errorf("--listen-any with the token: %+v", lines)
+	}
 	for _, args := range [][]string{{"--http", "0.0.0.0:0"}, {"--http", "0.0.0.0:0", "--listen-any"}} {
 		if r := e.run(append([]string{"mcp"}, args...)...); r.code != 2 || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("mcp %v: exit %d, want 2 with one line\n%s", args, r.code, r.stderr)
