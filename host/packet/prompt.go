@@ -68,6 +68,20 @@ func LoadPrompt(path string) (text, hash string, err error) {
 	return text, hashHex(text), nil
 }
 
+// PromptText checks a prompt given as text (an MCP tool's argument) as
+// LoadPrompt checks a file's, and returns it with the sha256 hex of it.
+func PromptText(text string) (string, string, error) {
+	switch {
+	case len(text) > maxPromptBytes:
+		return "", "", errorf(CodeBadPromptFile, nil, "the prompt is over 64 KiB: shorten it")
+	case !utf8.ValidString(text):
+		return "", "", errorf(CodeBadPromptFile, nil, "the prompt is not UTF-8 text")
+	case strings.TrimSpace(text) == "":
+		return "", "", errorf(CodeBadPromptFile, nil, "the prompt is empty: write a review prompt or leave it out")
+	}
+	return text, hashHex(text), nil
+}
+
 func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])

@@ -131,6 +131,7 @@ func NewRoot(g *Globals) *cobra.Command {
 		newConfigCmd(g),
 		newVersionCmd(g),
 		newWorkerCmd(g),
+		newMCPCmd(g),
 	)
 	addCompletions(root, g)
 	return root

@@ -66,7 +66,9 @@ failure: for each provider and route, the plugin (found, checksum, version),
 its self-check (CLI and version, credentials present, by name only),
 the shared_state directory and the effective limit and its source; the lock
 root and the job store; the configuration files used or ignored; etcd when
-configured. Nothing is sent to a provider and nothing is created.
+configured; whether the MCP clients' configurations (Claude Code, Codex,
+Gemini CLI) run this relay-host's mcp (never needed). Nothing is sent to a
+provider and nothing is created.
 
 Exit status: 0 when everything needed is usable: the lock root, the job
 store, etcd (when configured) and your configuration files; at least one
@@ -138,6 +140,7 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 	var host []doctorItem
 	if o.Provider == "" {
 		host = append(host, configItems(cfg, home)...)
+		host = append(host, mcpClientItems(o.g, home)...)
 	}
 	// What review scrubs from a plugin's words, doctor scrubs too: the job
 	// store and the lock roots (each route's shared_state directory is

@@ -18,6 +18,7 @@ import (
 	"github.com/relay-host/relay-host/host/config"
 	"github.com/relay-host/relay-host/host/internal/admissioncmd"
 	"github.com/relay-host/relay-host/host/internal/exitcode"
+	"github.com/relay-host/relay-host/host/internal/hostlog"
 	"github.com/relay-host/relay-host/host/internal/review"
 )
 
@@ -161,61 +162,12 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		return err
 	}
 	defer logs.Close()
-	settleJobs(o.g)
-	views := describeProviders(ctx, o.g, cfg, logs, o.Provider)
-	backends := map[string]*admission.Local{}
-	var etcdB *etcdadm.Backend
-	rows := []capacityRow{}
-	failed := false
-	for _, v := range views {
-		if v.Error != "" {
-			fmt.Fprintf(o.g.IO.Err, "relay-host: %s\n", v.Error)
-			failed = failed || o.Provider != ""
-			continue
-		}
-		for _, r := range v.Routes {
-			if r.Error != "" {
-				fmt.Fprintf(o.g.IO.Err, "relay-host: %s\n", r.Error)
-				continue
-			}
-			if r.WouldCreate {
-				// No directory, so no key and no lease on it.
-				rows = append(rows, capacityRow{Provider: v.Provider, Route: r.Route, Limit: r.Limit, Backend: r.Backend, WouldCreate: true})
-				continue
-			}
-			if r.Backend != "etcd" && !keyDirExists(r.lockRoot, r.key) {
-				rows = append(rows, capacityRow{Provider: v.Provider, Route: r.Route, Limit: r.Limit, Backend: r.Backend})
-				continue
-			}
-			var b keyStatuser
-			if r.Backend == "etcd" {
-				if etcdB == nil {
-					if etcdB, err = review.OpenEtcd(cfg, o.g.IO.Getenv, logs.Host); err != nil {
-						return exit(exitcode.Usage, "admission backend etcd: %s", logs.Scrubber.Message(err.Error()))
-					}
-					defer etcdB.Close()
-				}
-				b = etcdB
-			} else {
-				lb := backends[r.lockRoot]
-				if lb == nil {
-					if lb, err = admission.OpenLocal(r.lockRoot, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(o.g.IO.Getenv), Logger: logs.Host}); err != nil {
-						return exit(exitcode.Usage, "%v", err)
-					}
-					defer lb.Close()
-					backends[r.lockRoot] = lb
-				}
-				b = lb
-			}
-			st, err := b.KeyStatus(ctx, r.key)
-			if err != nil {
-				fmt.Fprintf(o.g.IO.Err, "relay-host: %s/%s: cannot read its slots: %s\n", v.Provider, r.Route, logs.Scrubber.Message(err.Error()))
-				continue
-			}
-			row := capacityRow{Provider: v.Provider, Route: r.Route, ActiveCount: st.ActiveCount, Limit: r.Limit, Backend: r.Backend, Waiting: st.Waiting, cool: st.Cooldown}
-			row.CooldownS, row.Cooldown = admissioncmd.CooldownView(st.Cooldown, time.Now())
-			rows = append(rows, row)
-		}
+	rows, problems, failed, err := capacityRows(ctx, o.g, cfg, logs, o.Provider)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintf(o.g.IO.Err, "relay-host: %s\n", p)
 	}
 	if o.JSON {
 		printJSON(o.g.IO.Out, rows)
@@ -242,6 +194,75 @@ func runCapacity(ctx context.Context, o *CapacityOptions) error {
 		return silentExit(exitcode.Provider)
 	}
 	return nil
+}
+
+// capacityRows reads the slots in use of every usable route (of provider
+// only, when not ""): `capacity` and the MCP capacity tool. problems are
+// one line each for a provider or route that could not be read; failed
+// says the one provider asked for was unusable.
+func capacityRows(ctx context.Context, g *Globals, cfg *config.Config, logs *hostlog.Logs, provider string) (rows []capacityRow, problems []string, failed bool, err error) {
+	settleJobs(g)
+	views := describeProviders(ctx, g, cfg, logs, provider)
+	backends := map[string]*admission.Local{}
+	var etcdB *etcdadm.Backend
+	defer func() {
+		for _, lb := range backends {
+			lb.Close()
+		}
+		if etcdB != nil {
+			etcdB.Close()
+		}
+	}()
+	rows = []capacityRow{}
+	for _, v := range views {
+		if v.Error != "" {
+			problems = append(problems, v.Error)
+			failed = failed || provider != ""
+			continue
+		}
+		for _, r := range v.Routes {
+			if r.Error != "" {
+				problems = append(problems, r.Error)
+				continue
+			}
+			if r.WouldCreate {
+				// No directory, so no key and no lease on it.
+				rows = append(rows, capacityRow{Provider: v.Provider, Route: r.Route, Limit: r.Limit, Backend: r.Backend, WouldCreate: true})
+				continue
+			}
+			if r.Backend != "etcd" && !keyDirExists(r.lockRoot, r.key) {
+				rows = append(rows, capacityRow{Provider: v.Provider, Route: r.Route, Limit: r.Limit, Backend: r.Backend})
+				continue
+			}
+			var b keyStatuser
+			if r.Backend == "etcd" {
+				if etcdB == nil {
+					if etcdB, err = review.OpenEtcd(cfg, g.IO.Getenv, logs.Host); err != nil {
+						return nil, nil, false, exit(exitcode.Usage, "admission backend etcd: %s", logs.Scrubber.Message(err.Error()))
+					}
+				}
+				b = etcdB
+			} else {
+				lb := backends[r.lockRoot]
+				if lb == nil {
+					if lb, err = admission.OpenLocal(r.lockRoot, admission.Options{GateTimeout: admission.GateTimeoutFromEnv(g.IO.Getenv), Logger: logs.Host}); err != nil {
+						return nil, nil, false, exit(exitcode.Usage, "%v", err)
+					}
+					backends[r.lockRoot] = lb
+				}
+				b = lb
+			}
+			st, err := b.KeyStatus(ctx, r.key)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s/%s: cannot read its slots: %s", v.Provider, r.Route, logs.Scrubber.Message(err.Error())))
+				continue
+			}
+			row := capacityRow{Provider: v.Provider, Route: r.Route, ActiveCount: st.ActiveCount, Limit: r.Limit, Backend: r.Backend, Waiting: st.Waiting, cool: st.Cooldown}
+			row.CooldownS, row.Cooldown = admissioncmd.CooldownView(st.Cooldown, time.Now())
+			rows = append(rows, row)
+		}
+	}
+	return rows, problems, failed, nil
 }
 
 // wouldCreateNote trails a table row whose shared_state directory does not

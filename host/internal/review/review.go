@@ -55,7 +55,10 @@ type Options struct {
 	BaseRef    string
 	Paths      []string
 	PromptFile string
-	Dir        string // repository directory; "" is the current one
+	// Prompt, when not "", is the prompt's text itself (an MCP tool's
+	// argument, which may not name a file); PromptFile is then ignored.
+	Prompt string
+	Dir    string // repository directory; "" is the current one
 	// Packet, when set, is the packet to send, already built (by Build,
 	// with the same Mode, BaseRef, Paths and Dir): a fan-out builds it
 	// once for all its reviewers. Each review still checks it against its
@@ -476,6 +479,9 @@ func (r *run) pipeline(ctx context.Context, prov *config.Provider) error {
 		o.Skipped(r.rec.JobID, pk.Skipped)
 	}
 	prompt, promptHash, err := packet.LoadPrompt(o.PromptFile)
+	if o.Prompt != "" {
+		prompt, promptHash, err = packet.PromptText(o.Prompt)
+	}
 	if err != nil {
 		return r.fail(packetError(err))
 	}
