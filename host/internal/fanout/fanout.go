@@ -158,25 +158,13 @@ func Run(ctx context.Context, o Options) *Outcome {
 			}
 		}
 	}
-	pk, err := review.Build(ctx, cfg, o.Review.Dir, o.Review.Mode, o.Review.BaseRef, o.Review.Paths, capBytes)
-	if err != nil {
-		if ctx.Err() != nil {
-			finish(jobs.StatusCancelled, string(sdk.CodeCancelled), "review cancelled")
-			out.Exit, out.Err = exitcode.Cancelled, err
-			return out
-		}
-		var pe *packet.Error
-		code := packet.CodeGitFailed
-		if errors.As(err, &pe) {
-			code = pe.Code
-		}
-		finish(jobs.StatusFailed, code, o.Review.Logs.Scrubber.Message(err.Error()))
-		out.Exit, out.Err = exitcode.Usage, err
-		return out
-	}
-	if o.Skipped != nil && len(pk.Skipped) > 0 {
-		o.Skipped(parent.JobID, pk.Skipped)
-	}
+	// git builds it while the records are written and the plugins start
+	// (each review asks for it only once Describe has named its route), so
+	// three launches cost about what one does.
+	build := sync.OnceValues(func() (*packet.Packet, error) {
+		return review.Build(ctx, cfg, o.Review.Dir, o.Review.Mode, o.Review.BaseRef, o.Review.Paths, capBytes)
+	})
+	go build()
 
 	// Every child is queued, with its lock held, before the parent names
 	// it: whoever reads the parent can follow every child id.
@@ -214,7 +202,7 @@ func Run(ctx context.Context, o Options) *Outcome {
 		}
 		ro := o.Review
 		ro.Provider, ro.Route = rv.Provider, rv.Route
-		ro.JobID, ro.Lock, ro.Packet, ro.Store = kids[i].id, kids[i].lock, pk, st
+		ro.JobID, ro.Lock, ro.PacketFrom, ro.Store = kids[i].id, kids[i].lock, build, st
 		ro.Prepare, ro.Skipped = false, nil
 		wg.Add(1)
 		go func() {
@@ -223,6 +211,33 @@ func Run(ctx context.Context, o Options) *Outcome {
 		}()
 	}
 	wg.Wait()
+
+	// A packet that could not be built failed every review the same way
+	// (their records say so); the fan-out says it once.
+	pk, err := build()
+	if err != nil {
+		for _, k := range kids {
+			if k.rec == nil && k.lock != nil {
+				failQueued(st, k.id, k.lock, failure(nil, k.err))
+			}
+		}
+		if ctx.Err() != nil {
+			finish(jobs.StatusCancelled, string(sdk.CodeCancelled), "review cancelled")
+			out.Exit, out.Err = exitcode.Cancelled, err
+			return out
+		}
+		var pe *packet.Error
+		code := packet.CodeGitFailed
+		if errors.As(err, &pe) {
+			code = pe.Code
+		}
+		finish(jobs.StatusFailed, code, o.Review.Logs.Scrubber.Message(err.Error()))
+		out.Exit, out.Err = exitcode.Usage, err
+		return out
+	}
+	if o.Skipped != nil && len(pk.Skipped) > 0 {
+		o.Skipped(parent.JobID, pk.Skipped)
+	}
 
 	reviews := make([]findings.Review, len(o.Reviewers))
 	finished, blocked := 0, 0

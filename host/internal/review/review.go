@@ -65,6 +65,12 @@ type Options struct {
 	// own route's budget and fingerprints it with its own route. Nil: the
 	// review builds it, while the plugin starts.
 	Packet *packet.Packet
+	// PacketFrom, when set (and Packet is not), returns the packet from a
+	// build shared with other reviews and still under way: it blocks until
+	// that build is done. The review starts its plugin meanwhile and asks
+	// for the packet only once Describe has named the route, as it does
+	// with its own build.
+	PacketFrom func() (*packet.Packet, error)
 
 	Wait    time.Duration
 	WaitSet bool          // --wait given; else relay.hcl admission.wait
@@ -573,6 +579,13 @@ func (r *run) startBuild(ctx context.Context, prov *config.Provider) <-chan buil
 	done := make(chan built, 1)
 	if o.Packet != nil {
 		done <- built{pk: o.Packet}
+		return done
+	}
+	if o.PacketFrom != nil {
+		go func() {
+			pk, err := o.PacketFrom()
+			done <- built{pk, err}
+		}()
 		return done
 	}
 	rc0 := prov.Route(o.Route)
