@@ -45,29 +45,46 @@ func RunCLI(ctx context.Context, ev Events, cmd *exec.Cmd, input string, maxStdo
 		return CLIOutput{}, Errorf(CodeInternal, "stdin pipe: %v", err)
 	}
 	if err := cmd.Start(); err != nil {
-		if ctx.Err() != nil {
-			return CLIOutput{}, ctx.Err()
-		}
-		return CLIOutput{}, &Error{Code: CodeCLINotFound, NotSent: true,
-			Message: fmt.Sprintf("the CLI %s could not be started: reinstall it or fix cli_path in the provider block", cmd.Path)}
+		return CLIOutput{}, startError(ctx, cmd)
 	}
 	feed(ev, stdin, input)
-	err = cmd.Wait()
+	code, err := exitOf(ctx, cmd, cmd.Wait())
+	if err != nil && code < 0 {
+		return CLIOutput{}, err
+	}
+	out := CLIOutput{Stdout: stdout.buf, Stderr: stderr.buf, StdoutBytes: stdout.n, StderrBytes: stderr.n, ExitCode: max(code, 0)}
+	return out, err
+}
+
+// startError is the failure of a CLI that could not be started: nothing
+// was written to it, so nothing was sent (unless ctx ended first).
+func startError(ctx context.Context, cmd *exec.Cmd) error {
 	if ctx.Err() != nil {
-		return CLIOutput{}, ctx.Err()
+		return ctx.Err()
 	}
-	if stoppedForDeadline(ctx, err) {
-		return CLIOutput{}, timeoutError(cmd)
+	return &Error{Code: CodeCLINotFound, NotSent: true,
+		Message: fmt.Sprintf("the CLI %s could not be started: reinstall it or fix cli_path in the provider block", cmd.Path)}
+}
+
+// exitOf reads how a CLI run under ctx ended from Wait's error: its exit
+// code (a non-zero one is not an error), or code -1 with ctx's error, a
+// timeout (see [Command]), or CodeReviewFailed when waiting itself failed
+// (code 0 then, with what the CLI printed still worth keeping).
+func exitOf(ctx context.Context, cmd *exec.Cmd, waitErr error) (code int, err error) {
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
 	}
-	out := CLIOutput{Stdout: stdout.buf, Stderr: stderr.buf, StdoutBytes: stdout.n, StderrBytes: stderr.n}
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			return out, Errorf(CodeReviewFailed, "running the CLI failed: %v", err)
-		}
-		out.ExitCode = ee.ExitCode()
+	if stoppedForDeadline(ctx, waitErr) {
+		return -1, timeoutError(cmd)
 	}
-	return out, nil
+	if waitErr == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(waitErr, &ee) {
+		return 0, Errorf(CodeReviewFailed, "running the CLI failed: %v", waitErr)
+	}
+	return ee.ExitCode(), nil
 }
 
 // feed hands the source to the CLI: the transmission event first, then the

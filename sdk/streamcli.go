@@ -3,8 +3,6 @@ package sdk
 import (
 	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -60,11 +58,7 @@ func StreamCLI(ctx context.Context, ev Events, cmd *exec.Cmd, s CLIStream) (CLIE
 	}
 	if err := cmd.Start(); err != nil {
 		pw.Close()
-		if ctx.Err() != nil {
-			return CLIExit{}, ctx.Err()
-		}
-		return CLIExit{}, &Error{Code: CodeCLINotFound, NotSent: true,
-			Message: fmt.Sprintf("the CLI %s could not be started: reinstall it or fix cli_path in the provider block", cmd.Path)}
+		return CLIExit{}, startError(ctx, cmd)
 	}
 	if !s.SourceInArgv {
 		feed(ev, stdin, s.Input)
@@ -88,21 +82,11 @@ func StreamCLI(ctx context.Context, ev Events, cmd *exec.Cmd, s CLIStream) (CLIE
 	err := cmd.Wait()
 	pw.Close()
 	<-parsed
-	if ctx.Err() != nil {
-		return CLIExit{}, ctx.Err()
+	code, err := exitOf(ctx, cmd, err)
+	if err != nil && code < 0 {
+		return CLIExit{}, err
 	}
-	if stoppedForDeadline(ctx, err) {
-		return CLIExit{}, timeoutError(cmd)
-	}
-	out := CLIExit{Stderr: stderr.String()}
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			return out, Errorf(CodeReviewFailed, "running the CLI failed: %v", err)
-		}
-		out.ExitCode = ee.ExitCode()
-	}
-	return out, nil
+	return CLIExit{ExitCode: code, Stderr: stderr.String()}, err
 }
 
 // TailBytes is how much of the end of a stream a [Tail] keeps.
