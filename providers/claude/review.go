@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 
@@ -99,11 +98,5 @@ func review(ctx context.Context, getenv func(string) string, req sdk.ReviewReque
 	}
 	log.Debug("claude finished", "exit", out.ExitCode, "stdout_bytes", out.StdoutBytes, "stderr_bytes", out.StderrBytes)
 	res, err := parseResult(out.Stdout, out.Stderr, out.ExitCode)
-	var e *sdk.Error
-	if relay != nil && errors.As(err, &e) {
-		if f := relay.Failure(); f != nil {
-			e.RetryAfter = f.RetryAfter
-		}
-	}
-	return res, err
+	return res, relay.WithRetryAfter(err)
 }

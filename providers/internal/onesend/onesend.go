@@ -124,6 +124,19 @@ func (r *Relay) Failure() *Failure {
 }
 
 // Forwarded is the number of requests with a body that reached upstream.
+// WithRetryAfter is err with the Retry-After of the first failed model
+// call, when err is an *sdk.Error and a call failed; err as it is
+// otherwise. r may be nil (no relay was used).
+func (r *Relay) WithRetryAfter(err error) error {
+	var e *sdk.Error
+	if r != nil && errors.As(err, &e) {
+		if f := r.Failure(); f != nil {
+			e.RetryAfter = f.RetryAfter
+		}
+	}
+	return err
+}
+
 func (r *Relay) Forwarded() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
