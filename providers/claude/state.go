@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	"github.com/relay-host/relay-host/providers/internal/loginsync"
 	"github.com/relay-host/relay-host/sdk"
 )
 
@@ -33,10 +31,6 @@ import (
 // .credentials.json is copied back over the user's (see syncBack), or the
 // next review, and the user's own CLI, would hold a spent refresh token.
 
-// maxStateFile bounds what is read of the user's credentials and global
-// config: both are small JSON files.
-const maxStateFile = 4 << 20
-
 // seedKeys are the only keys of the user's global config the review's
 // copy starts with.
 var seedKeys = []string{"userID", "oauthAccount"}
@@ -49,7 +43,6 @@ type runState struct {
 	// was no login to copy.
 	userCreds string
 	creds     []byte
-	credsMode os.FileMode
 }
 
 // userState is where the user's own CLI keeps its state.
@@ -104,14 +97,14 @@ func (s *runState) copyCredentials(userDir string) error {
 	if err != nil || !fi.Mode().IsRegular() {
 		return sdk.Errorf(sdk.CodeNotAuthenticated, "claude's login (.credentials.json) is not a regular file")
 	}
-	data, err := readSmall(path)
+	data, err := loginsync.ReadFile(path)
 	if err != nil {
 		return sdk.Errorf(sdk.CodeNotAuthenticated, "reading claude's login: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(s.dir, ".credentials.json"), data, 0o600); err != nil {
 		return sdk.Errorf(sdk.CodeInternal, "copying claude's login: %v", err)
 	}
-	s.userCreds, s.creds, s.credsMode = path, data, fi.Mode().Perm()
+	s.userCreds, s.creds = path, data
 	return nil
 }
 
@@ -119,7 +112,7 @@ func (s *runState) copyCredentials(userDir string) error {
 // it is readable JSON, else an empty object.
 func seedConfig(path string) []byte {
 	out := map[string]json.RawMessage{}
-	if data, err := readSmall(path); err == nil {
+	if data, err := loginsync.ReadFile(path); err == nil {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(data, &m) == nil {
 			for _, k := range seedKeys {
@@ -143,15 +136,7 @@ func (s *runState) syncBack() (bool, error) {
 	if s.userCreds == "" {
 		return false, nil
 	}
-	now, err := readSmall(filepath.Join(s.dir, ".credentials.json"))
-	if err != nil || bytes.Equal(now, s.creds) || !looksLikeLogin(now) {
-		return false, nil
-	}
-	cur, err := readSmall(s.userCreds)
-	if err != nil || !bytes.Equal(cur, s.creds) {
-		return false, nil
-	}
-	return true, replaceFile(s.userCreds, now, s.credsMode)
+	return loginsync.CopyBack(s.userCreds, filepath.Join(s.dir, ".credentials.json"), s.creds, looksLikeLogin)
 }
 
 // looksLikeLogin reports whether data is a credentials object with an
@@ -163,46 +148,6 @@ func looksLikeLogin(data []byte) bool {
 	}
 	v, ok := m["claudeAiOauth"]
 	return ok && len(v) > 2
-}
-
-// replaceFile writes data to path through a temporary file in the same
-// directory and a rename, so a reader sees the old file or the new one.
-func replaceFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".credentials.json.relay-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
-	if err == nil && len(data) > maxStateFile {
-		err = fmt.Errorf("%s is larger than %d bytes", filepath.Base(path), maxStateFile)
-	}
-	return data, err
 }
 
 // storedAuth is what the user's own state offers the CLI besides a login:
@@ -218,7 +163,7 @@ type storedAuth struct {
 
 func readStoredAuth(u userState) storedAuth {
 	var a storedAuth
-	if data, err := readSmall(u.globalConfig); err == nil {
+	if data, err := loginsync.ReadFile(u.globalConfig); err == nil {
 		var m struct {
 			PrimaryAPIKey string `json:"primaryApiKey"`
 		}
@@ -226,7 +171,7 @@ func readStoredAuth(u userState) storedAuth {
 			a.key = m.PrimaryAPIKey
 		}
 	}
-	if data, err := readSmall(filepath.Join(u.dir, "settings.json")); err == nil {
+	if data, err := loginsync.ReadFile(filepath.Join(u.dir, "settings.json")); err == nil {
 		var m struct {
 			APIKeyHelper string `json:"apiKeyHelper"`
 		}

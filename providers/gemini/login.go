@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relay-host/relay-host/providers/internal/loginsync"
 	"github.com/relay-host/relay-host/sdk"
 )
 
@@ -115,53 +115,21 @@ func (c *loginCopy) writeBack() (written []string, err error) {
 		if !ok {
 			continue
 		}
-		now, rerr := os.ReadFile(filepath.Join(c.scratchDir, f.name))
-		var obj map[string]any
-		if rerr != nil || bytes.Equal(now, orig) || json.Unmarshal(now, &obj) != nil || obj == nil {
-			continue
+		replaced, werr := loginsync.CopyBack(filepath.Join(c.userDir, f.name), filepath.Join(c.scratchDir, f.name), orig, isJSONObject)
+		if werr != nil && err == nil {
+			err = werr
 		}
-		dst := filepath.Join(c.userDir, f.name)
-		fi, lerr := os.Lstat(dst)
-		if lerr != nil || !fi.Mode().IsRegular() {
-			continue
+		if replaced && werr == nil {
+			written = append(written, f.name)
 		}
-		if cur, rerr := os.ReadFile(dst); rerr != nil || !bytes.Equal(cur, orig) {
-			continue
-		}
-		if werr := replaceFile(dst, now, fi.Mode().Perm()); werr != nil {
-			if err == nil {
-				err = werr
-			}
-			continue
-		}
-		written = append(written, f.name)
 	}
 	return written, err
 }
 
-// replaceFile atomically replaces path with data, at mode perm.
-func replaceFile(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".relay-host-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+// isJSONObject accepts a refreshed login file: a JSON object.
+func isJSONObject(data []byte) bool {
+	var obj map[string]any
+	return json.Unmarshal(data, &obj) == nil && obj != nil
 }
 
 // loginEnvVars are the variables a Google login may need from the user's
