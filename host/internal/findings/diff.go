@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +23,7 @@ type Diff struct {
 // FromPacket is the Diff of a built packet.
 func FromPacket(p *packet.Packet) *Diff { return ParseDiff(p.Diff, p.Files) }
 
-var hunkHeader = regexp.MustCompile(`^@@+ (?:-\d+(?:,\d+)? )+\+(\d+)(?:,(\d+))? @@`)
+var hunkHeader = lazyRegexp(`^@@+ (?:-\d+(?:,\d+)? )+\+(\d+)(?:,(\d+))? @@`)
 
 // ParseDiff reads a unified diff as git writes it. The files are files
 // plus every file the diff has a header for. A hunk that only removes
@@ -57,7 +56,7 @@ func ParseDiff(unified string, files []string) *Diff {
 				}
 			}
 		case strings.HasPrefix(line, "@@"):
-			m := hunkHeader.FindStringSubmatch(line)
+			m := hunkHeader().FindStringSubmatch(line)
 			if m == nil || cur == "" {
 				continue
 			}

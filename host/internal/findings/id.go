@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ID is a finding's stable id: the first 16 hex digits of the sha256 of
@@ -30,7 +31,7 @@ func ID(file, title string, line int) string {
 // severityPrefix is a severity label a model put before a title: "[HIGH]
 // x", "(nit) x", "Critical: x", "major - x". A bare leading word ("Error
 // handling …") is part of the title.
-var severityPrefix = func() *regexp.Regexp {
+var severityPrefix = sync.OnceValue(func() *regexp.Regexp {
 	words := make([]string, 0, len(severityWords))
 	for w := range severityWords {
 		words = append(words, w)
@@ -38,14 +39,20 @@ var severityPrefix = func() *regexp.Regexp {
 	slices.Sort(words)
 	alt := strings.Join(words, "|")
 	return regexp.MustCompile(`(?i)^\W*(?:[\[(]\s*(?:` + alt + `)\s*[\])]\W*|(?:` + alt + `)\s*(?::|\s-|–|—)\W*)`)
-}()
+})
 
 // normTitle is a title as ids and similarity compare it: a severity label
 // before it dropped, lower-cased, split into words of letters and digits,
 // joined by single spaces.
 func normTitle(title string) string {
-	if loc := severityPrefix.FindStringIndex(title); loc != nil && loc[1] < len(title) {
+	if loc := severityPrefix().FindStringIndex(title); loc != nil && loc[1] < len(title) {
 		title = title[loc[1]:]
 	}
 	return strings.Join(normWords(title), " ")
+}
+
+// lazyRegexp compiles pattern the first time it is used: relay-host's
+// core links this package for every command, and most never read findings.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

@@ -3,7 +3,6 @@ package findings
 import (
 	"encoding/json"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -142,12 +141,12 @@ func fenceOf(line string) string {
 	return ""
 }
 
-var findingsKey = regexp.MustCompile(`(?i)\{\s*"findings"\s*:`)
+var findingsKey = lazyRegexp(`(?i)\{\s*"findings"\s*:`)
 
 // findingsObjects are the spans of up to n balanced objects that start
 // with a "findings" key, last first.
 func findingsObjects(text string, n int) [][2]int {
-	locs := findingsKey.FindAllStringIndex(text, -1)
+	locs := findingsKey().FindAllStringIndex(text, -1)
 	var out [][2]int
 	for i := len(locs) - 1; i >= 0 && len(out) < n; i-- {
 		if end := objectEnd(text, locs[i][0]); end > 0 {
@@ -336,7 +335,7 @@ func str(m map[string]any, keys []string) string {
 	return ""
 }
 
-var lineText = regexp.MustCompile(`^\s*[Ll]?(?:ines?\s*)?(\d+)(?:\s*(?:-|–|—|:|\.\.|to)\s*[Ll]?(\d+))?`)
+var lineText = lazyRegexp(`^\s*[Ll]?(?:ines?\s*)?(\d+)(?:\s*(?:-|–|—|:|\.\.|to)\s*[Ll]?(\d+))?`)
 
 // lineRange reads a line as a model writes it: 12, "12", "L12", "12-14",
 // "L12-L14", [12, 14]. Anything else is 0.
@@ -345,7 +344,7 @@ func lineRange(v any) (start, end int) {
 	case float64:
 		return lineNum(v), 0
 	case string:
-		m := lineText.FindStringSubmatch(v)
+		m := lineText().FindStringSubmatch(v)
 		if m == nil {
 			return 0, 0
 		}
